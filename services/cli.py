@@ -1,0 +1,126 @@
+"""The `plantrack` command: run the system, issue tokens, migrate, replay."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.common.auth import Role, issue_token
+from services.common.settings import SERVICES, Settings
+
+app = typer.Typer(help="plantrack: tracks the district's three-year plan.", no_args_is_help=True)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if text and text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path | None, typer.Option(help="Where databases, NATS store and logs live")] = None,
+    port: Annotated[int, typer.Option(help="Gateway port; the services take the next three")] = 8000,
+    nats_cluster: Annotated[int, typer.Option(help="Run a local NATS cluster of this many nodes")] = 0,
+    replicas: Annotated[int, typer.Option(help="Processes per service (PostgreSQL for more than 1)")] = 1,
+    demo: Annotated[bool, typer.Option(help="Load a demo data set through the API")] = False,
+) -> None:
+    """Start NATS (unless PLANTRACK_NATS_URL is set), the three services and the gateway."""
+    from services.supervisor import Supervisor
+
+    settings = _settings(data_dir)
+    external = settings.nats_url if "PLANTRACK_NATS_URL" in __import__("os").environ else None
+    sup = Supervisor(
+        data_dir=settings.data_dir.resolve(), port=port, nats_url=external,
+        nats_cluster=nats_cluster, replicas=replicas,
+    )
+
+    def _stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        sup.start()
+        sup.wait_ready()
+        gateway = sup.url("gateway")
+        token = issue_token(settings.signing_secret(), Role.viewer, subject="dashboard")
+        if demo:
+            from gateway.demo import load_demo
+
+            admin = issue_token(settings.signing_secret(), Role.admin, subject="demo-loader")
+            typer.echo(f"demo data: {load_demo(gateway, admin)}")
+        typer.echo(f"plantrack is up (data in {sup.data_dir})")
+        typer.echo(f"  dashboard   {gateway}/#token={token}")
+        typer.echo(f"  API docs    {gateway}/docs")
+        for name in SERVICES:
+            typer.echo(f"  {name:<11} {sup.url(name)}")
+        typer.echo(f"  logs        {sup.log_dir}")
+        typer.echo(f"  tokens      plantrack token ROLE --data-dir {sup.data_dir}")
+        typer.echo("Ctrl-C stops everything.")
+        sys.stdout.flush()
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo("stopping…")
+        sup.stop()
+        typer.echo("stopped")
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Argument(help="admin, project_office, investment_promotion or viewer")],
+    subject: Annotated[str | None, typer.Option(help="Who the token speaks for")] = None,
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 8h, 30m, 7d")] = "8h",
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Print a bearer token for this deployment."""
+    settings = _settings(data_dir)
+    typer.echo(issue_token(settings.signing_secret(), role, subject=subject, ttl_seconds=_duration(ttl)))
+
+
+@app.command()
+def migrate(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Apply every service's database migrations."""
+    from importlib import import_module
+
+    from services.common.db import make_engine
+    from services.common.db import migrate as run
+
+    settings = _settings(data_dir)
+    for name in SERVICES:
+        module = import_module(f"services.{name}.app")
+        engine = make_engine(settings.database_url(name))
+        run(engine, module.MIGRATIONS)
+        engine.dispose()
+        typer.echo(f"{name}: migrated")
+
+
+@app.command()
+def replay(
+    url: Annotated[str, typer.Option(help="The events service (or gateway) base URL")] = "",
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Rebuild every roll-up from the event stream and switch over atomically."""
+    import httpx
+
+    settings = _settings(data_dir)
+    base = url or settings.events_url
+    admin = issue_token(settings.signing_secret(), Role.admin, subject="cli-replay", ttl_seconds=3600)
+    r = httpx.post(f"{base}/api/v1/admin/replay", headers={"Authorization": f"Bearer {admin}"}, timeout=3600)
+    typer.echo(r.text)
+    raise typer.Exit(0 if r.status_code < 300 else 1)
+
+
+if __name__ == "__main__":
+    app()

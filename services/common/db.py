@@ -1,0 +1,160 @@
+"""Databases: one per service, SQLite (WAL) by default or PostgreSQL by URL; migrations per service."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import registry
+from sqlmodel import Session
+
+log = logging.getLogger("plantrack.db")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_registry() -> registry:
+    """A registry with its own metadata, so each service's Alembic sees only its tables."""
+    return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+def normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    url = normalise_url(url)
+    if is_sqlite(url):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            # Autocommit at the driver level; SQLAlchemy's "begin" listener below issues
+            # BEGIN IMMEDIATE so concurrent writers queue instead of failing on upgrade.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work: commit on success, roll back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def insert_ignore(engine: Engine, table: Table, index_elements: list[str]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for the engine's dialect."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def upsert(engine: Engine, table: Table, index_elements: list[str], update: list[str],
+           *, newer_than: str | None = None) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE; with `newer_than`, only when that column grows."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    where = None
+    if newer_than:
+        where = table.c[newer_than] < stmt.excluded[newer_than]
+    return stmt.on_conflict_do_update(
+        index_elements=index_elements,
+        set_={c: stmt.excluded[c] for c in update},
+        where=where,
+    )
+
+
+def alembic_config(migrations_dir: Path, url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine, migrations_dir: Path, revision: str = "head") -> None:
+    """Apply the service's migrations; replicas starting together take turns (advisory lock)."""
+    cfg = alembic_config(migrations_dir, str(engine.url.render_as_string(hide_password=False)))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            lock_key = zlib.crc32(migrations_dir.parent.name.encode()) % (2**31)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def downgrade(engine: Engine, migrations_dir: Path, revision: str = "base") -> None:
+    cfg = alembic_config(migrations_dir, str(engine.url.render_as_string(hide_password=False)))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def run_migrations_env(target_metadata: MetaData) -> None:
+    """The body of every service's migrations/env.py."""
+    from alembic import context
+
+    config = context.config
+    conn = config.attributes.get("connection")
+    if conn is None:
+        engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+        with engine.begin() as conn:
+            _run(context, conn, target_metadata)
+        engine.dispose()
+    else:
+        _run(context, conn, target_metadata)
+
+
+def _run(context: Any, conn: Any, target_metadata: MetaData) -> None:
+    context.configure(
+        connection=conn,
+        target_metadata=target_metadata,
+        render_as_batch=conn.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

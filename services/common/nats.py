@@ -1,0 +1,96 @@
+"""NATS connection and idempotent JetStream provisioning (streams and durable consumers)."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from services.common.envelope import LIVE_PREFIX, SUBJECT_PREFIX
+from services.common.settings import Settings
+
+log = logging.getLogger("plantrack.nats")
+
+ROLLUP_CONSUMER = "events-rollup"
+
+
+async def connect(settings: Settings, *, name: str) -> Client:
+    """Connect, reconnecting for ever: a service outlives a broker restart."""
+
+    async def _err(exc: Exception) -> None:
+        log.warning("%s: NATS error: %s", name, exc)
+
+    return await nats.connect(
+        servers=settings.nats_servers,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        allow_reconnect=True,
+        error_cb=_err,
+        pending_size=64 * 1024 * 1024,
+    )
+
+
+def domain_stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.stream,
+        subjects=[f"{SUBJECT_PREFIX}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.duplicate_window_seconds,
+    )
+
+
+def live_stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.live_stream,
+        subjects=[f"{LIVE_PREFIX}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        max_age=24 * 3600,
+        max_msgs=100_000,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to this configuration."""
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except Exception:  # a replica racing us created it first
+            await js.stream_info(config.name)
+    await js.update_stream(config)
+
+
+async def provision(js: JetStreamContext, settings: Settings) -> None:
+    await ensure_stream(js, domain_stream_config(settings))
+    await ensure_stream(js, live_stream_config(settings))
+
+
+def rollup_consumer_config(name: str = ROLLUP_CONSUMER) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=name,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=30,
+        max_ack_pending=20_000,
+        max_deliver=-1,
+        filter_subject=f"{SUBJECT_PREFIX}.>",
+    )

@@ -1,0 +1,173 @@
+"""Transactional outbox: events are written with the change they describe, then relayed to JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from nats.js import JetStreamContext
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from services.common.envelope import Event, utcnow
+from services.common.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
+
+log = logging.getLogger("plantrack.outbox")
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox table, declared on a service's own metadata."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("subject", String(200), nullable=False),
+        Column("type", String(100), nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index(
+            "ix_outbox_unpublished",
+            "seq",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+
+
+def record(session: Session, table: Table, event: Event) -> None:
+    """Add the event to the caller's transaction; it is relayed only if that transaction commits."""
+    session.execute(
+        table.insert().values(
+            event_id=str(event.id),
+            subject=event.nats_subject,
+            type=event.type,
+            data=event.to_bytes(),
+            created_at=utcnow(),
+        )
+    )
+
+
+class Relay:
+    """Publishes committed outbox rows to JetStream, de-duplicated by `Nats-Msg-Id` = event id.
+
+    On PostgreSQL the claimed rows stay locked (`FOR UPDATE SKIP LOCKED`) until they are marked,
+    so several relays share the work without publishing a row twice; on SQLite one relay runs.
+    A row is marked only after JetStream acknowledged it, so nothing is lost: a crash between the
+    two re-publishes, and the stream's duplicate window (then the consumers' inbox) drops it.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        table: Table,
+        js: JetStreamContext,
+        service: str,
+        batch: int = 500,
+        interval: float = 0.05,
+        ack_timeout: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.js = js
+        self.service = service
+        self.batch = batch
+        self.interval = interval
+        self.ack_timeout = ack_timeout
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            try:
+                n = await self.relay_once()
+                backoff = 0.1
+            except Exception as exc:  # NATS away, database away: retry with backoff
+                log.warning("%s outbox relay: %s; retrying in %.1fs", self.service, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if n < self.batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval * 10)
+                except TimeoutError:
+                    pass
+
+    async def relay_once(self) -> int:
+        """Claim a batch, publish it, await every ack, mark it; returns how many were relayed."""
+        conn = await asyncio.to_thread(self.engine.connect)
+        try:
+            tx = await asyncio.to_thread(conn.begin)
+            rows = await asyncio.to_thread(self._claim, conn)
+            if not rows:
+                await asyncio.to_thread(tx.rollback)
+                OUTBOX_PENDING.labels(self.service).set(0)
+                return 0
+            await self._publish(rows)
+            await asyncio.to_thread(self._mark, conn, [r.seq for r in rows])
+            await asyncio.to_thread(tx.commit)
+        finally:
+            await asyncio.to_thread(conn.close)
+        self.published += len(rows)
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    def _claim(self, conn: Any) -> list[Any]:
+        t = self.table
+        stmt = (
+            select(t.c.seq, t.c.event_id, t.c.subject, t.c.data)
+            .where(t.c.published_at.is_(None))
+            .order_by(t.c.seq)
+            .limit(self.batch)
+        )
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(conn.execute(stmt))
+
+    def _mark(self, conn: Any, seqs: list[int]) -> None:
+        conn.execute(
+            update(self.table).where(self.table.c.seq.in_(seqs)).values(published_at=utcnow())
+        )
+
+    async def _publish(self, rows: list[Any]) -> None:
+        futures = []
+        try:
+            for r in rows:
+                fut = await self.js.publish_async(
+                    r.subject, r.data, headers={"Nats-Msg-Id": r.event_id}, wait_stall=self.ack_timeout
+                )
+                futures.append(fut)
+            deadline = time.monotonic() + self.ack_timeout
+            for fut in futures:
+                await asyncio.wait_for(fut, timeout=max(0.01, deadline - time.monotonic()))
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise

@@ -1,0 +1,266 @@
+"""What every service process shares: database, NATS, outbox relay, health, metrics, request ids."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy import Engine, MetaData, Table
+from sqlmodel import Session
+
+from services.common import db
+from services.common import nats as natsutil
+from services.common.errors import PreconditionFailed, PreconditionRequired, install_problem_handlers
+from services.common.metrics import latency_middleware, metrics_response
+from services.common.outbox import Relay
+from services.common.settings import Settings
+
+log = logging.getLogger("plantrack")
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(service: str) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s {service} %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    if not any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
+        root.handlers = [handler]
+        root.setLevel(logging.INFO)
+
+
+class Runtime:
+    """A service's connections: its engine, NATS (connected in the background), and its relay."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        settings: Settings,
+        metadata: MetaData | None = None,
+        migrations_dir: Path | None = None,
+        outbox: Table | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.metadata = metadata
+        self.migrations_dir = migrations_dir
+        self.outbox = outbox
+        self.engine: Engine | None = (
+            db.make_engine(settings.database_url(name), pool_size=settings.db_pool_size)
+            if metadata is not None
+            else None
+        )
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.relay: Relay | None = None
+        self.nats_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._on_nats: list[Callable[[Runtime], Awaitable[None]]] = []
+
+    def on_nats(self, hook: Callable[[Runtime], Awaitable[None]]) -> None:
+        """Run `hook` once NATS is connected and the streams exist (consumers start here)."""
+        self._on_nats.append(hook)
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{self.name}:{name}")
+        self._tasks.append(task)
+        return task
+
+    async def start(self) -> None:
+        if self.engine is not None and self.migrations_dir is not None:
+            await asyncio.to_thread(db.migrate, self.engine, self.migrations_dir)
+        self.spawn(self._connect_nats(), "nats")
+
+    async def _connect_nats(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                self.nc = await natsutil.connect(self.settings, name=f"plantrack-{self.name}")
+                self.js = self.nc.jetstream(publish_async_max_pending=20_000)
+                await natsutil.provision(self.js, self.settings)
+                break
+            except Exception as exc:
+                log.warning("%s: NATS not reachable yet (%s); retrying", self.name, exc)
+                if self.nc is not None:
+                    try:
+                        await self.nc.close()
+                    except Exception:
+                        pass
+                    self.nc = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        if self.outbox is not None and self.engine is not None:
+            self.relay = Relay(
+                engine=self.engine,
+                table=self.outbox,
+                js=self.js,
+                service=self.name,
+                batch=self.settings.relay_batch,
+                interval=self.settings.relay_interval_seconds,
+            )
+            self.spawn(self.relay.run(), "relay")
+        for hook in self._on_nats:
+            await hook(self)
+        self.nats_ready.set()
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except BaseException:
+                pass
+        if self.nc is not None:
+            try:
+                await self.nc.drain()
+            except Exception:
+                pass
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        if self.engine is not None:
+            try:
+                db.ping(self.engine)
+                checks["database"] = {"ready": True, "dialect": self.engine.dialect.name}
+            except Exception as exc:
+                checks["database"] = {"ready": False, "error": type(exc).__name__}
+        checks["nats"] = {"ready": bool(self.nc is not None and self.nc.is_connected and self.nats_ready.is_set())}
+        return checks
+
+    def session(self) -> Iterator[Session]:
+        assert self.engine is not None
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    runtime: Runtime = request.app.state.runtime
+    yield from runtime.session()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def require_if_match(request: Request, current_version: int) -> None:
+    """Optimistic concurrency: PATCH must name the version it read (428 missing, 412 stale)."""
+    header = request.headers.get("if-match")
+    if not header:
+        raise PreconditionRequired(
+            "If-Match is required: send the ETag you read, so no change is silently overwritten.",
+            loc=["header", "If-Match"],
+        )
+    wanted = {t.strip() for t in header.split(",")}
+    if "*" in wanted:
+        return
+    versions = {t.removeprefix("W/").strip('"') for t in wanted}
+    if str(current_version) not in versions:
+        raise PreconditionFailed(
+            f"The resource changed since you read it: it is now version {current_version}. "
+            "Read it again and re-apply your change.",
+            loc=["header", "If-Match"],
+            extra={"current_version": current_version},
+        )
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    settings: Settings,
+    runtime: Runtime,
+    routers: list[Any],
+    description: str = "",
+) -> FastAPI:
+    """The app factory body shared by the services: lifespan, middleware, health and errors."""
+    configure_logging(name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.secret = settings.signing_secret()
+    install_problem_handlers(app)
+    install_request_id(app)
+    app.middleware("http")(latency_middleware(name))
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: database and NATS reachable")
+    def readyz(response: Response) -> dict[str, Any]:
+        checks = runtime.readiness()
+        ready = all(c.get("ready") for c in checks.values())
+        response.status_code = 200 if ready else 503
+        return {"ready": ready, "service": name, "checks": checks}
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return metrics_response()
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def install_request_id(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-ID"] = rid
+        return response

@@ -1,0 +1,92 @@
+"""Process settings: one pydantic-settings class, env prefix PLANTRACK_."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("projects", "enterprises", "events")
+SECRET_FILE = "secret.key"
+EMBEDDED_NATS_PORT = 4322
+DEFAULT_PORTS = {"gateway": 8000, "projects": 8001, "enterprises": 8002, "events": 8003}
+
+
+class Settings(BaseSettings):
+    """Everything a plantrack process can be told; each service reads what it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="PLANTRACK_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".plantrack")
+    nats_url: str = f"nats://127.0.0.1:{EMBEDDED_NATS_PORT}"
+    secret: str | None = Field(default=None, repr=False)
+    token_ttl_hours: float = 8.0
+
+    projects_database_url: str | None = None
+    enterprises_database_url: str | None = None
+    events_database_url: str | None = None
+    db_pool_size: int = 10
+
+    stream: str = "PLANTRACK"
+    live_stream: str = "PLANTRACK_LIVE"
+    stream_replicas: int = 1
+    duplicate_window_seconds: float = 120.0
+    consumer_batch: int = 256
+    relay_batch: int = 500
+    relay_interval_seconds: float = 0.05
+
+    projects_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['projects']}"
+    enterprises_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['enterprises']}"
+    events_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['events']}"
+    upstream_timeout_seconds: float = 5.0
+    rate_limit_per_minute: int = 6000
+
+    validity_years_override: dict[str, int | None] = Field(default_factory=dict)
+    expiry_check_seconds: float = 3600.0
+    today: str | None = None  # a fixed business date, for drills and demos ("YYYY-MM-DD")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.env == "production":
+            if not self.secret or len(self.secret) < 32:
+                raise ValueError("PLANTRACK_SECRET of at least 32 characters is required in production")
+            for name in SERVICES:
+                url = getattr(self, f"{name}_database_url")
+                if not url or url.startswith("sqlite"):
+                    raise ValueError(f"PLANTRACK_{name.upper()}_DATABASE_URL must be PostgreSQL in production")
+        return self
+
+    def database_url(self, service: str) -> str:
+        """The service's own database: the configured URL, else a SQLite file in the data dir."""
+        url = getattr(self, f"{service}_database_url")
+        if url:
+            return url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    def signing_secret(self) -> str:
+        """The JWT secret: given, or generated once into the data dir (mode 0600)."""
+        if self.secret:
+            return self.secret
+        path = self.data_dir / SECRET_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [u.strip() for u in self.nats_url.split(",") if u.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

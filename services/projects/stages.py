@@ -1,0 +1,85 @@
+"""The project stage machine (储备 → 开工 → 在建 → 建成, or 已取消) as pure rules."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.common.errors import Conflict, Invalid
+from services.projects.catalogue import STAGE_LABELS, STAGES
+
+STAGE_ORDER: tuple[str, ...] = ("reserve", "starting", "building", "built")
+"""The main line, in order; a project moves forward along it, skipping allowed."""
+
+CANCELLED = "cancelled"
+FINAL_STAGES: frozenset[str] = frozenset({"built", CANCELLED})
+
+
+class IllegalTransition(Conflict):
+    """The project cannot move to that stage on that date."""
+
+
+class UnknownStage(Invalid):
+    """The stage is not one of the catalogue's stages."""
+
+
+def _label(stage: str) -> str:
+    return f"{stage} ({STAGE_LABELS[stage]})"
+
+
+def _require_known(stage: str, *, loc: list[str]) -> None:
+    if stage not in STAGE_LABELS:
+        raise UnknownStage(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", loc=loc)
+
+
+def check_transition(
+    current_stage: str,
+    to: str,
+    on: date,
+    *,
+    last_transition_on: date | None = None,
+    today: date | None = None,
+) -> None:
+    """Raise `IllegalTransition` unless a project in `current_stage` may move to `to` on `on`."""
+    _require_known(current_stage, loc=["stage"])
+    _require_known(to, loc=["to"])
+    if current_stage in FINAL_STAGES:
+        raise IllegalTransition(
+            f"the project is {_label(current_stage)}, a final stage: it cannot move to "
+            f"{_label(to)}",
+            loc=["to"],
+        )
+    if to == current_stage:
+        raise IllegalTransition(f"the project is already {_label(to)}", loc=["to"])
+    if to != CANCELLED and STAGE_ORDER.index(to) < STAGE_ORDER.index(current_stage):
+        raise IllegalTransition(
+            f"a project moves forward only: it is {_label(current_stage)} and cannot go "
+            f"back to {_label(to)}",
+            loc=["to"],
+        )
+    today = today or date.today()
+    if on > today:
+        raise IllegalTransition(
+            f"the transition date {on.isoformat()} is in the future (today is "
+            f"{today.isoformat()})",
+            loc=["on"],
+        )
+    if last_transition_on is not None and on < last_transition_on:
+        raise IllegalTransition(
+            f"the transition date {on.isoformat()} is before the project's previous "
+            f"transition on {last_transition_on.isoformat()}",
+            loc=["on"],
+        )
+
+
+def skipped_stages(current_stage: str, to: str) -> tuple[str, ...]:
+    """The main-line stages jumped over by moving from `current_stage` to `to` (none if cancelling)."""
+    if to == CANCELLED or current_stage not in STAGE_ORDER or to not in STAGE_ORDER:
+        return ()
+    return STAGE_ORDER[STAGE_ORDER.index(current_stage) + 1 : STAGE_ORDER.index(to)]
+
+
+def allowed_targets(current_stage: str) -> tuple[str, ...]:
+    """The stages a project in `current_stage` may move to."""
+    if current_stage in FINAL_STAGES or current_stage not in STAGE_ORDER:
+        return ()
+    return STAGE_ORDER[STAGE_ORDER.index(current_stage) + 1 :] + (CANCELLED,)
