@@ -101,6 +101,7 @@ def settings_factory(tmp_path: Path, nats_server: NatsServer) -> Callable[..., S
             "nats_url": nats_server.url,
             "secret": TEST_SECRET,
             # each test gets its own streams, so tests sharing the server never see each other
+            "subject_prefix": f"t{uuid.uuid4().hex[:10]}",
             "stream": f"T{uuid.uuid4().hex[:10]}",
             "live_stream": f"L{uuid.uuid4().hex[:10]}",
             "relay_interval_seconds": 0.01,

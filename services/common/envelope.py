@@ -9,8 +9,6 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field
 
-SUBJECT_PREFIX = "plantrack.domain"
-LIVE_PREFIX = "plantrack.live"
 
 
 def utcnow() -> datetime:
@@ -30,8 +28,9 @@ class Event(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
     @property
-    def nats_subject(self) -> str:
-        return subject_for(self.producer, self.type)
+    def subject_suffix(self) -> str:
+        """`producer.type`; the relay puts it under the deployment's domain prefix."""
+        return f"{self.producer}.{self.type}"
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
@@ -39,7 +38,3 @@ class Event(BaseModel):
     @classmethod
     def from_bytes(cls, data: bytes) -> Event:
         return cls.model_validate(orjson.loads(data))
-
-
-def subject_for(producer: str, event_type: str) -> str:
-    return f"{SUBJECT_PREFIX}.{producer}.{event_type}"

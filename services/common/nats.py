@@ -17,7 +17,6 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from services.common.envelope import LIVE_PREFIX, SUBJECT_PREFIX
 from services.common.settings import Settings
 
 log = logging.getLogger("plantrack.nats")
@@ -46,7 +45,7 @@ async def connect(settings: Settings, *, name: str) -> Client:
 def domain_stream_config(settings: Settings) -> StreamConfig:
     return StreamConfig(
         name=settings.stream,
-        subjects=[f"{SUBJECT_PREFIX}.>"],
+        subjects=[f"{settings.domain_subjects}.>"],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         num_replicas=settings.stream_replicas,
@@ -57,7 +56,7 @@ def domain_stream_config(settings: Settings) -> StreamConfig:
 def live_stream_config(settings: Settings) -> StreamConfig:
     return StreamConfig(
         name=settings.live_stream,
-        subjects=[f"{LIVE_PREFIX}.>"],
+        subjects=[f"{settings.live_subjects}.>"],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         num_replicas=settings.stream_replicas,
@@ -84,7 +83,7 @@ async def provision(js: JetStreamContext, settings: Settings) -> None:
     await ensure_stream(js, live_stream_config(settings))
 
 
-def rollup_consumer_config(name: str = ROLLUP_CONSUMER) -> ConsumerConfig:
+def rollup_consumer_config(settings: Settings, name: str = ROLLUP_CONSUMER) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=name,
         ack_policy=AckPolicy.EXPLICIT,
@@ -92,5 +91,5 @@ def rollup_consumer_config(name: str = ROLLUP_CONSUMER) -> ConsumerConfig:
         ack_wait=30,
         max_ack_pending=20_000,
         max_deliver=-1,
-        filter_subject=f"{SUBJECT_PREFIX}.>",
+        filter_subject=f"{settings.domain_subjects}.>",
     )

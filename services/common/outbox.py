@@ -56,7 +56,7 @@ def record(session: Session, table: Table, event: Event) -> None:
     session.execute(
         table.insert().values(
             event_id=str(event.id),
-            subject=event.nats_subject,
+            subject=event.subject_suffix,
             type=event.type,
             data=event.to_bytes(),
             created_at=utcnow(),
@@ -80,6 +80,7 @@ class Relay:
         table: Table,
         js: JetStreamContext,
         service: str,
+        subject_prefix: str = "plantrack.domain",
         batch: int = 500,
         interval: float = 0.05,
         ack_timeout: float = 5.0,
@@ -88,6 +89,7 @@ class Relay:
         self.table = table
         self.js = js
         self.service = service
+        self.subject_prefix = subject_prefix
         self.batch = batch
         self.interval = interval
         self.ack_timeout = ack_timeout
@@ -161,7 +163,7 @@ class Relay:
         try:
             for r in rows:
                 fut = await self.js.publish_async(
-                    r.subject, r.data, headers={"Nats-Msg-Id": r.event_id}, wait_stall=self.ack_timeout
+                    f"{self.subject_prefix}.{r.subject}", r.data, headers={"Nats-Msg-Id": r.event_id}, wait_stall=self.ack_timeout
                 )
                 futures.append(fut)
             deadline = time.monotonic() + self.ack_timeout

@@ -114,6 +114,7 @@ class Runtime:
                 table=self.outbox,
                 js=self.js,
                 service=self.name,
+                subject_prefix=self.settings.domain_subjects,
                 batch=self.settings.relay_batch,
                 interval=self.settings.relay_interval_seconds,
             )

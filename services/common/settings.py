@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     events_database_url: str | None = None
     db_pool_size: int = 10
 
+    subject_prefix: str = "plantrack"
     stream: str = "PLANTRACK"
     live_stream: str = "PLANTRACK_LIVE"
     stream_replicas: int = 1
@@ -81,6 +82,14 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    @property
+    def domain_subjects(self) -> str:
+        return f"{self.subject_prefix}.domain"
+
+    @property
+    def live_subjects(self) -> str:
+        return f"{self.subject_prefix}.live"
 
     @property
     def nats_servers(self) -> list[str]:

@@ -183,6 +183,9 @@ COUNTRY_NAME = "中国"
 DISTRICT_REGION_CODE = "370602"
 DISTRICT_POSTAL_CODE = "264000"
 
+PLAN_TITLE = "芝罘区深化新旧动能转换推动绿色低碳高质量发展三年行动计划(2023—2025年)"
+QUANTITY_TITLE = "建设规模"
+
 SUB_DISTRICTS: tuple[str, ...] = (
     "向阳街道",
     "东山街道",
