@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from services.common import db
 from services.common.envelope import Event, utcnow
 from services.common.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
@@ -124,6 +125,8 @@ class Relay:
 
     async def relay_once(self) -> int:
         """Claim a batch, publish it, await every ack, mark it; returns how many were relayed."""
+        if self.engine.dialect.name == "sqlite":
+            return await self._relay_once_single()
         conn = await asyncio.to_thread(self.engine.connect)
         try:
             tx = await asyncio.to_thread(conn.begin)
@@ -140,6 +143,26 @@ class Relay:
         self.published += len(rows)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
+
+    async def _relay_once_single(self) -> int:
+        # SQLite has one writer at a time: never hold its lock while waiting on the broker.
+        rows = await asyncio.to_thread(self._read_batch)
+        if not rows:
+            OUTBOX_PENDING.labels(self.service).set(0)
+            return 0
+        await self._publish(rows)
+        await asyncio.to_thread(self._mark_committed, [r.seq for r in rows])
+        self.published += len(rows)
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    def _read_batch(self) -> list[Any]:
+        with db.reader(self.engine).connect() as conn:
+            return self._claim(conn)
+
+    def _mark_committed(self, seqs: list[int]) -> None:
+        with self.engine.begin() as conn:
+            self._mark(conn, seqs)
 
     def _claim(self, conn: Any) -> list[Any]:
         t = self.table

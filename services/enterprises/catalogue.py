@@ -1,4 +1,4 @@
-"""Enterprise catalogue: designation types, levels, industries and chains, with their Chinese labels."""
+"""Enterprise catalogue: designation types, levels, industries and chains, with Chinese labels."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Final, Literal
 
 from services.common.errors import Invalid
 
-CALENDAR_YEAR = "calendar_year"
+CALENDAR_YEAR: Final = "calendar_year"
 """Validity rule: the designation holds until 31 December of the year it was granted."""
 
 Validity = int | Literal["calendar_year"] | None
@@ -340,11 +340,13 @@ def resolve_level(type_key: str, level: str | None = None) -> str:
     return level
 
 
-def validity_of(type_key: str, *, overrides: Mapping[str, int | None] | None = None) -> Validity:
+def validity_of(
+    type_key: str, *, overrides: Mapping[str, int | str | None] | None = None
+) -> Validity:
     """The validity rule in force for a type: a configured override, else the catalogue's.
 
-    An override of N ≥ 1 means N years, 0 means until the end of the granted year, and None
-    means no expiry.
+    An override of N ≥ 1 means N years, 0 (or "calendar_year") means until the end of the
+    granted year, and None means no expiry.
     """
     entry = designation_type(type_key)
     if overrides is None or type_key not in overrides:
@@ -352,9 +354,14 @@ def validity_of(type_key: str, *, overrides: Mapping[str, int | None] | None = N
     years = overrides[type_key]
     if years is None:
         return None
-    if years < 0:
-        raise ValueError(f"validity override for {type_key!r} must be ≥ 0 years, got {years}")
-    return CALENDAR_YEAR if years == 0 else years
+    if years == CALENDAR_YEAR or years == 0:
+        return CALENDAR_YEAR
+    if not isinstance(years, int) or years < 0:
+        raise ValueError(
+            f"validity override for {type_key!r} must be a number of years ≥ 0, "
+            f"{CALENDAR_YEAR!r} or None; got {years!r}"
+        )
+    return years
 
 
 def _add_years(day: date, years: int) -> date:
@@ -364,7 +371,7 @@ def _add_years(day: date, years: int) -> date:
 
 
 def default_expiry(
-    type_key: str, granted_on: date, *, overrides: Mapping[str, int | None] | None = None
+    type_key: str, granted_on: date, *, overrides: Mapping[str, int | str | None] | None = None
 ) -> date | None:
     """The last day a designation granted on `granted_on` holds, or None if it does not lapse.
 
@@ -374,7 +381,7 @@ def default_expiry(
     rule = validity_of(type_key, overrides=overrides)
     if rule is None:
         return None
-    if rule == CALENDAR_YEAR:
+    if isinstance(rule, str):  # the one string rule is CALENDAR_YEAR
         return date(granted_on.year, 12, 31)
     return _add_years(granted_on, rule)
 
@@ -382,7 +389,7 @@ def default_expiry(
 def is_in_force(
     *, granted_on: date, expires_on: date | None, revoked_on: date | None, on: date
 ) -> bool:
-    """Whether a designation holds on `on`: from `granted_on` through `expires_on`, until revoked."""
+    """Whether a designation holds on `on`: from grant through `expires_on`, until revoked."""
     if on < granted_on:
         return False
     if expires_on is not None and on > expires_on:

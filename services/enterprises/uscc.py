@@ -70,7 +70,7 @@ def check_character(first17: str) -> str:
 
 
 def validate(raw: str, *, loc: Sequence[str | int] | None = _DEFAULT_LOC) -> str:
-    """The normalised code, or `InvalidUSCC` naming the rule it breaks (length, character, check)."""
+    """The normalised code, or `InvalidUSCC` naming the rule broken (length, character, check)."""
     code = normalise(raw)
     if len(code) != LENGTH:
         found = "it is empty" if not code else f"found {len(code)}"

@@ -1,4 +1,4 @@
-"""Project catalogue: categories, stages, batches, milestone kinds, levels and sub-districts, with labels."""
+"""Project catalogue: categories, stages, batches, milestones, levels, sub-districts and labels."""
 
 from __future__ import annotations
 

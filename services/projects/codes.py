@@ -60,7 +60,7 @@ def region_problem(region: str) -> str | None:
 def validate_project_code(
     raw: str, *, today: date | None = None, loc: Sequence[str | int] | None = _DEFAULT_LOC
 ) -> str:
-    """The normalised code, or `InvalidProjectCode` naming the part (shape, year, region) at fault."""
+    """The normalised code, or `InvalidProjectCode` naming the failing part (shape/year/region)."""
     code = normalise_project_code(raw)
     match = _SHAPE.fullmatch(code)
     if match is None:

@@ -59,8 +59,7 @@ def check_transition(
     today = today or date.today()
     if on > today:
         raise IllegalTransition(
-            f"the transition date {on.isoformat()} is in the future (today is "
-            f"{today.isoformat()})",
+            f"the transition date {on.isoformat()} is in the future (today is {today.isoformat()})",
             loc=["on"],
         )
     if last_transition_on is not None and on < last_transition_on:
@@ -72,7 +71,7 @@ def check_transition(
 
 
 def skipped_stages(current_stage: str, to: str) -> tuple[str, ...]:
-    """The main-line stages jumped over by moving from `current_stage` to `to` (none if cancelling)."""
+    """The main-line stages jumped over from `current_stage` to `to` (none when cancelling)."""
     if to == CANCELLED or current_stage not in STAGE_ORDER or to not in STAGE_ORDER:
         return ()
     return STAGE_ORDER[STAGE_ORDER.index(current_stage) + 1 : STAGE_ORDER.index(to)]

@@ -1,0 +1,212 @@
+"""Outbox → JetStream → inbox over a real nats-server, on SQLite and PostgreSQL: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from services.common import nats as natsutil
+from services.common.inbox import Consumer
+from services.common.natsserver import NatsServer
+from services.common.outbox import Relay
+from services.common.settings import Settings
+from tests.integration import pipeline_kit as kit
+
+KIT = [sys.executable, "-m", "tests.integration.pipeline_kit"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(predicate):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+async def start_pipeline(settings: Settings, producer, consumer_engine, *, relay_cls=Relay):
+    nc = await natsutil.connect(settings, name="test")
+    js = nc.jetstream()
+    await natsutil.provision(js, settings)
+    relay = relay_cls(engine=producer, table=kit.outbox, js=js, service="kit",
+                      subject_prefix=settings.domain_subjects, interval=0.02, ack_timeout=2)
+    consumer = Consumer(
+        js=js, engine=consumer_engine, inbox=kit.inbox, apply=kit.count_event,
+        stream=settings.stream, config=natsutil.rollup_consumer_config(settings), batch=50,
+        name="kit",
+    )
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+
+    async def stop() -> None:
+        relay.stop()
+        consumer.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await nc.close()
+
+    return relay, consumer, stop
+
+
+async def test_committed_change_is_consumed_exactly_once(settings_factory, database_url_factory):
+    settings = settings_factory()
+    producer = kit.make_producer(database_url_factory("producer"))
+    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+    relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
+    try:
+        for i in range(1, 21):
+            await asyncio.to_thread(kit.write_thing, producer, i)
+            relay.wake()
+        await wait_for(lambda: len(kit.tallies(consumer_db)) == 20)
+        await asyncio.sleep(0.5)  # give any duplicate the time to show up
+        assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 21)}
+        assert kit.unpublished(producer) == 0
+    finally:
+        await stop()
+
+
+async def test_rolled_back_write_publishes_nothing(settings_factory, database_url_factory):
+    settings = settings_factory()
+    producer = kit.make_producer(database_url_factory("producer"))
+    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+    relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
+    try:
+        with pytest.raises(RuntimeError, match="rolled back"):
+            await asyncio.to_thread(kit.write_thing, producer, 1, fail=True)
+        await asyncio.to_thread(kit.write_thing, producer, 2)
+        relay.wake()
+        await wait_for(lambda: 2 in kit.tallies(consumer_db))
+        await asyncio.sleep(0.5)
+        assert kit.tallies(consumer_db) == {2: 1}
+        js = consumer.js
+        info = await js.stream_info(settings.stream)
+        assert info.state.messages == 1
+    finally:
+        await stop()
+
+
+async def test_writes_while_nats_is_down_all_arrive_once(tmp_path, database_url_factory):
+    server = NatsServer(store_dir=tmp_path / "nats").start()
+    settings = Settings(env="test", nats_url=server.url, secret="s" * 40, data_dir=tmp_path)
+    producer = kit.make_producer(database_url_factory("producer"))
+    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+    relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
+    try:
+        for i in range(1, 11):
+            await asyncio.to_thread(kit.write_thing, producer, i)
+        relay.wake()
+        await wait_for(lambda: len(kit.tallies(consumer_db)) == 10)
+        server.stop()
+        for i in range(11, 211):  # 200 writes with the broker away
+            await asyncio.to_thread(kit.write_thing, producer, i)
+        await asyncio.sleep(1.0)
+        assert kit.unpublished(producer) > 0, "nothing can be relayed while NATS is down"
+        server.start()
+        await wait_for(lambda: len(kit.tallies(consumer_db)) == 210, timeout=60)
+        await asyncio.sleep(0.5)
+        assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 211)}
+        assert kit.unpublished(producer) == 0
+    finally:
+        await stop()
+        server.kill()
+
+
+def kit_proc(role: str, settings: Settings, url: str, *extra: str, seconds: float = 30) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*KIT, role, "--url", url, "--nats", settings.nats_url, "--prefix", settings.subject_prefix,
+         "--stream", settings.stream, "--live", settings.live_stream, "--seconds", str(seconds), *extra],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+async def test_relay_killed_between_publish_and_mark_republishes_and_duplicate_is_dropped(
+    settings_factory, database_url_factory
+):
+    settings = settings_factory()
+    producer_url, consumer_url = database_url_factory("producer"), database_url_factory("consumer")
+    producer = kit.make_producer(producer_url)
+    consumer_db = kit.make_consumer(consumer_url)
+    for i in range(1, 51):
+        kit.write_thing(producer, i)
+
+    crashing = kit_proc("relay", settings, producer_url, "--crash")
+    assert crashing.wait(30) == -signal.SIGKILL, "the relay died between publish and mark"
+    assert kit.unpublished(producer) == 50, "nothing was marked: every row will be relayed again"
+
+    relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
+    try:
+        await wait_for(lambda: kit.unpublished(producer) == 0)
+        await wait_for(lambda: len(kit.tallies(consumer_db)) == 50)
+        await asyncio.sleep(0.5)
+        info = await consumer.js.stream_info(settings.stream)
+        assert info.state.messages == 50, "JetStream dropped the re-published duplicates"
+        assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 51)}
+    finally:
+        await stop()
+
+
+async def test_duplicates_beyond_the_stream_window_are_dropped_by_the_inbox(
+    settings_factory, database_url_factory
+):
+    settings = settings_factory()
+    producer = kit.make_producer(database_url_factory("producer"))
+    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+    for i in range(1, 31):
+        kit.write_thing(producer, i)
+    relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
+    try:
+        await wait_for(lambda: len(kit.tallies(consumer_db)) == 30)
+        # Publish every event again with fresh message ids: the stream keeps them, the inbox must not.
+        with producer.connect() as conn:
+            rows = list(conn.execute(kit.outbox.select()))
+        for r in rows:
+            await consumer.js.publish(
+                f"{settings.domain_subjects}.{r.subject}", r.data, headers={"Nats-Msg-Id": f"again-{r.event_id}"}
+            )
+        await wait_for(lambda: consumer.duplicates >= 30)
+        assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 31)}
+    finally:
+        await stop()
+
+
+async def test_consumer_sigkilled_mid_batch_counts_every_event_once(
+    settings_factory, database_url_factory
+):
+    settings = settings_factory()
+    producer_url, consumer_url = database_url_factory("producer"), database_url_factory("consumer")
+    producer = kit.make_producer(producer_url)
+    consumer_db = kit.make_consumer(consumer_url)
+    n = 400
+    for i in range(1, n + 1):
+        kit.write_thing(producer, i)
+    relay_proc = kit_proc("relay", settings, producer_url, seconds=20)
+    try:
+        await wait_for(lambda: kit.unpublished(producer) == 0)
+        os.environ["KIT_APPLY_SECONDS"] = "0.3"  # each batch holds its transaction open a while
+        try:
+            victim = kit_proc("consumer", settings, consumer_url, "--batch", "50")
+        finally:
+            del os.environ["KIT_APPLY_SECONDS"]
+        await wait_for(lambda: 0 < len(kit.tallies(consumer_db)) < n)
+        await asyncio.sleep(0.15)  # now inside a batch's transaction
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        partial = len(kit.tallies(consumer_db))
+        assert 0 < partial < n
+        survivor = kit_proc("consumer", settings, consumer_url, "--batch", "50", seconds=60)
+        try:
+            await wait_for(lambda: len(kit.tallies(consumer_db)) == n, timeout=90)
+        finally:
+            survivor.terminate()
+            survivor.wait(10)
+        assert kit.tallies(consumer_db) == {i: 1 for i in range(1, n + 1)}
+    finally:
+        relay_proc.terminate()
+        relay_proc.wait(10)
