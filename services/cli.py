@@ -29,10 +29,18 @@ def _duration(text: str) -> float:
 
 @app.command()
 def up(
-    data_dir: Annotated[Path | None, typer.Option(help="Where databases, NATS store and logs live")] = None,
-    port: Annotated[int, typer.Option(help="Gateway port; the services take the next three")] = 8000,
-    nats_cluster: Annotated[int, typer.Option(help="Run a local NATS cluster of this many nodes")] = 0,
-    replicas: Annotated[int, typer.Option(help="Processes per service (PostgreSQL for more than 1)")] = 1,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where databases, NATS store and logs live")
+    ] = None,
+    port: Annotated[
+        int, typer.Option(help="Gateway port; the services take the next three")
+    ] = 8000,
+    nats_cluster: Annotated[
+        int, typer.Option(help="Run a local NATS cluster of this many nodes")
+    ] = 0,
+    replicas: Annotated[
+        int, typer.Option(help="Processes per service (PostgreSQL for more than 1)")
+    ] = 1,
     demo: Annotated[bool, typer.Option(help="Load a demo data set through the API")] = False,
 ) -> None:
     """Start NATS (unless PLANTRACK_NATS_URL is set), the three services and the gateway."""
@@ -41,8 +49,11 @@ def up(
     settings = _settings(data_dir)
     external = settings.nats_url if "PLANTRACK_NATS_URL" in __import__("os").environ else None
     sup = Supervisor(
-        data_dir=settings.data_dir.resolve(), port=port, nats_url=external,
-        nats_cluster=nats_cluster, replicas=replicas,
+        data_dir=settings.data_dir.resolve(),
+        port=port,
+        nats_url=external,
+        nats_cluster=nats_cluster,
+        replicas=replicas,
     )
 
     def _stop(*_: object) -> None:
@@ -79,14 +90,18 @@ def up(
 
 @app.command()
 def token(
-    role: Annotated[Role, typer.Argument(help="admin, project_office, investment_promotion or viewer")],
+    role: Annotated[
+        Role, typer.Argument(help="admin, project_office, investment_promotion or viewer")
+    ],
     subject: Annotated[str | None, typer.Option(help="Who the token speaks for")] = None,
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 8h, 30m, 7d")] = "8h",
     data_dir: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Print a bearer token for this deployment."""
     settings = _settings(data_dir)
-    typer.echo(issue_token(settings.signing_secret(), role, subject=subject, ttl_seconds=_duration(ttl)))
+    typer.echo(
+        issue_token(settings.signing_secret(), role, subject=subject, ttl_seconds=_duration(ttl))
+    )
 
 
 @app.command()
@@ -116,8 +131,12 @@ def replay(
 
     settings = _settings(data_dir)
     base = url or settings.events_url
-    admin = issue_token(settings.signing_secret(), Role.admin, subject="cli-replay", ttl_seconds=3600)
-    r = httpx.post(f"{base}/api/v1/admin/replay", headers={"Authorization": f"Bearer {admin}"}, timeout=3600)
+    admin = issue_token(
+        settings.signing_secret(), Role.admin, subject="cli-replay", ttl_seconds=3600
+    )
+    r = httpx.post(
+        f"{base}/api/v1/admin/replay", headers={"Authorization": f"Bearer {admin}"}, timeout=3600
+    )
     typer.echo(r.text)
     raise typer.Exit(0 if r.status_code < 300 else 1)
 

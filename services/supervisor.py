@@ -1,4 +1,4 @@
-"""The local supervisor behind `plantrack up`: an embedded nats-server, three services and the gateway."""
+"""The local supervisor behind `plantrack up`: embedded nats-server, three services, gateway."""
 
 from __future__ import annotations
 
@@ -80,9 +80,19 @@ class Supervisor:
         log = open(self.log_dir / f"{key}.log", "ab")  # noqa: SIM115 - owned by the child
         self.procs[key] = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", APPS[name], "--factory",
-                "--host", self.host, "--port", str(port), "--log-level", "warning",
-                "--timeout-graceful-shutdown", "5",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                APPS[name],
+                "--factory",
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--timeout-graceful-shutdown",
+                "5",
             ],
             env=env,
             stdout=log,
@@ -93,7 +103,9 @@ class Supervisor:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        Settings(data_dir=self.data_dir).signing_secret()  # one secret, made before any child reads it
+        Settings(
+            data_dir=self.data_dir
+        ).signing_secret()  # one secret, made before any child reads it
         env = self.env(self.start_nats())
         for name in ("projects", "enterprises", "events"):
             for r in range(self.replicas):
@@ -106,7 +118,9 @@ class Supervisor:
         while time.monotonic() < deadline:
             for key, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{key} exited with {proc.returncode}; see {self.log_dir / key}.log")
+                    raise RuntimeError(
+                        f"{key} exited with {proc.returncode}; see {self.log_dir / key}.log"
+                    )
             try:
                 r = httpx.get(self.url("gateway") + "/readyz", timeout=2)
                 last = r.json()

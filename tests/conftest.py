@@ -1,4 +1,4 @@
-"""Shared fixtures: private nats-server processes, SQLite and PostgreSQL databases, service clients."""
+"""Shared fixtures: private nats-servers, SQLite and PostgreSQL databases, service clients."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def pg_base_url() -> str:
 
 
 def make_pg_schema(base: str) -> tuple[str, Callable[[], None]]:
-    """A fresh schema for one test: returns a URL whose search_path is that schema, and a dropper."""
+    """A fresh schema for one test: a URL whose search_path is that schema, and its dropper."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin_url = base.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")

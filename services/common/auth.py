@@ -1,4 +1,4 @@
-"""JWT bearer auth with the roles of the public contract, checked by every service and the gateway."""
+"""JWT bearer auth with the contract's roles, checked by every service and by the gateway."""
 
 from __future__ import annotations
 
@@ -72,7 +72,11 @@ def issue_token(
 def decode_token(secret: str, token: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired; ask for a new one (plantrack token).") from exc
@@ -98,7 +102,11 @@ def get_principal(request: Request) -> Principal:
     if cached is not None:
         return cached
     settings: Settings = request.app.state.settings
-    secret = request.app.state.secret if hasattr(request.app.state, "secret") else settings.signing_secret()
+    secret = (
+        request.app.state.secret
+        if hasattr(request.app.state, "secret")
+        else settings.signing_secret()
+    )
     principal = decode_token(secret, bearer_token(request))
     request.state.principal = principal
     return principal

@@ -1,4 +1,4 @@
-"""Databases: one per service, SQLite (WAL) by default or PostgreSQL by URL; migrations per service."""
+"""Databases: one per service, SQLite (WAL) by default or PostgreSQL by URL; own migrations."""
 
 from __future__ import annotations
 
@@ -96,8 +96,14 @@ def insert_ignore(engine: Engine, table: Table, index_elements: list[str]) -> An
     return dialect.insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
-def upsert(engine: Engine, table: Table, index_elements: list[str], update: list[str],
-           *, newer_than: str | None = None) -> Any:
+def upsert(
+    engine: Engine,
+    table: Table,
+    index_elements: list[str],
+    update: list[str],
+    *,
+    newer_than: str | None = None,
+) -> Any:
     """INSERT … ON CONFLICT DO UPDATE; with `newer_than`, only when that column grows."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table)

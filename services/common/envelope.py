@@ -10,7 +10,6 @@ import orjson
 from pydantic import BaseModel, Field
 
 
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -37,4 +36,4 @@ class Event(BaseModel):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Event:
-        return cls.model_validate(orjson.loads(data))
+        return cls.model_validate_json(data)

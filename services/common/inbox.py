@@ -1,4 +1,4 @@
-"""Consumer inbox: an event's id is stored in the same transaction as its effect, so none counts twice."""
+"""Consumer inbox: an event id is stored in the transaction of its effect, so none counts twice."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, select
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from services.common.envelope import Event, utcnow
@@ -31,6 +32,32 @@ def inbox_table(metadata: MetaData, name: str = "inbox") -> Table:
     )
 
 
+def claim_fresh(conn: Connection, inbox: Table, ids: list[str]) -> set[str]:
+    """Insert the ids into the inbox, returning those that were not there: one round trip."""
+    now = utcnow()
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            text(
+                f"INSERT INTO {inbox.name} (event_id, processed_at) "
+                "SELECT unnest(CAST(:ids AS varchar[])), :now "
+                "ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {"ids": ids, "now": now},
+        )
+        return set(rows.scalars())
+    fresh: set[str] = set()
+    for start in range(0, len(ids), 400):  # SQLite caps the variables per statement
+        chunk = ids[start : start + 400]
+        stmt = (
+            sqlite.insert(inbox)
+            .values([{"event_id": i, "processed_at": now} for i in chunk])
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        fresh.update(conn.execute(stmt).scalars())
+    return fresh
+
+
 def apply_once(conn: Connection, inbox: Table, events: list[Event], apply: Apply) -> list[Event]:
     """Apply the events not seen before, recording them in the inbox; returns those applied."""
     unique: dict[str, Event] = {}
@@ -38,13 +65,9 @@ def apply_once(conn: Connection, inbox: Table, events: list[Event], apply: Apply
         unique.setdefault(str(ev.id), ev)
     if not unique:
         return []
-    seen = set(
-        conn.execute(select(inbox.c.event_id).where(inbox.c.event_id.in_(list(unique)))).scalars()
-    )
-    fresh = [ev for key, ev in unique.items() if key not in seen]
+    fresh_ids = claim_fresh(conn, inbox, list(unique))
+    fresh = [ev for key, ev in unique.items() if key in fresh_ids]
     if fresh:
-        now = utcnow()
-        conn.execute(inbox.insert(), [{"event_id": str(ev.id), "processed_at": now} for ev in fresh])
         apply(conn, fresh)
     return fresh
 
@@ -92,25 +115,40 @@ class Consumer:
     async def run(self) -> None:
         sub = None
         backoff = 0.2
-        while not self._stopping:
-            try:
-                if sub is None:
-                    sub = await self.js.pull_subscribe(
-                        self.config.filter_subject or ">",
-                        durable=self.config.durable_name,
-                        stream=self.stream,
-                        config=self.config,
-                    )
-                msgs = await sub.fetch(self.batch, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:
-                log.warning("%s: fetch failed: %s; retrying in %.1fs", self.name, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            backoff = 0.2
-            await self.handle(msgs)
+        prefetch: asyncio.Future[list[Msg]] | None = None
+        try:
+            while not self._stopping:
+                try:
+                    if sub is None:
+                        sub = await self.js.pull_subscribe(
+                            self.config.filter_subject or ">",
+                            durable=self.config.durable_name,
+                            stream=self.stream,
+                            config=self.config,
+                        )
+                    msgs = await (prefetch or sub.fetch(self.batch, timeout=1.0))
+                except (TimeoutError, nats.errors.TimeoutError):
+                    prefetch = None
+                    continue
+                except Exception as exc:
+                    prefetch = None
+                    log.warning("%s: fetch failed: %s; retrying in %.1fs", self.name, exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = 0.2
+                # Fetch the next batch while this one is applied: the broker and the database
+                # work at the same time. Acks still follow each batch's own commit.
+                prefetch = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
+                await self.handle(msgs)
+        finally:
+            if prefetch is not None:
+                prefetch.cancel()
+                try:
+                    for msg in await prefetch:
+                        await msg.nak()
+                except BaseException:
+                    pass
 
     async def handle(self, msgs: list[Msg]) -> None:
         events: list[Event] = []
@@ -125,7 +163,9 @@ class Consumer:
         try:
             fresh = await asyncio.to_thread(self.process, events)
         except Exception as exc:
-            log.warning("%s: batch of %d not applied (%s); will be redelivered", self.name, len(events), exc)
+            log.warning(
+                "%s: batch of %d not applied (%s); will be redelivered", self.name, len(events), exc
+            )
             for msg in keep:
                 try:
                     await msg.nak(delay=1)
@@ -141,7 +181,9 @@ class Consumer:
             try:
                 await msg.ack()
             except Exception as exc:  # redelivered later; the inbox will skip it
-                log.info("%s: ack failed (%s); the inbox will absorb the redelivery", self.name, exc)
+                log.info(
+                    "%s: ack failed (%s); the inbox will absorb the redelivery", self.name, exc
+                )
         if fresh and self.after_commit is not None:
             try:
                 result = self.after_commit(fresh)

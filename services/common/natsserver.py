@@ -1,4 +1,4 @@
-"""Run nats-server processes: the embedded broker of `plantrack up`, test brokers, local clusters."""
+"""nats-server processes: the embedded broker of `plantrack up`, test brokers, local clusters."""
 
 from __future__ import annotations
 
@@ -62,14 +62,23 @@ class NatsServer:
     def command(self) -> list[str]:
         cmd = [
             nats_server_binary(),
-            "-a", "127.0.0.1",
-            "-p", str(self.port),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
             "-js",
-            "-sd", str(self.store_dir),
-            "-n", self.name,
+            "-sd",
+            str(self.store_dir),
+            "-n",
+            self.name,
         ]
         if self.cluster_port is not None:
-            cmd += ["--cluster_name", self.cluster_name, "--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
+            cmd += [
+                "--cluster_name",
+                self.cluster_name,
+                "--cluster",
+                f"nats://127.0.0.1:{self.cluster_port}",
+            ]
             if self.routes:
                 cmd += ["--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]
         if self.log_file is not None:
@@ -79,12 +88,17 @@ class NatsServer:
     def start(self, *, wait: float = 10.0) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            self.command(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited with {self.proc.returncode}: {self.command()}")
+                raise RuntimeError(
+                    f"nats-server exited with {self.proc.returncode}: {self.command()}"
+                )
             if port_open(self.port):
                 return self
             time.sleep(0.05)

@@ -19,7 +19,11 @@ from sqlmodel import Session
 
 from services.common import db
 from services.common import nats as natsutil
-from services.common.errors import PreconditionFailed, PreconditionRequired, install_problem_handlers
+from services.common.errors import (
+    PreconditionFailed,
+    PreconditionRequired,
+    install_problem_handlers,
+)
 from services.common.metrics import latency_middleware, metrics_response
 from services.common.outbox import Relay
 from services.common.settings import Settings
@@ -38,7 +42,9 @@ def configure_logging(service: str) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(
-        logging.Formatter(f"%(asctime)s {service} %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        logging.Formatter(
+            f"%(asctime)s {service} %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+        )
     )
     root = logging.getLogger()
     if not any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
@@ -153,7 +159,9 @@ class Runtime:
                 checks["database"] = {"ready": True, "dialect": self.engine.dialect.name}
             except Exception as exc:
                 checks["database"] = {"ready": False, "error": type(exc).__name__}
-        checks["nats"] = {"ready": bool(self.nc is not None and self.nc.is_connected and self.nats_ready.is_set())}
+        checks["nats"] = {
+            "ready": bool(self.nc is not None and self.nc.is_connected and self.nats_ready.is_set())
+        }
         return checks
 
     def session(self) -> Iterator[Session]:
@@ -256,7 +264,9 @@ def create_service_app(
 
 def install_request_id(app: FastAPI) -> None:
     @app.middleware("http")
-    async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
         token = request_id_var.set(rid)
         try:

@@ -56,11 +56,15 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.env == "production":
             if not self.secret or len(self.secret) < 32:
-                raise ValueError("PLANTRACK_SECRET of at least 32 characters is required in production")
+                raise ValueError(
+                    "PLANTRACK_SECRET of at least 32 characters is required in production"
+                )
             for name in SERVICES:
                 url = getattr(self, f"{name}_database_url")
                 if not url or url.startswith("sqlite"):
-                    raise ValueError(f"PLANTRACK_{name.upper()}_DATABASE_URL must be PostgreSQL in production")
+                    raise ValueError(
+                        f"PLANTRACK_{name.upper()}_DATABASE_URL must be PostgreSQL in production"
+                    )
         return self
 
     def database_url(self, service: str) -> str:

@@ -1,4 +1,4 @@
-"""Outbox → JetStream → inbox over a real nats-server, on SQLite and PostgreSQL: nothing lost, nothing twice."""
+"""Outbox → JetStream → inbox on a real nats-server, SQLite and PostgreSQL: none lost, none twice."""
 
 from __future__ import annotations
 
@@ -37,11 +37,23 @@ async def start_pipeline(settings: Settings, producer, consumer_engine, *, relay
     nc = await natsutil.connect(settings, name="test")
     js = nc.jetstream()
     await natsutil.provision(js, settings)
-    relay = relay_cls(engine=producer, table=kit.outbox, js=js, service="kit",
-                      subject_prefix=settings.domain_subjects, interval=0.02, ack_timeout=2)
+    relay = relay_cls(
+        engine=producer,
+        table=kit.outbox,
+        js=js,
+        service="kit",
+        subject_prefix=settings.domain_subjects,
+        interval=0.02,
+        ack_timeout=2,
+    )
     consumer = Consumer(
-        js=js, engine=consumer_engine, inbox=kit.inbox, apply=kit.count_event,
-        stream=settings.stream, config=natsutil.rollup_consumer_config(settings), batch=50,
+        js=js,
+        engine=consumer_engine,
+        inbox=kit.inbox,
+        apply=kit.count_event,
+        stream=settings.stream,
+        config=natsutil.rollup_consumer_config(settings),
+        batch=50,
         name="kit",
     )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
@@ -118,11 +130,29 @@ async def test_writes_while_nats_is_down_all_arrive_once(tmp_path, database_url_
         server.kill()
 
 
-def kit_proc(role: str, settings: Settings, url: str, *extra: str, seconds: float = 30) -> subprocess.Popen:
+def kit_proc(
+    role: str, settings: Settings, url: str, *extra: str, seconds: float = 30
+) -> subprocess.Popen:
     return subprocess.Popen(
-        [*KIT, role, "--url", url, "--nats", settings.nats_url, "--prefix", settings.subject_prefix,
-         "--stream", settings.stream, "--live", settings.live_stream, "--seconds", str(seconds), *extra],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [
+            *KIT,
+            role,
+            "--url",
+            url,
+            "--nats",
+            settings.nats_url,
+            "--prefix",
+            settings.subject_prefix,
+            "--stream",
+            settings.stream,
+            "--live",
+            settings.live_stream,
+            "--seconds",
+            str(seconds),
+            *extra,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 
@@ -163,12 +193,14 @@ async def test_duplicates_beyond_the_stream_window_are_dropped_by_the_inbox(
     relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
     try:
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 30)
-        # Publish every event again with fresh message ids: the stream keeps them, the inbox must not.
+        # Publish every event again under fresh message ids: the stream keeps them, the inbox not.
         with producer.connect() as conn:
             rows = list(conn.execute(kit.outbox.select()))
         for r in rows:
             await consumer.js.publish(
-                f"{settings.domain_subjects}.{r.subject}", r.data, headers={"Nats-Msg-Id": f"again-{r.event_id}"}
+                f"{settings.domain_subjects}.{r.subject}",
+                r.data,
+                headers={"Nats-Msg-Id": f"again-{r.event_id}"},
             )
         await wait_for(lambda: consumer.duplicates >= 30)
         assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 31)}
