@@ -54,22 +54,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
-        if self.env == "production":
-            if not self.secret or len(self.secret) < 32:
-                raise ValueError(
-                    "PLANTRACK_SECRET of at least 32 characters is required in production"
-                )
-            for name in SERVICES:
-                url = getattr(self, f"{name}_database_url")
-                if not url or url.startswith("sqlite"):
-                    raise ValueError(
-                        f"PLANTRACK_{name.upper()}_DATABASE_URL must be PostgreSQL in production"
-                    )
+        if self.env == "production" and (not self.secret or len(self.secret) < 32):
+            raise ValueError("PLANTRACK_SECRET of at least 32 characters is required in production")
         return self
 
     def database_url(self, service: str) -> str:
         """The service's own database: the configured URL, else a SQLite file in the data dir."""
         url = getattr(self, f"{service}_database_url")
+        if self.env == "production" and (not url or url.startswith("sqlite")):
+            # Checked here, not at start-up: each process needs only its own database.
+            name = f"PLANTRACK_{service.upper()}_DATABASE_URL"
+            raise ValueError(f"{name} must be PostgreSQL in production")
         if url:
             return url
         self.data_dir.mkdir(parents=True, exist_ok=True)
