@@ -47,7 +47,10 @@ def test_an_unsigned_token_is_refused() -> None:
     ("role", "allowed"),
     [
         (Role.admin, set(Permission)),
-        (Role.project_office, {Permission.read, Permission.write_projects, Permission.report_targets}),
+        (
+            Role.project_office,
+            {Permission.read, Permission.write_projects, Permission.report_targets},
+        ),
         (
             Role.investment_promotion,
             {Permission.read, Permission.write_enterprises, Permission.report_targets},
