@@ -245,6 +245,18 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
             validity=CALENDAR_YEAR,
             clauses=("66",),
         ),
+        # Honours held by organisations (articles 69, 85, 87); the plan gives them no term.
+        _t("civilised_unit", "文明单位", _ALL_LEVELS, "municipal", clauses=("69",)),
+        _t("civilised_community", "文明社区", _ALL_LEVELS, "municipal", clauses=("69",)),
+        _t("civilised_campus", "文明校园", _ALL_LEVELS, "municipal", clauses=("69",)),
+        _t("clinical_key_specialty", "临床重点专科", _MUNICIPAL_UP, "municipal", clauses=("85",)),
+        _t(
+            "tcm_expert_studio",
+            "名中医药专家传承工作室",
+            _MUNICIPAL_UP,
+            "municipal",
+            clauses=("87",),
+        ),
     ]
 )
 DESIGNATION_LABELS: dict[str, str] = {k: t.label for k, t in DESIGNATION_TYPES.items()}

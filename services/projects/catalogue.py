@@ -61,6 +61,11 @@ PROJECT_CATEGORIES: dict[str, ProjectCategory] = dict(
         _c("public_facility", "公共服务设施", "处", ("governance",), clauses=("50", "84")),
         _c("community_service", "便民服务设施", "处", ("governance",), clauses=("34", "51")),
         _c("talent_apartment", "人才公寓", "套", _HOUSING, clauses=("50",)),
+        _c("public_health_center", "公共卫生服务中心", "座", _HEALTH, clauses=("50",)),
+        _c(
+            "administrative_approval_center", "行政审批中心", "座", ("governance",), clauses=("50",)
+        ),
+        _c("hospital_expansion", "医院改扩建", "所", _HEALTH, type_="expansion", clauses=("86",)),
         # Urban renewal of where people live (article 51); existing estates are rehabilitated
         _c(
             "old_community",
@@ -86,7 +91,7 @@ PROJECT_CATEGORIES: dict[str, ProjectCategory] = dict(
             type_="rehabilitation",
             clauses=("51",),
         ),
-        # Streets, green space and water (articles 38, 40, 43, 50, 52, 53)
+        # Streets, green space and water (articles 38–40, 43, 50, 52, 53)
         _c("road", "道路", "条", _ROAD, clauses=("50",)),
         _c(
             "greening_road",
@@ -111,6 +116,14 @@ PROJECT_CATEGORIES: dict[str, ProjectCategory] = dict(
         _c("water_supply", "供水设施", None, _WATER, clauses=("39",)),
         _c("sponge_city", "海绵城市", None, _WATER + _FLOOD, clauses=("43",)),
         _c("waste", "垃圾收转运设施", "处", _WATER, clauses=("48", "52")),
+        _c(
+            "water_saving_community",
+            "节水型居住小区",
+            "个",
+            _WATER,
+            type_="rehabilitation",
+            clauses=("39",),
+        ),
         _c("parking", "停车场", "个", ("transport", "transport.urban"), clauses=("52",)),
         # Energy and new infrastructure (articles 14, 18, 42, 45)
         _c("heating", "供热设施", None, _ENERGY, clauses=("42",)),
@@ -125,7 +138,7 @@ PROJECT_CATEGORIES: dict[str, ProjectCategory] = dict(
         ),
         _c("new_infrastructure", "新型基础设施", None, _COMMS, clauses=("18",)),
         _c("5g_base_station", "5G基站", "个", _COMMS, clauses=("21",)),
-        # Industry and commerce (articles 3, 17, 19–23, 35, 63)
+        # Industry, commerce and the parks' plans (articles 3, 17, 19–23, 35, 63)
         _c("industrial_park", "产业园区", "个", _ECONOMY, clauses=("21", "23", "45", "63")),
         _c("innovation_platform", "科创平台", "个", _ECONOMY, clauses=("3", "8")),
         _c("headquarters_base", "总部经济基地", "个", _ECONOMY, clauses=("17",)),
@@ -133,9 +146,14 @@ PROJECT_CATEGORIES: dict[str, ProjectCategory] = dict(
         _c("cultural_tourism", "文化旅游项目", None, _CULTURE, clauses=("20", "72")),
         _c("port", "港口码头", "个", ("transport", "transport.water"), clauses=("20", "22")),
         _c("logistics", "物流设施", None, ("transport",), clauses=("22", "28")),
-        # Research programmes the plan counts as projects (articles 5, 6)
+        _c("marine_ranch", "海洋牧场", "个", _ECONOMY + ("naturalResources",), clauses=("22",)),
+        _c("park_plan", "园区产业规划", "个", _ECONOMY, clauses=("63",)),
+        # Research programmes, results and transfers the plan counts as projects (articles 5–9)
         _c("basic_research", "重点基础研究项目", "项", _ECONOMY, clauses=("5",)),
         _c("key_technology", "重大技术攻关项目", "项", _ECONOMY, clauses=("6",)),
+        _c("major_achievement", "重大科技成果", "项", _ECONOMY, clauses=("6",)),
+        _c("tech_programme", "科技计划项目", "项", _ECONOMY, clauses=("7",)),
+        _c("tech_transfer", "科技成果转化项目", "项", _ECONOMY, clauses=("9",)),
         _c("other", "其他", None, ()),
     ]
 )
