@@ -1,65 +1,162 @@
-"""App factory of the gateway: the one public API, the dashboard page, and readiness of the whole."""
+"""App factory of the gateway: the one public API, the dashboard page, readiness of the whole."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
-from services.common.errors import install_problem_handlers
-from services.common.metrics import latency_middleware, metrics_response
-from services.common.runtime import Runtime, configure_logging, install_request_id
-from services.common.settings import Settings, get_settings
+from gateway import openapi, proxy, stream
+from gateway.deps import GatewayReader
+from gateway.observe import Observe
+from gateway.overview import TTL_SECONDS, Overview
+from gateway.ratelimit import RateLimiter, TooManyRequests
+from gateway.routes import API_PREFIX, RouteTemplates
+from services.common.auth import Role, issue_token
+from services.common.errors import install_problem_handlers, problem
+from services.common.metrics import metrics_response
+from services.common.runtime import Runtime, configure_logging
+from services.common.settings import SERVICES, Settings, get_settings
 
-UPSTREAMS = ("projects", "enterprises", "events")
+STATIC = Path(__file__).parent / "static"
+SERVICE_TOKEN_TTL = 3600.0
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class ServiceToken:
+    """The gateway's own viewer token for the calls it makes itself (the overview)."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.value = ""
+        self.renew_at = 0.0
+
+    def __call__(self) -> str:
+        if time.monotonic() >= self.renew_at:
+            self.value = issue_token(
+                self.secret, Role.viewer, subject="gateway", ttl_seconds=SERVICE_TOKEN_TTL
+            )
+            self.renew_at = time.monotonic() + SERVICE_TOKEN_TTL / 2
+        return self.value
+
+
+def business_day(settings: Settings) -> date:
+    return date.fromisoformat(settings.today) if settings.today else date.today()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    heartbeat_seconds: float = stream.HEARTBEAT_SECONDS,
+    overview_ttl: float = TTL_SECONDS,
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("gateway")
+    # One line per upstream call would drown the gateway's own log; failures are logged anyway.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime = Runtime(name="gateway", settings=settings)
+    templates = RouteTemplates()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.http = httpx.AsyncClient(
-            timeout=settings.upstream_timeout_seconds,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        upstreams = proxy.Upstreams(settings)
+        app.state.upstreams = upstreams
+        app.state.overview = Overview(
+            upstreams,
+            token=ServiceToken(app.state.secret),
+            today=lambda: business_day(settings),
+            ttl=overview_ttl,
         )
+        app.state.openapi = openapi.Aggregate(app, upstreams, templates)
         await runtime.start()
+        runtime.spawn(app.state.openapi.prime(), "openapi")
         try:
             yield
         finally:
             await runtime.stop()
-            await app.state.http.aclose()
+            await upstreams.aclose()
 
-    app = FastAPI(title="plantrack", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title="plantrack",
+        version="1.0.0",
+        description="The district plan's API: projects, enterprises, targets and the dashboard.",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.secret = settings.signing_secret()
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.heartbeat_seconds = heartbeat_seconds
+    runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
-    install_request_id(app)
-    app.middleware("http")(latency_middleware("gateway"))
+    app.add_exception_handler(TooManyRequests, _too_many)
+    app.add_middleware(Observe, templates=templates)
 
-    @app.get("/healthz", tags=["health"])
+    _health_routes(app, runtime)
+    app.include_router(openapi.router)
+
+    @app.get(
+        API_PREFIX + "/dashboard/overview",
+        tags=["dashboard"],
+        summary="Everything a dashboard shows, in one call",
+    )
+    async def overview(request: Request, _: GatewayReader) -> Response:
+        """Targets summary, pipeline by stage × category and the year's batches, designations by
+        type, alerts; `degraded` names the services that could not be reached, whose last known
+        values are shown with their age in `stale`."""
+        snap = await request.app.state.overview.body()
+        headers = {"ETag": snap.etag, "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == snap.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(snap.body, media_type="application/json", headers=headers)
+
+    app.include_router(stream.router)
+    app.include_router(proxy.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+async def _too_many(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyRequests)
+    headers = {"Retry-After": str(exc.extra.get("retry_after", 1))}
+    return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
+
+
+def _health_routes(app: FastAPI, runtime: Runtime) -> None:
+    @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "gateway"}
 
-    @app.get("/readyz", tags=["health"])
-    async def readyz(response: Response) -> dict[str, Any]:
+    @app.get("/readyz", tags=["health"], summary="Readiness of every service, database and NATS")
+    async def readyz(request: Request, response: Response) -> dict[str, Any]:
+        upstreams: proxy.Upstreams = request.app.state.upstreams
+
         async def one(name: str) -> tuple[str, dict[str, Any]]:
-            url = getattr(settings, f"{name}_url") + "/readyz"
             try:
-                r = await app.state.http.get(url, timeout=2)
+                r = await upstreams.client.get(upstreams.base[name] + "/readyz", timeout=2)
                 body = r.json()
-                return name, {"ready": r.status_code == 200 and body.get("ready", False), **body}
+                return name, {**body, "ready": r.status_code == 200 and body.get("ready", False)}
             except (httpx.HTTPError, ValueError) as exc:
                 return name, {"ready": False, "error": type(exc).__name__}
 
-        services = dict(await asyncio.gather(*(one(n) for n in UPSTREAMS)))
+        services = dict(await asyncio.gather(*(one(n) for n in SERVICES)))
         nats = runtime.readiness()["nats"]
         ready = all(s["ready"] for s in services.values()) and nats["ready"]
         response.status_code = 200 if ready else 503
@@ -68,5 +165,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return metrics_response()
-
-    return app

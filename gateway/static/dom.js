@@ -16,7 +16,9 @@ export function h(tag, props = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key === "class") el.className = value;
     else if (key === "text") el.textContent = String(value);
-    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "dataset") {
+      for (const [name, v] of Object.entries(value)) if (v !== null && v !== undefined) el.dataset[name] = v;
+    }
     else if (key === "style") {
       for (const [prop, v] of Object.entries(value)) el.style.setProperty(prop, v);
     } else if (key.startsWith("on") && typeof value === "function") {

@@ -7,6 +7,7 @@
 export const MESSAGES = {
   zh: {
     page_title: "芝罘区三年行动计划推进看板",
+    skip_link: "跳到目标进度",
     plan_title: "芝罘区深化新旧动能转换推动绿色低碳高质量发展三年行动计划（2023—2025年）",
     plan_subtitle: "目标进度与项目调度看板",
     plan_title_original: "",
@@ -27,6 +28,7 @@ export const MESSAGES = {
     auth_label: "访问令牌",
     auth_placeholder: "粘贴令牌",
     auth_submit: "打开看板",
+    auth_cancel: "取消",
     loading: "正在加载数据…",
     load_error: "暂时无法获取数据（{detail}），{seconds} 秒后自动重试。",
     load_error_network: "网络连接失败",
@@ -114,6 +116,7 @@ export const MESSAGES = {
   },
   en: {
     page_title: "Zhifu three-year action plan dashboard",
+    skip_link: "Skip to target progress",
     plan_title: "Zhifu District Three-Year Action Plan for Deepening the Conversion of Old and New Growth Drivers and Promoting Green, Low-Carbon, High-Quality Development (2023–2025)",
     plan_subtitle: "Target progress and project pipeline",
     plan_title_original: "芝罘区深化新旧动能转换推动绿色低碳高质量发展三年行动计划（2023—2025年）",
@@ -134,6 +137,7 @@ export const MESSAGES = {
     auth_label: "Access token",
     auth_placeholder: "Paste the token",
     auth_submit: "Open dashboard",
+    auth_cancel: "Cancel",
     loading: "Loading data…",
     load_error: "Data is temporarily unavailable ({detail}); retrying in {seconds} s.",
     load_error_network: "network error",

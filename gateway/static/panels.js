@@ -42,15 +42,19 @@ export function renderBatches(table, pipeline, caption) {
         h("td", { class: "num actual", text: fmtNumber(batch.actual) }),
         h(
           "td",
-          { class: "rate" },
+          { class: "num rate" },
           h(
             "span",
-            { class: "mini-bar", "aria-hidden": "true" },
-            ratio !== null
-              ? h("span", { style: { width: `${Math.min(1, ratio) * 100}%` } })
-              : null,
+            { class: "rate-box" },
+            h(
+              "span",
+              { class: "mini-bar", "aria-hidden": "true" },
+              ratio !== null
+                ? h("span", { style: { width: `${Math.min(1, ratio) * 100}%` } })
+                : null,
+            ),
+            h("span", { text: fmtPercent(ratio) }),
           ),
-          h("span", { class: "num", text: fmtPercent(ratio) }),
         ),
       );
     }),
@@ -59,7 +63,8 @@ export function renderBatches(table, pipeline, caption) {
 
 /** Project counts by stage (columns) and category (rows), with totals. */
 export function renderPipelineMatrix(table, pipeline) {
-  const cells = pipeline?.by_stage_category;
+  const given = pipeline?.by_stage_category;
+  const cells = Array.isArray(given) ? given.filter((cell) => cell?.stage != null) : null;
   const stages = [...STAGES];
   if (Array.isArray(cells)) {
     for (const cell of cells) if (!stages.includes(cell.stage)) stages.push(cell.stage);
@@ -192,13 +197,18 @@ export function renderAlerts({ overdueList, expiringList, overdueCount, expiring
         return h(
           "li",
           { class: "alert", dataset: { projectId: m.project_id, kind: m.kind } },
-          h("span", { class: "alert-main" }, h("strong", { text: m.project_name }), " · ", m.title),
+          h(
+            "span",
+            { class: "alert-main" },
+            h("strong", { text: m.project_name || `#${m.project_id ?? ""}` }),
+            m.title ? ` · ${m.title}` : null,
+          ),
           h(
             "span",
             { class: "alert-meta" },
-            h("span", { class: "tag", text: milestoneKind(m.kind) }),
+            m.kind ? h("span", { class: "tag", text: milestoneKind(m.kind) }) : null,
             " ",
-            t("due_on", { date: m.due_on }),
+            m.due_on ? t("due_on", { date: m.due_on }) : null,
           ),
           late !== null && late > 0
             ? h("span", { class: "badge badge-behind", text: t("overdue_days", { n: late }) })
@@ -223,16 +233,20 @@ export function renderAlerts({ overdueList, expiringList, overdueCount, expiring
         return h(
           "li",
           { class: "alert", dataset: { enterpriseId: d.enterprise_id, designationType: d.type } },
-          h("span", { class: "alert-main" }, h("strong", { text: d.enterprise_name })),
+          h(
+            "span",
+            { class: "alert-main" },
+            h("strong", { text: d.enterprise_name || `#${d.enterprise_id ?? ""}` }),
+          ),
           h(
             "span",
             { class: "alert-meta" },
-            h("span", { class: "tag" }, apiLabel(d.type_label, d.type)),
+            d.type_label || d.type ? h("span", { class: "tag" }, apiLabel(d.type_label, d.type)) : null,
             " ",
-            t("expires_on", { date: d.expires_on }),
+            d.expires_on ? t("expires_on", { date: d.expires_on }) : null,
           ),
-          h("span", {
-            class: left !== null && left <= 30 ? "badge badge-behind" : "badge badge-at-risk",
+          left === null ? null : h("span", {
+            class: left <= 30 ? "badge badge-behind" : "badge badge-at-risk",
             text: expiryText(left),
           }),
         );

@@ -4,7 +4,6 @@ import { apiLabel, fmtNumber, h, fill, isNumber } from "./dom.js";
 import { t } from "./i18n.js";
 
 export const STATUSES = ["achieved", "on_track", "at_risk", "behind", "no_data"];
-export const SOURCES = ["projects", "enterprises", "reported"];
 
 const NUMERALS = { 一: 1, 二: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9 };
 
@@ -82,7 +81,11 @@ export function renderSummary(root, summary, activeStatus, onPick) {
       h("span", { dataset: { status }, style: { "flex-grow": String(byStatus[status]) } }),
     ),
   );
-  fill(root, h("div", { class: "counters" }, totalBox, counters), spread);
+  fill(
+    root,
+    h("div", { class: "counters" }, totalBox, counters),
+    summary ? spread : h("p", { class: "placeholder", text: t("section_unavailable") }),
+  );
 }
 
 // --- one target row -----------------------------------------------------------

@@ -36,8 +36,13 @@ def history_table(metadata: MetaData, name: str = "history") -> Table:
     )
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """A value as it is stored in `changes` and events: dates as YYYY-MM-DD, enums by value."""
+    if type(value) in _PLAIN:  # the common case, checked first: imports call this a lot
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):

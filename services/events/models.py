@@ -1,6 +1,15 @@
-"""Tables and schemas of the events service."""
+"""Tables and schemas of the events service: roll-up facts by generation, reports, target views."""
 
-from sqlmodel import SQLModel
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import field_validator
+from sqlalchemy import Column, DateTime, Index, String
+from sqlmodel import Field, SQLModel
 
 from services.common.db import service_registry
 from services.common.inbox import inbox_table
@@ -9,6 +18,9 @@ from services.common.outbox import outbox_table
 registry = service_registry()
 metadata = registry.metadata
 
+Status = Literal["achieved", "on_track", "at_risk", "behind", "no_data"]
+PERIOD_PATTERN = r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+
 
 class EventsModel(SQLModel, registry=registry):
     """Base of every table of this service (its own metadata)."""
@@ -16,3 +28,291 @@ class EventsModel(SQLModel, registry=registry):
 
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
+
+
+def _stamp() -> Any:
+    return Column(DateTime(timezone=True), nullable=True)
+
+
+# --- roll-up state and facts ----------------------------------------------------------
+# Every fact table has `generation` in its primary key: a replay builds generation N+1
+# beside the live N, and `rollup_state.active` switches readers over in one transaction.
+
+
+class RollupState(EventsModel, table=True):
+    """The one row naming the generation readers use, and the one a replay is building."""
+
+    __tablename__ = "rollup_state"
+
+    id: int = Field(default=1, primary_key=True)
+    active: int = Field(default=1)
+    building: int | None = None
+    replay_started_at: datetime | None = Field(default=None, sa_column=_stamp())
+    replay_heartbeat_at: datetime | None = Field(default=None, sa_column=_stamp())
+    switched_at: datetime | None = Field(default=None, sa_column=_stamp())
+
+
+class FactProject(EventsModel, table=True):
+    """A project as its highest-version snapshot describes it."""
+
+    __tablename__ = "fact_project"
+    __table_args__ = (Index("ix_fact_project_generation_category", "generation", "category"),)
+
+    generation: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int
+    name: str = Field(sa_type=String(500))
+    category: str = Field(sa_type=String(60))
+    stage: str = Field(sa_type=String(20))
+    quantity: float | None = None
+    quantity_unit: str | None = Field(default=None, sa_type=String(20))
+    planned_start: date | None = None
+    planned_completion: date | None = None
+    created_on: date | None = None
+
+
+class FactProjectStage(EventsModel, table=True):
+    """One entry of a project's stage history; counts only while `version` is the project's."""
+
+    __tablename__ = "fact_project_stage"
+
+    generation: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    project_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ordinal: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int
+    stage: str = Field(sa_type=String(20))
+    entered_on: date
+
+
+class FactEnterprise(EventsModel, table=True):
+    """An enterprise as its highest-version snapshot describes it."""
+
+    __tablename__ = "fact_enterprise"
+
+    generation: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int
+    name: str = Field(sa_type=String(500))
+    uscc: str | None = Field(default=None, sa_type=String(18))
+    industry_section: str | None = Field(default=None, sa_type=String(1))
+    industry_chain: str | None = Field(default=None, sa_type=String(100))
+    sub_district: str | None = Field(default=None, sa_type=String(100))
+    landed_on: date | None = None
+    source_channel: str | None = Field(default=None, sa_type=String(100))
+
+
+class FactDesignation(EventsModel, table=True):
+    """A designation as its highest-version snapshot describes it."""
+
+    __tablename__ = "fact_designation"
+    __table_args__ = (Index("ix_fact_designation_generation_type", "generation", "type"),)
+
+    generation: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int
+    enterprise_id: int
+    type: str = Field(sa_type=String(60))
+    level: str | None = Field(default=None, sa_type=String(20))
+    granted_on: date
+    expires_on: date | None = None
+    revoked_on: date | None = None
+    renews_id: int | None = None
+    status: str | None = Field(default=None, sa_type=String(20))
+    certificate_no: str | None = Field(default=None, sa_type=String(100))
+
+
+FACT_TABLES = (
+    FactProject.__table__,
+    FactProjectStage.__table__,
+    FactEnterprise.__table__,
+    FactDesignation.__table__,
+)
+
+
+# --- reported values ------------------------------------------------------------------
+
+
+class ReportBase(EventsModel):
+    """A statistic a department reports for a `reported` target."""
+
+    value: float = Field(description="The figure, in the target's unit")
+    period: str = Field(
+        max_length=7,
+        schema_extra={"examples": ["2024", "2024-Q3", "2024-06"]},
+        description="The year (2024), quarter (2024-Q3) or month (2024-06) it describes",
+    )
+    note: str | None = Field(default=None, max_length=2000, description="Source, caveats")
+
+
+class ReportCreate(ReportBase):
+    """Body of POST /api/v1/targets/{id}/reports."""
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("the value must be a finite number")
+        return value
+
+    @field_validator("period")
+    @classmethod
+    def _period_shape(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not re.fullmatch(PERIOD_PATTERN, value):
+            raise ValueError("use a year (2024), a quarter (2024-Q3) or a month (2024-06)")
+        return value
+
+
+class TargetReport(ReportBase, EventsModel, table=True):
+    """One report as it was made; a later report of the same period supersedes it in value."""
+
+    __tablename__ = "target_report"
+    __table_args__ = (Index("ix_target_report_target_id_period_end", "target_id", "period_end"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: str = Field(sa_type=String(100))
+    period: str = Field(sa_type=String(7))
+    period_start: date
+    period_end: date
+    reported_by: str = Field(sa_type=String(200))
+    reported_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    event_id: str = Field(sa_type=String(36))
+
+
+class ReportPublic(ReportBase):
+    """A report as read back: who made it, when, and the dates its period covers."""
+
+    id: int
+    target_id: str
+    period_start: date
+    period_end: date
+    reported_by: str
+    reported_at: datetime
+
+
+class ReportPage(SQLModel):
+    items: list[ReportPublic]
+    total: int
+
+
+# --- target views -----------------------------------------------------------------------
+
+
+class TargetBase(SQLModel):
+    """A target as the plan states it (from the catalogue)."""
+
+    id: str
+    clause: str = Field(
+        description="The plan's article number, e.g. '50' (chN: a chapter's preface)"
+    )
+    chapter: str
+    title: str = Field(description="The plan's words (Chinese)")
+    unit: str
+    target_value: float
+    baseline_value: float | None = None
+    window_start: date
+    deadline: date
+    measure: Literal["stock", "new", "sum", "annual", "reported"]
+    source: Literal["projects", "enterprises", "reported"]
+    direction: Literal["at_least", "at_most"] = "at_least"
+    note: str | None = None
+
+
+class TargetPublic(TargetBase):
+    """A target and how far it has come on `as_of`."""
+
+    as_of: date
+    current_value: float | None = Field(
+        description="stock: holders on as_of; new/sum: added in the window up to as_of; annual: "
+        "this calendar year's; reported: the latest period's report"
+    )
+    progress: float | None = Field(description="current_value / target_value")
+    expected_now: float | None = Field(
+        description="Where a linear pace from the baseline would be on as_of"
+    )
+    forecast: float | None = Field(
+        description="What is reached by the deadline if schedules hold: projects built (or "
+        "started) plus those under way planned to finish before it; certificates held less "
+        "those that lapse before it unless renewed"
+    )
+    forecast_reserve: float | None = Field(
+        default=None, description="Reserve projects planned before the deadline, shown apart"
+    )
+    forecast_lapsing: float | None = Field(
+        default=None, description="Certificates held now that lapse before the deadline"
+    )
+    status: Status
+    status_label: str
+    sdg_ratio: float | None = Field(
+        default=None, description="UN SDG progress ratio: observed CAGR / required CAGR"
+    )
+    counted: int = Field(description="How many projects, enterprises or reports make it up")
+
+
+class Contributor(SQLModel):
+    """A project or enterprise that counts towards a target on `as_of`."""
+
+    kind: Literal["project", "enterprise"]
+    id: int
+    name: str
+    counted_on: date
+    category: str | None = None
+    quantity: float | None = None
+    quantity_unit: str | None = None
+    planned_completion: date | None = None
+    designations: list[dict[str, Any]] | None = None
+
+
+class SeriesPoint(SQLModel):
+    month: str = Field(description="YYYY-MM; the value as of the month's last day")
+    value: float | None
+
+
+class TargetDetail(TargetPublic):
+    """One target on `as_of`, with what makes it up and its monthly series over the window."""
+
+    selector: dict[str, Any] | None
+    contributors: list[Contributor]
+    contributors_total: int
+    series: list[SeriesPoint]
+
+
+class TargetPage(SQLModel):
+    items: list[TargetPublic]
+    total: int
+
+
+class TypeCount(SQLModel):
+    type: str
+    count: int
+
+
+class StageCategoryCount(SQLModel):
+    stage: str
+    category: str
+    count: int
+
+
+class TargetSummary(SQLModel):
+    """What a dashboard overview needs in one call."""
+
+    as_of: date
+    total: int
+    by_status: dict[str, int]
+    items: list[TargetPublic]
+    designations_by_type: list[TypeCount] = Field(
+        description="Designations valid on as_of, by type"
+    )
+    pipeline_by_stage_category: list[StageCategoryCount] = Field(
+        description="Projects by current stage and category"
+    )
+
+
+class ReplayResult(SQLModel):
+    generation: int = Field(description="The generation now active")
+    previous_generation: int
+    events: int = Field(description="Stream messages read")
+    seconds: float
+    events_per_second: float
+    last_sequence: int = Field(description="The stream's last sequence when the replay began")
+    skipped: int = Field(description="Malformed events left out (logged)")

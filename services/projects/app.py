@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
+from services.projects import progress_router, router
 from services.projects.models import metadata, outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -14,7 +15,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = Runtime(
-        name="projects", settings=settings, metadata=metadata, migrations_dir=MIGRATIONS, outbox=outbox
+        name="projects",
+        settings=settings,
+        metadata=metadata,
+        migrations_dir=MIGRATIONS,
+        outbox=outbox,
     )
     return create_service_app(
         name="projects",
@@ -22,5 +27,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The project office's ledger of major projects and the rolling pipeline.",
         settings=settings,
         runtime=runtime,
-        routers=[],
+        routers=[router.router, progress_router.router],
     )

@@ -1,0 +1,129 @@
+"""Benchmark: import a ledger of projects; prints rows/s on SQLite and PostgreSQL (goal ≥ 2,000).
+
+Usage: python bench/import_projects.py [--rows 10000] [--format xlsx|csv]
+       [--pg postgresql://postgres@127.0.0.1:5432/test]   (PostgreSQL is skipped without --pg
+       or PLANTRACK_TEST_PG_URL)
+Each run imports into a fresh database (SQLite file / PostgreSQL schema) migrated to head, the
+way POST /api/v1/projects/import does: every row checked first, then projects, stage entries,
+history and one ProjectRegistered outbox row per project in one transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+
+from services.common.db import make_engine, migrate, session_scope
+from services.common.spreadsheet import write_csv, write_xlsx
+from services.projects.app import MIGRATIONS
+from services.projects.catalogue import PROJECT_CATEGORIES, SUB_DISTRICTS
+from services.projects.ledger import COLUMNS, import_rows, parse_import
+from services.projects.models import outbox
+
+TODAY = date(2025, 6, 30)
+CATEGORIES = [k for k, c in PROJECT_CATEGORIES.items() if c.unit]
+
+
+def ledger(rows: int, fmt: str) -> bytes:
+    """`rows` projects across categories, sub-districts and stages, as the export writes them."""
+    data = []
+    for n in range(rows):
+        created = date(2023, 1, 1) + timedelta(days=n % 500)
+        row = {
+            "name": f"芝罘区基准项目{n}",
+            "category": CATEGORIES[n % len(CATEGORIES)],
+            "code": f"2023-370602-{n % 90 + 10:02d}-01-{n:06d}",
+            "level": ("province", "city", "district")[n % 3],
+            "sub_district": SUB_DISTRICTS[n % len(SUB_DISTRICTS)],
+            "lead_department": "区发展和改革局",
+            "plan_clause": "50",
+            "quantity": n % 7 + 1,
+            "total_investment_wan": round(n * 13.7 % 50000, 2),
+            "planned_start": created + timedelta(days=60),
+            "planned_completion": created + timedelta(days=600),
+            "created_on": created,
+            "reserve_on": created,
+        }
+        if n % 2:
+            row["starting_on"] = created + timedelta(days=70)
+        if n % 4 == 3:
+            row["building_on"] = created + timedelta(days=90)
+        data.append(row)
+    return write_xlsx(COLUMNS, data) if fmt == "xlsx" else write_csv(COLUMNS, data)
+
+
+def sqlite_db() -> tuple[str, Callable[[], None]]:
+    path = Path(tempfile.mkdtemp()) / "projects.db"
+    return f"sqlite:///{path}", lambda: None
+
+
+def pg_db(base: str) -> tuple[str, Callable[[], None]]:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def run(kind: str, url: str, content: bytes, filename: str, rows: int) -> None:
+    engine = make_engine(url)
+    migrate(engine, MIGRATIONS)
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        parsed = parse_import(session, content, filename, today=TODAY)
+        checked = time.perf_counter()
+        ids = import_rows(session, parsed, actor="bench")
+    seconds = time.perf_counter() - started
+    with engine.connect() as conn:
+        events = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+    check, insert = checked - started, seconds - (checked - started)
+    print(
+        f"{kind:<10} {rows} rows in {seconds:6.2f} s = {rows / seconds:8.0f} rows/s"
+        f"  (read+check {check:5.2f} s, insert+commit {insert:5.2f} s;"
+        f" {len(ids)} projects, {events} events)"
+    )
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    parser.add_argument("--pg", default=os.environ.get("PLANTRACK_TEST_PG_URL"))
+    args = parser.parse_args()
+    content = ledger(args.rows, args.format)
+    filename = f"ledger.{args.format}"
+    print(f"{args.rows} rows, {args.format}, {len(content) / 1e6:.1f} MB")
+    url, drop = sqlite_db()
+    run("sqlite", url, content, filename, args.rows)
+    drop()
+    if args.pg:
+        url, drop = pg_db(args.pg)
+        try:
+            run("postgresql", url, content, filename, args.rows)
+        finally:
+            drop()
+    else:
+        print("postgresql skipped (give --pg or set PLANTRACK_TEST_PG_URL)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

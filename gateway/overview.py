@@ -1,0 +1,287 @@
+"""The dashboard overview: assembled from the services, cached as bytes, invalidated by events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from gateway import sections
+from gateway.proxy import Upstreams
+from services.common.errors import DomainError
+from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
+
+log = logging.getLogger("plantrack.gateway.overview")
+
+TTL_SECONDS = 5.0
+PIPELINE_TTL_SECONDS = 30.0
+FETCH_TIMEOUT_SECONDS = 2.0
+COALESCE_SECONDS = 0.02
+MAX_PASSES = 3
+
+
+@dataclass
+class Source:
+    """One upstream call the overview is built from, with its last good value."""
+
+    name: str
+    service: str
+    path: str
+    query: Callable[[date], str]
+    adapt: Callable[[Any, date], Any]
+    # A second, bounded round of calls some answers need (e.g. the projects' milestones).
+    follow: Callable[[Upstreams, Any, dict[str, str]], Awaitable[Any]] | None = None
+    # Its own safety-net TTL, for an answer that is costly and that events already invalidate.
+    ttl: float | None = None
+    value: Any = None
+    ok_at: float | None = None  # wall clock of the last good answer
+    checked_at: float = 0.0  # monotonic time of the last attempt
+    failed: bool = False
+    dirty: bool = True
+
+    def due(self, now: float, ttl: float) -> bool:
+        return self.dirty or now - self.checked_at >= max(ttl, self.ttl or 0.0)
+
+
+def default_sources() -> list[Source]:
+    return [
+        Source(
+            "summary",
+            "events",
+            "/api/v1/targets/summary",
+            lambda _: "",
+            lambda body, _: sections.summary(body),
+        ),
+        Source(
+            "batches",
+            "projects",
+            "/api/v1/pipeline",
+            # Only the counts are shown: `projects=false` asks the service to leave the
+            # batches' project lists out (ignored where it is not supported).
+            lambda d: f"year={d.year}&projects=false",
+            lambda body, _: sections.batches(body),
+            ttl=PIPELINE_TTL_SECONDS,
+        ),
+        Source(
+            "overdue",
+            "projects",
+            "/api/v1/projects",
+            lambda _: f"overdue=true&limit={sections.OVERDUE_LIMIT}",
+            sections.overdue_milestones,
+            follow=with_milestones,
+        ),
+        Source(
+            "expiring",
+            "enterprises",
+            "/api/v1/designations/expiring",
+            lambda _: "within_days=90",
+            lambda body, _: sections.expiring_designations(body),
+        ),
+    ]
+
+
+async def with_milestones(upstreams: Upstreams, body: Any, headers: dict[str, str]) -> Any:
+    """The overdue projects with their milestones: a list page may leave them out, so each
+    (at most OVERDUE_LIMIT) is read in full."""
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or all("milestones" in p for p in items):
+        return body
+
+    async def detail(project: dict[str, Any]) -> dict[str, Any]:
+        path = f"/api/v1/projects/{project.get('id')}"
+        r = await upstreams.send(
+            "projects", "GET", path, headers=headers, timeout=FETCH_TIMEOUT_SECONDS
+        )
+        if r.status_code != 200:
+            raise ValueError(f"HTTP {r.status_code} from {path}")
+        return orjson.loads(r.content)
+
+    limited = items[: sections.OVERDUE_LIMIT]
+    return {"items": await asyncio.gather(*(detail(p) for p in limited))}
+
+
+# Which sources a live event can change; anything else is caught by the TTL.
+INVALIDATES = {
+    "target": ("summary", "expiring"),
+    "project": ("summary", "batches", "overdue"),
+}
+
+
+@dataclass
+class Snapshot:
+    body: bytes
+    etag: str
+    generation: int
+    built_at: float = field(default_factory=time.monotonic)
+
+
+class Overview:
+    """Serves the overview as pre-serialised bytes, so its cost does not grow with the data.
+
+    An event marks the sources it touches dirty and starts a rebuild shortly after (a burst
+    becomes one rebuild); a read waits for a pending rebuild, so what it gets is never older
+    than an event it could have seen. Past the TTL a read gets the current bytes at once and
+    a rebuild starts in the background. One rebuild runs at a time (single flight). A source
+    whose service fails keeps its last value and puts the service in `degraded`.
+    """
+
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        *,
+        token: Callable[[], str],
+        today: Callable[[], date],
+        ttl: float = TTL_SECONDS,
+        sources: list[Source] | None = None,
+    ) -> None:
+        self.upstreams = upstreams
+        self.token = token
+        self.today = today
+        self.ttl = ttl
+        self.sources = {s.name: s for s in (sources or default_sources())}
+        self.generation = 0  # bumped by every invalidation
+        self.snapshot: Snapshot | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def invalidate(self, kind: str | None = None) -> None:
+        """Mark what an event of `kind` changes (everything when None) and rebuild soon."""
+        for name in INVALIDATES.get(kind or "", tuple(self.sources)):
+            self.sources[name].dirty = True
+        self.generation += 1
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(COALESCE_SECONDS, self._kick)
+
+    def _kick(self) -> None:
+        self._timer = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._rebuild())
+
+    async def body(self) -> Snapshot:
+        """The current overview; waits only when it is missing or an event made it stale."""
+        snap = self.snapshot
+        if snap is not None and snap.generation == self.generation:
+            if time.monotonic() - snap.built_at >= self.ttl:
+                self._kick()
+            return snap
+        self._kick()
+        task = self._task
+        assert task is not None
+        if snap is None:
+            await asyncio.shield(task)
+        else:
+            # A slow service must not hold the page: past the wait, serve the last bytes.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), FETCH_TIMEOUT_SECONDS + 0.5)
+        assert self.snapshot is not None
+        return self.snapshot
+
+    async def _rebuild(self) -> None:
+        for _ in range(MAX_PASSES):
+            generation = self.generation
+            now = time.monotonic()
+            due = [s for s in self.sources.values() if s.due(now, self.ttl)]
+            today = self.today()
+            await asyncio.gather(*(self._fetch(s, today) for s in due))
+            body = orjson.dumps(self.assemble(today))
+            etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+            self.snapshot = Snapshot(body, etag, generation)
+            if generation == self.generation:
+                return
+
+    async def _fetch(self, source: Source, today: date) -> None:
+        source.dirty = False
+        source.checked_at = time.monotonic()
+        headers = {"authorization": f"Bearer {self.token()}", "accept": "application/json"}
+        try:
+            response = await self.upstreams.send(
+                source.service,
+                "GET",
+                source.path,
+                query=source.query(today),
+                headers=headers,
+                timeout=FETCH_TIMEOUT_SECONDS,
+            )
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}: {response.text[:200]}")
+            body = orjson.loads(response.content)
+            if source.follow is not None:
+                body = await source.follow(self.upstreams, body, headers)
+            source.value = source.adapt(body, today)
+            source.ok_at = time.time()
+            source.failed = False
+        except (DomainError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            if not source.failed:
+                log.warning("overview: %s from %s failed: %s", source.name, source.service, exc)
+            source.failed = True
+
+    def assemble(self, today: date) -> dict[str, Any]:
+        """The overview's shape; a section is null only when none of its parts was ever had."""
+        s = {name: src.value for name, src in self.sources.items()}
+        summary = s["summary"]
+        if summary is not None:
+            set_target_gauges(summary["targets"]["items"])
+        pipeline = None
+        if summary is not None or s["batches"] is not None:
+            pipeline = {
+                "year": today.year,
+                "by_stage_category": summary["by_stage_category"] if summary else [],
+                "batches": s["batches"] or [],
+            }
+        alerts = None
+        if s["overdue"] is not None or s["expiring"] is not None:
+            alerts = {
+                "overdue_milestones": s["overdue"] or [],
+                "expiring_designations": s["expiring"] or [],
+            }
+        degraded, stale = self.staleness()
+        return {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "degraded": degraded,
+            "stale": stale,
+            "targets": summary["targets"] if summary else None,
+            "pipeline": pipeline,
+            "designations": {"by_type": summary["by_type"]} if summary else None,
+            "alerts": alerts,
+        }
+
+    def staleness(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """The services whose last call failed, with the age of what is shown for them."""
+        now = time.time()
+        oldest: dict[str, float | None] = {}
+        for src in self.sources.values():
+            if src.failed:
+                seen = oldest.get(src.service, now)
+                oldest[src.service] = (
+                    None if src.ok_at is None or seen is None else min(seen, src.ok_at)
+                )
+        stale = {
+            service: {
+                "age_seconds": None if at is None else round(now - at, 1),
+                "as_of": None
+                if at is None
+                else datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds"),
+            }
+            for service, at in sorted(oldest.items())
+        }
+        return sorted(oldest), stale
+
+
+def set_target_gauges(items: list[dict[str, Any]]) -> None:
+    """One Prometheus gauge per target (value and progress)."""
+    for item in items:
+        target_id = str(item.get("id"))
+        value, progress = item.get("current_value"), item.get("progress")
+        if isinstance(value, int | float):
+            TARGET_VALUE.labels(target_id, str(item.get("clause") or "")).set(value)
+        if isinstance(progress, int | float):
+            TARGET_PROGRESS.labels(target_id).set(progress)

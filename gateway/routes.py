@@ -1,0 +1,90 @@
+"""The gateway's route table: which service owns a path, and which permission a call needs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.common.auth import Permission
+
+API_PREFIX = "/api/v1"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Paths under `prefix` go to `service`; reads need `read`, writes need `write`."""
+
+    prefix: str
+    service: str
+    write: Permission
+    read: Permission = Permission.read
+
+    def matches(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+# Longest prefixes first is not needed: no prefix here is a prefix of another.
+RULES: tuple[Rule, ...] = (
+    Rule(f"{API_PREFIX}/projects", "projects", Permission.write_projects),
+    Rule(f"{API_PREFIX}/blockers", "projects", Permission.write_projects),
+    Rule(f"{API_PREFIX}/pipeline", "projects", Permission.write_projects),
+    Rule(f"{API_PREFIX}/enterprises", "enterprises", Permission.write_enterprises),
+    Rule(f"{API_PREFIX}/designations", "enterprises", Permission.write_enterprises),
+    # The only write under /targets is a department's report of a statistic.
+    Rule(f"{API_PREFIX}/targets", "events", Permission.report_targets),
+    Rule(f"{API_PREFIX}/admin", "events", Permission.administer, Permission.administer),
+)
+
+# The gateway's own /api/ routes: read-only, for any authenticated role.
+OWN_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", f"{API_PREFIX}/dashboard/overview"),
+    ("GET", f"{API_PREFIX}/stream"),
+)
+
+
+def rule_for(path: str) -> Rule | None:
+    """The rule whose prefix owns `path`, or None when no service serves it."""
+    for rule in RULES:
+        if rule.matches(path):
+            return rule
+    return None
+
+
+def permission_for(method: str, path: str) -> Permission | None:
+    """What a principal must hold to call `method path` (None: no service serves the path)."""
+    rule = rule_for(path)
+    if rule is None:
+        return None
+    return rule.read if method.upper() in SAFE_METHODS else rule.write
+
+
+_PARAM = re.compile(r"\{[^}/]+\}")
+_ID_SEGMENT = re.compile(r"^(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9A-HJ-NPQRTUWXY]{18})$")
+
+
+class RouteTemplates:
+    """Maps a concrete path to its route template, so metrics are per route, not per id."""
+
+    def __init__(self) -> None:
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
+
+    def load(self, templates: Iterable[str]) -> None:
+        """Learn the templates (e.g. the services' OpenAPI paths); literal ones win over params."""
+        ordered = sorted(set(templates), key=lambda t: (t.count("{"), -len(t)))
+        patterns = []
+        for template in ordered:
+            pieces = _PARAM.split(template)
+            regex = "^" + "[^/]+".join(re.escape(piece) for piece in pieces) + "$"
+            patterns.append((re.compile(regex), template))
+        self._patterns = patterns
+
+    def template(self, path: str) -> str:
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
+        # Not (yet) in a service's schema: collapse id-like segments to keep label counts bounded.
+        parts = ["{id}" if _ID_SEGMENT.match(p) else p for p in path.split("/")]
+        return "/".join(parts)

@@ -1,0 +1,201 @@
+"""Live updates: Server-Sent Events from the live JetStream stream, and overview invalidation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from gateway.deps import GatewayReader
+from gateway.overview import Overview, set_target_gauges
+from gateway.routes import API_PREFIX
+from services.common.errors import DomainError
+from services.common.runtime import Runtime
+
+log = logging.getLogger("plantrack.gateway.stream")
+
+KINDS = ("target", "project")
+QUEUE_LIMIT = 5_000
+HEARTBEAT_SECONDS = 15.0
+RECONNECT_MS = 2_000
+# Should the gateway die, the server drops its stream consumers after this long.
+INACTIVE_SECONDS = 30.0
+
+
+class StreamUnavailable(DomainError):
+    status = 503
+    title = "Live stream unavailable"
+
+
+def kind_of(subject: str, live_prefix: str) -> str | None:
+    """`<live>.target.<id>` → "target"; None for subjects the dashboard does not show."""
+    rest = subject.removeprefix(live_prefix + ".")
+    kind = rest.split(".", 1)[0]
+    return kind if kind in KINDS and rest != subject else None
+
+
+def _payload(body: dict[str, Any]) -> dict[str, Any]:
+    """The body of an event envelope, or the message itself when it is not wrapped."""
+    payload = body.get("payload")
+    return payload if isinstance(payload, dict) and "type" in body else body
+
+
+def target_update(body: dict[str, Any]) -> dict[str, Any]:
+    payload = _payload(body)
+    target = payload.get("target")
+    return target if isinstance(target, dict) else payload
+
+
+def project_change(body: dict[str, Any]) -> dict[str, Any]:
+    """A stage change as the page shows it: which project, from where to where, on which day."""
+    payload = _payload(body)
+    snapshot = payload.get("project") if isinstance(payload.get("project"), dict) else {}
+    return {
+        "id": snapshot.get("id", payload.get("project_id", payload.get("id"))),
+        "name": snapshot.get("name", payload.get("name")),
+        "category": snapshot.get("category", payload.get("category")),
+        "from": payload.get("from"),
+        "to": payload.get("to", snapshot.get("stage")),
+        "stage": snapshot.get("stage", payload.get("stage", payload.get("to"))),
+        "on": payload.get("on", body.get("on")),
+    }
+
+
+def decode(kind: str, data: bytes) -> dict[str, Any] | None:
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    return target_update(body) if kind == "target" else project_change(body)
+
+
+def frame(seq: int, kind: str, data: dict[str, Any]) -> bytes:
+    return f"id: {seq}\nevent: {kind}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+def heartbeat() -> bytes:
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    return b"event: heartbeat\ndata: " + orjson.dumps({"at": at}) + b"\n\n"
+
+
+async def watch_live(runtime: Runtime, overview: Overview) -> None:
+    """Invalidate the overview (and set target gauges) on every live event; a plain
+    subscription suffices: a missed event is caught by the overview's TTL."""
+    assert runtime.nc is not None
+    prefix = runtime.settings.live_subjects
+
+    async def on_message(msg: Msg) -> None:
+        kind = kind_of(msg.subject, prefix)
+        if kind is None:
+            return
+        overview.invalidate(kind)
+        if kind == "target":
+            update = decode(kind, msg.data)
+            if update and "id" in update:
+                set_target_gauges([update])
+
+    await runtime.nc.subscribe(f"{prefix}.>", cb=on_message)
+
+
+def _start_after(last_event_id: str | None) -> ConsumerConfig:
+    """Resume after the last sequence the client saw, else only what happens from now on."""
+    if last_event_id and last_event_id.strip().isdigit():
+        return ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=int(last_event_id.strip()) + 1,
+            inactive_threshold=INACTIVE_SECONDS,
+        )
+    return ConsumerConfig(deliver_policy=DeliverPolicy.NEW, inactive_threshold=INACTIVE_SECONDS)
+
+
+async def events(
+    runtime: Runtime, last_event_id: str | None, heartbeat_seconds: float
+) -> AsyncIterator[bytes]:
+    """The SSE body for one client: an ordered consumer of the live stream, closed on disconnect."""
+    if runtime.js is None or not runtime.nats_ready.is_set():
+        raise StreamUnavailable("The live stream is not connected yet; retry in a moment.")
+    prefix = runtime.settings.live_subjects
+    queue: asyncio.Queue[Msg | None] = asyncio.Queue()
+
+    async def on_message(msg: Msg) -> None:
+        if queue.qsize() >= QUEUE_LIMIT:
+            queue.put_nowait(None)  # too slow a reader: end; it resumes by Last-Event-ID
+        else:
+            queue.put_nowait(msg)
+
+    sub = await runtime.js.subscribe(
+        f"{prefix}.>",
+        stream=runtime.settings.live_stream,
+        cb=on_message,
+        ordered_consumer=True,
+        config=_start_after(last_event_id),
+    )
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield f"retry: {RECONNECT_MS}\n: connected\n\n".encode()
+            while True:
+                try:
+                    msg = await asyncio.wait_for(queue.get(), heartbeat_seconds)
+                except TimeoutError:
+                    yield heartbeat()
+                    continue
+                if msg is None:
+                    return
+                kind = kind_of(msg.subject, prefix)
+                data = decode(kind, msg.data) if kind else None
+                if kind and data is not None:
+                    yield frame(msg.metadata.sequence.stream, kind, data)
+        finally:
+            await _close(runtime, sub)
+
+    return body()
+
+
+async def _close(runtime: Runtime, sub: JetStreamContext.PushSubscription) -> None:
+    """Stop delivery and delete the ephemeral consumer now rather than at its inactivity limit."""
+    # The ordered consumer's current name (it changes when the consumer is recreated).
+    name = getattr(sub, "_consumer", None)
+    try:
+        await sub.unsubscribe()
+        if name and runtime.js is not None:
+            await runtime.js.delete_consumer(runtime.settings.live_stream, name)
+    except Exception as exc:  # the connection or the consumer may already be gone
+        log.debug("closing the stream's consumer: %s", exc)
+
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get(
+    API_PREFIX + "/stream",
+    summary="Live target progress and project stage changes (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(
+    request: Request,
+    _: GatewayReader,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Events `target` (a target's new progress) and `project` (a stage change), each with
+    `id:` = its sequence in the live stream; send `Last-Event-ID` to resume after it. A
+    `heartbeat` event comes every 15 s of quiet."""
+    runtime: Runtime = request.app.state.runtime
+    body = await events(runtime, last_event_id, request.app.state.heartbeat_seconds)
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,96 @@
+"""Dependencies the enterprise routes share: settings, business date, the loaded enterprise."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import anyio.from_thread
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+
+from services.common.auth import Reader
+from services.common.errors import Invalid
+from services.common.runtime import Runtime, SessionDep
+from services.common.settings import Settings
+from services.enterprises import catalogue, service
+from services.enterprises.expiry import today as business_today
+from services.enterprises.models import Enterprise
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_today(request: Request) -> date:
+    return business_today(request.app.state.settings)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TodayDep = Annotated[date, Depends(get_today)]
+
+
+def load_enterprise(enterprise_id: int, session: SessionDep, _: Reader) -> Enterprise:
+    """The enterprise of the path, or 404 (after the caller is authenticated)."""
+    return service.get(session, enterprise_id=enterprise_id)
+
+
+EnterpriseDep = Annotated[Enterprise, Depends(load_enterprise)]
+
+
+def committed(runtime: Runtime) -> None:
+    """After a commit: let the relay publish now (the handlers run in a worker thread)."""
+    try:
+        anyio.from_thread.run_sync(runtime.wake_relay)
+    except RuntimeError:  # not in a worker thread: already on the event loop
+        runtime.wake_relay()
+
+
+class EnterpriseFilters(BaseModel):
+    """The list and export filters."""
+
+    q: str | None = None
+    uscc_prefix: str | None = None
+    designation: list[str] | None = None
+    level: list[str] | None = None
+    industry_section: str | None = None
+    industry_chain: str | None = None
+    sub_district: str | None = None
+    size: str | None = None
+    on: date | None = None
+
+
+def enterprise_filters(
+    q: Annotated[str | None, Query(description="Name contains, or USCC starts with")] = None,
+    uscc: Annotated[str | None, Query(description="USCC prefix")] = None,
+    designation: Annotated[
+        list[str] | None, Query(description="Holds this designation type (repeatable)")
+    ] = None,
+    level: Annotated[list[str] | None, Query(description="…at this level (repeatable)")] = None,
+    industry_section: Annotated[str | None, Query(description="GB/T 4754 letter")] = None,
+    industry_chain: str | None = None,
+    sub_district: str | None = None,
+    size: str | None = None,
+    on: Annotated[
+        date | None, Query(description="Date the designation must hold on (default today)")
+    ] = None,
+) -> EnterpriseFilters:
+    for key in designation or []:
+        catalogue.designation_type(key)
+    for key in level or []:
+        if key not in catalogue.LEVEL_LABELS:
+            raise Invalid(f"unknown level {key!r}", loc=["query", "level"])
+    return EnterpriseFilters(
+        q=q,
+        uscc_prefix=uscc,
+        designation=designation,
+        level=level,
+        industry_section=industry_section.upper() if industry_section else None,
+        industry_chain=industry_chain,
+        sub_district=sub_district,
+        size=size,
+        on=on,
+    )
+
+
+FiltersDep = Annotated[EnterpriseFilters, Depends(enterprise_filters)]

@@ -1,0 +1,388 @@
+"""Designations: grant, renew, revoke, and the questions asked of them (expiring, counts)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from services.common.envelope import utcnow
+from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from services.common.settings import Settings
+from services.enterprises import catalogue
+from services.enterprises.events import (
+    DesignationEvent,
+    DesignationGranted,
+    DesignationRenewed,
+    DesignationRevoked,
+    designation_event,
+    publish,
+)
+from services.enterprises.expiry import expire_due
+from services.enterprises.models import (
+    ACTIVE,
+    REVOKED,
+    Designation,
+    DesignationCreate,
+    DesignationPublic,
+    DesignationRenew,
+    DesignationRevoke,
+    Enterprise,
+    ExpiringDesignation,
+)
+from services.enterprises.service import get, in_force, record_history
+
+Loc = tuple[str | int, ...]
+
+
+class OverlappingDesignation(Conflict):
+    """The enterprise already holds this designation for part of the requested period."""
+
+
+class NotRenewable(Conflict):
+    """The designation cannot be continued (revoked, or already renewed)."""
+
+
+class AlreadyRevoked(Conflict):
+    """The designation was revoked before."""
+
+
+# --- rules, shared with the import ---------------------------------------------------------
+
+
+def check_validity(
+    granted_on: date, expires_on: date | None, *, today: date, loc: Loc = ()
+) -> None:
+    """A grant is dated today or earlier and does not end before it starts."""
+    if granted_on > today:
+        raise Invalid(
+            f"granted_on {granted_on} is in the future (today is {today})",
+            loc=[*loc, "granted_on"],
+        )
+    if expires_on is not None and expires_on < granted_on:
+        raise Invalid(
+            f"expires_on {expires_on} is before granted_on {granted_on}",
+            loc=[*loc, "expires_on"],
+        )
+
+
+def last_day(d: Designation | Mapping[str, Any]) -> date | None:
+    """The last day a designation holds (through expires_on, before revoked_on); None if open."""
+    expires_on = d["expires_on"] if isinstance(d, Mapping) else d.expires_on
+    revoked_on = d["revoked_on"] if isinstance(d, Mapping) else d.revoked_on
+    ends = [expires_on] if expires_on is not None else []
+    if revoked_on is not None:
+        ends.append(revoked_on - timedelta(days=1))
+    return min(ends) if ends else None
+
+
+def overlaps(start: date, end: date | None, other_start: date, other_end: date | None) -> bool:
+    """Whether two inclusive spans (None = open-ended) share a day; an empty span shares none."""
+    if (end is not None and end < start) or (other_end is not None and other_end < other_start):
+        return False
+    return (other_end is None or start <= other_end) and (end is None or other_start <= end)
+
+
+def expiry_for(
+    type_key: str, granted_on: date, expires_on: date | None, settings: Settings
+) -> date | None:
+    """The given expiry, else the one the type's validity rule gives (configurable)."""
+    if expires_on is not None:
+        return expires_on
+    return catalogue.default_expiry(
+        type_key, granted_on, overrides=settings.validity_years_override
+    )
+
+
+def overlap_message(type_key: str, other_id: int, start: date, end: date | None) -> str:
+    label = catalogue.DESIGNATION_LABELS.get(type_key, type_key)
+    return (
+        f"the enterprise already holds {label} ({type_key}) as designation {other_id}, "
+        f"{start} – {end or 'without expiry'}; a second one for the same period is refused "
+        f"unless it renews that one (renews_id={other_id})"
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def get_designation(session: Session, *, enterprise_id: int, designation_id: int) -> Designation:
+    """A designation of this enterprise, or 404."""
+    designation = session.scalars(
+        select(Designation)
+        .where(Designation.id == designation_id, Designation.enterprise_id == enterprise_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if designation is None:
+        raise NotFound(
+            f"Enterprise {enterprise_id} has no designation {designation_id}.",
+            loc=["path", "designation_id"],
+        )
+    return designation
+
+
+def renewal_of(session: Session, designation_id: int) -> int | None:
+    """The id of the designation that continues this one, if any."""
+    return session.scalar(select(Designation.id).where(Designation.renews_id == designation_id))
+
+
+def view(session: Session, designation: Designation) -> DesignationPublic:
+    return DesignationPublic.of(designation, renewed_by=renewal_of(session, designation.id))
+
+
+def expiring(
+    session: Session, *, today: date, within_days: int, limit: int, offset: int
+) -> tuple[list[ExpiringDesignation], int]:
+    """Designations in force today that lapse within `within_days` and are not yet renewed."""
+    renewal = aliased(Designation)
+    conditions = [
+        Designation.status == ACTIVE,
+        in_force(today),
+        Designation.expires_on.is_not(None),
+        Designation.expires_on <= today + timedelta(days=within_days),
+        ~select(renewal.id).where(renewal.renews_id == Designation.id).exists(),
+    ]
+    base = select(Designation, Enterprise).join(Enterprise).where(*conditions)
+    total = session.scalar(
+        select(func.count()).select_from(Designation).join(Enterprise).where(*conditions)
+    )
+    rows = session.execute(
+        base.order_by(Designation.expires_on, Designation.id).limit(limit).offset(offset)
+    ).all()
+    items = [
+        ExpiringDesignation.model_validate(
+            {
+                **DesignationPublic.of(d).model_dump(),
+                "enterprise_name": e.name,
+                "enterprise_uscc": e.uscc,
+                "days_left": (d.expires_on - today).days,
+            }
+        )
+        for d, e in rows
+    ]
+    return items, total or 0
+
+
+def counts_by_type(session: Session, *, on: date) -> list[dict[str, Any]]:
+    """How many enterprises hold each designation type on `on` (every type, zeros included)."""
+    held = dict(
+        session.execute(
+            select(Designation.type, func.count(func.distinct(Designation.enterprise_id)))
+            .where(in_force(on))
+            .group_by(Designation.type)
+        ).all()
+    )
+    return [
+        {"type": key, "label": entry.label, "count": held.get(key, 0)}
+        for key, entry in catalogue.DESIGNATION_TYPES.items()
+    ]
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+def grant(
+    session: Session,
+    *,
+    enterprise_id: int,
+    data: DesignationCreate,
+    actor: str,
+    settings: Settings,
+    today: date,
+) -> Designation:
+    """Grant a designation (DesignationGranted); with `renews_id` it is a renewal instead."""
+    if data.renews_id is not None:
+        renewal = DesignationRenew(
+            level=data.level,
+            granted_on=data.granted_on,
+            expires_on=data.expires_on,
+            certificate_no=data.certificate_no,
+        )
+        return renew(
+            session,
+            enterprise_id=enterprise_id,
+            designation_id=data.renews_id,
+            data=renewal,
+            type_key=data.type,
+            actor=actor,
+            settings=settings,
+            today=today,
+        )
+    enterprise = get(session, enterprise_id=enterprise_id, lock=True)
+    level = catalogue.resolve_level(data.type, data.level)
+    expires_on = expiry_for(data.type, data.granted_on, data.expires_on, settings)
+    check_validity(data.granted_on, expires_on, today=today)
+    _refuse_overlap(session, enterprise.id, data.type, data.granted_on, expires_on, renewing=None)
+    values = {
+        "type": data.type,
+        "level": level,
+        "granted_on": data.granted_on,
+        "expires_on": expires_on,
+        "certificate_no": data.certificate_no,
+        "renews_id": None,
+    }
+    return _insert(session, enterprise, values, DesignationGranted, actor=actor, today=today)
+
+
+def renew(
+    session: Session,
+    *,
+    enterprise_id: int,
+    designation_id: int,
+    data: DesignationRenew,
+    type_key: str | None = None,
+    actor: str,
+    settings: Settings,
+    today: date,
+) -> Designation:
+    """A new designation continuing an earlier one of the same type (DesignationRenewed)."""
+    enterprise = get(session, enterprise_id=enterprise_id, lock=True)
+    old = get_designation(session, enterprise_id=enterprise.id, designation_id=designation_id)
+    if type_key is not None and type_key != old.type:
+        raise Invalid(
+            f"a renewal keeps the type of the designation it renews ({old.type}), not {type_key!r}",
+            loc=["type"],
+        )
+    if old.status == REVOKED:
+        raise NotRenewable(
+            f"Designation {old.id} was revoked on {old.revoked_on}; grant a new one instead.",
+            loc=["renews_id"],
+        )
+    successor = renewal_of(session, old.id)
+    if successor is not None:
+        raise NotRenewable(
+            f"Designation {old.id} is already renewed by designation {successor}; "
+            f"renew that one instead.",
+            loc=["renews_id"],
+            extra={"renewed_by": successor},
+        )
+    level = catalogue.resolve_level(old.type, data.level or old.level)
+    expires_on = expiry_for(old.type, data.granted_on, data.expires_on, settings)
+    check_validity(data.granted_on, expires_on, today=today)
+    if data.granted_on <= old.granted_on:
+        raise Invalid(
+            f"a renewal is granted after the designation it renews (granted {old.granted_on})",
+            loc=["granted_on"],
+        )
+    _refuse_overlap(session, enterprise.id, old.type, data.granted_on, expires_on, renewing=old.id)
+    values = {
+        "type": old.type,
+        "level": level,
+        "granted_on": data.granted_on,
+        "expires_on": expires_on,
+        "certificate_no": data.certificate_no,
+        "renews_id": old.id,
+    }
+    return _insert(session, enterprise, values, DesignationRenewed, actor=actor, today=today)
+
+
+def _refuse_overlap(
+    session: Session,
+    enterprise_id: int,
+    type_key: str,
+    start: date,
+    end: date | None,
+    *,
+    renewing: int | None,
+) -> None:
+    held = session.scalars(
+        select(Designation).where(
+            Designation.enterprise_id == enterprise_id, Designation.type == type_key
+        )
+    ).all()
+    # A renewal may overlap what it continues: the renewed designation and those it renewed.
+    by_id = {d.id: d for d in held}
+    chain: set[int] = set()
+    cursor = by_id.get(renewing) if renewing is not None else None
+    while cursor is not None and cursor.id not in chain:
+        chain.add(cursor.id)
+        cursor = by_id.get(cursor.renews_id) if cursor.renews_id is not None else None
+    for d in held:
+        if d.id not in chain and overlaps(start, end, d.granted_on, last_day(d)):
+            raise OverlappingDesignation(
+                overlap_message(type_key, d.id, d.granted_on, last_day(d)),
+                loc=["granted_on"],
+                extra={"conflicting_id": d.id},
+            )
+
+
+def _insert(
+    session: Session,
+    enterprise: Enterprise,
+    values: dict[str, Any],
+    kind: type[DesignationEvent],
+    *,
+    actor: str,
+    today: date,
+) -> Designation:
+    designation = Designation(enterprise_id=enterprise.id, **values)
+    session.add(designation)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent request renewed the same designation first
+        session.rollback()
+        raise NotRenewable(
+            f"Designation {values['renews_id']} was renewed meanwhile; read it again.",
+            loc=["renews_id"],
+        ) from None
+    changes = {f: [None, v] for f, v in values.items() if v is not None}
+    action = "renew" if values["renews_id"] else "grant"
+    record_history(session, "designation", designation.id, 1, actor, action, changes)
+    publish(session, [designation_event(kind, enterprise, designation, designation.granted_on)])
+    # A certificate recorded after its expiry lapses at once, with its own DesignationExpired.
+    expire_due(session, today=today, ids=[designation.id])
+    session.commit()
+    return designation
+
+
+def revoke(
+    session: Session,
+    *,
+    enterprise_id: int,
+    designation_id: int,
+    data: DesignationRevoke,
+    expected_version: int | None,
+    actor: str,
+    today: date,
+) -> Designation:
+    """Withdraw a designation from `on` (DesignationRevoked); it holds until the day before."""
+    enterprise = get(session, enterprise_id=enterprise_id, lock=True)
+    d = get_designation(session, enterprise_id=enterprise.id, designation_id=designation_id)
+    on = data.on or today
+    if d.status == REVOKED:
+        raise AlreadyRevoked(f"Designation {d.id} was already revoked on {d.revoked_on}.")
+    if on < d.granted_on:
+        raise Invalid(f"on {on} is before the designation was granted ({d.granted_on})", loc=["on"])
+    if on > today:
+        raise Invalid(f"on {on} is in the future (today is {today})", loc=["on"])
+    if d.expires_on is not None and on > d.expires_on:
+        raise AlreadyRevoked(
+            f"Designation {d.id} had already lapsed on {d.expires_on}; there is nothing to revoke.",
+            loc=["on"],
+        )
+    table = Designation.__table__
+    before = {"status": d.status, "revoked_on": None, "revoke_reason": None}
+    after = {"status": REVOKED, "revoked_on": on, "revoke_reason": data.reason}
+    bumped = session.execute(
+        update(table)
+        .where(table.c.id == d.id, table.c.version == (expected_version or d.version))
+        .values(**after, version=table.c.version + 1, updated_at=utcnow())
+    ).rowcount
+    if not bumped:
+        session.rollback()
+        current = get_designation(session, enterprise_id=enterprise_id, designation_id=d.id)
+        raise PreconditionFailed(
+            f"Designation {d.id} changed since you read it: it is now version {current.version}.",
+            loc=["header", "If-Match"],
+            extra={"current_version": current.version},
+        )
+    d = get_designation(session, enterprise_id=enterprise.id, designation_id=d.id)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    record_history(session, "designation", d.id, d.version, actor, "revoke", changes)
+    publish(session, [designation_event(DesignationRevoked, enterprise, d, on)])
+    session.commit()
+    return d

@@ -1,0 +1,309 @@
+"""Events the events service publishes and handles: the live roll-up consumer and its notices."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from nats.js import JetStreamContext
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from services.common import nats as natsutil
+from services.common.envelope import Event
+from services.common.inbox import Consumer
+from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
+from services.common.settings import Settings
+from services.events.catalogue import Target
+from services.events.models import inbox
+from services.events.rollup import Facts, apply_events, generations
+
+if TYPE_CHECKING:
+    from services.events.models import TargetReport
+
+log = logging.getLogger("plantrack.events.live")
+
+PRODUCER = "events"
+NOTIFIED_FIELDS = ("current_value", "progress", "status", "forecast", "forecast_reserve")
+"""A target is announced when one of these changes (expected_now moves every day)."""
+PUBLISH_TIMEOUT = 5.0
+
+
+# --- the events it publishes ----------------------------------------------------------------
+
+
+def target_reported(report: TargetReport, *, event_id: uuid.UUID) -> Event:
+    """TargetReported: a department reported a statistic (on the domain stream, via the outbox)."""
+    body = {
+        "id": report.id,
+        "value": report.value,
+        "period": report.period,
+        "period_start": report.period_start.isoformat(),
+        "period_end": report.period_end.isoformat(),
+        "note": report.note,
+        "reported_by": report.reported_by,
+    }
+    return Event(
+        id=event_id,
+        type="TargetReported",
+        subject=report.target_id,
+        on=report.period_end,
+        producer=PRODUCER,
+        payload={"target_id": report.target_id, "report": body},
+    )
+
+
+def target_progress_changed(view: dict[str, Any], on: date) -> Event:
+    """TargetProgressChanged: a target's value or status moved (on the live stream)."""
+    target = {k: _plain(v) for k, v in view.items() if k not in ("contributors", "series")}
+    return Event(
+        type="TargetProgressChanged",
+        subject=view["id"],
+        on=on,
+        producer=PRODUCER,
+        payload={"target": target},
+    )
+
+
+def stage_notice(event: Event) -> Event:
+    """A project's stage change as the dashboards show it (on the live stream)."""
+    project = event.payload["project"]
+    body = {
+        "id": project["id"],
+        "name": project.get("name"),
+        "category": project.get("category"),
+        "from": event.payload.get("from"),
+        "to": event.payload.get("to"),
+        "on": event.on.isoformat(),
+    }
+    return Event(
+        type="ProjectStageChanged",
+        subject=str(project["id"]),
+        on=event.on,
+        producer=PRODUCER,
+        payload=body,
+    )
+
+
+def _reraise_cancellation(exc: BaseException) -> None:
+    """nats-py turns a cancelled publish into an error; a stopping task must still stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+# --- live notices ---------------------------------------------------------------------------
+
+
+class LiveNotifier:
+    """Publishes notices to the live stream; a lost notice costs a dashboard one refresh."""
+
+    def __init__(self, js: JetStreamContext, settings: Settings) -> None:
+        self.js = js
+        self.prefix = settings.live_subjects
+
+    async def send(self, items: Iterable[tuple[str, Event, str]]) -> None:
+        """Publish (subject suffix, event, de-duplication id) triples; waits for the acks."""
+        futures = []
+        try:
+            for suffix, event, msg_id in items:
+                futures.append(
+                    await self.js.publish_async(
+                        f"{self.prefix}.{suffix}",
+                        event.to_bytes(),
+                        headers={"Nats-Msg-Id": msg_id},
+                        wait_stall=PUBLISH_TIMEOUT,
+                    )
+                )
+            if futures:
+                await asyncio.wait_for(asyncio.gather(*futures), PUBLISH_TIMEOUT)
+        except Exception as exc:
+            _reraise_cancellation(exc)
+            log.warning("live notices not all published: %s", exc)
+
+    async def stage_changes(self, events: Iterable[Event]) -> None:
+        await self.send(
+            (f"project.{e.payload['project']['id']}", stage_notice(e), f"stage-{e.id}")
+            for e in events
+            if e.type == "ProjectStageChanged" and isinstance(e.payload.get("project"), dict)
+        )
+
+    async def progress(self, views: Iterable[dict[str, Any]], on: date) -> None:
+        notices = []
+        for view in views:
+            event = target_progress_changed(view, on)
+            notices.append((f"target.{view['id']}", event, str(event.id)))
+        await self.send(notices)
+
+
+# --- which targets a batch moves -------------------------------------------------------------
+
+
+def touched(targets: Iterable[Target], facts: Facts) -> set[str]:
+    """The targets the batch's facts may have moved (a superset is harmless, a subset is not)."""
+    out: set[str] = set()
+    for t in targets:
+        sel = t.selector
+        if sel is None:
+            hit = t.id in facts.reported
+        elif t.source == "projects":
+            hit = bool(facts.categories.intersection(sel.categories))
+        elif sel.landed:
+            hit = bool(facts.enterprises)
+        else:
+            narrowed = any(
+                v is not None
+                for v in (sel.industry_chain, sel.industry_section, sel.source_channel)
+            )
+            hit = bool(facts.designation_types.intersection(sel.designations)) or (
+                narrowed and facts.enterprises_changed
+            )
+        if hit:
+            out.add(t.id)
+    return out
+
+
+# --- current values, kept per generation ------------------------------------------------------
+
+
+Assess = Callable[[Connection, list[Target], date, int], list[dict[str, Any]]]
+
+
+class ProgressTracker:
+    """Each target's current view in memory; recomputes what batches touched, announces changes.
+
+    Competing replicas each see part of the stream, so a periodic full refresh keeps every
+    replica's gauges right; a new active generation or a new day also recomputes everything.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        targets: list[Target],
+        assess: Assess,
+        today: Callable[[], date],
+        notifier: LiveNotifier | None = None,
+        refresh_seconds: float = 30.0,
+        debounce_seconds: float = 0.2,
+    ) -> None:
+        self.engine = engine
+        self.targets = {t.id: t for t in targets}
+        self.assess = assess
+        self.today = today
+        self.notifier = notifier
+        self.refresh_seconds = refresh_seconds
+        self.debounce_seconds = debounce_seconds
+        self.values: dict[str, dict[str, Any]] = {}
+        self.generation: int | None = None
+        self.day: date | None = None
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        self.announced = 0
+
+    def touch(self, ids: Iterable[str]) -> None:
+        self._pending.update(i for i in ids if i in self.targets)
+        if self._pending:
+            self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.refresh_seconds)
+                everything = False
+            except TimeoutError:
+                everything = True
+            self._wake.clear()
+            await asyncio.sleep(self.debounce_seconds)  # let a burst of batches coalesce
+            ids, self._pending = self._pending, set()
+            try:
+                await self.refresh(ids, everything=everything)
+            except Exception as exc:  # database away: try again on the next wake
+                _reraise_cancellation(exc)
+                log.warning("target progress not refreshed: %s", exc)
+                self._pending |= ids
+
+    async def refresh(self, ids: Iterable[str] = (), *, everything: bool = True) -> int:
+        """Recompute targets, update the gauges, announce changes; returns how many changed."""
+        views, day = await asyncio.to_thread(self._compute, set(ids), everything)
+        changed = []
+        for view in views:
+            before = self.values.get(view["id"])
+            self.values[view["id"]] = view
+            _gauge(self.targets[view["id"]], view)
+            if before is not None and any(before[k] != view[k] for k in NOTIFIED_FIELDS):
+                changed.append(view)
+        if changed and self.notifier is not None:
+            await self.notifier.progress(changed, day)
+            self.announced += len(changed)
+        return len(changed)
+
+    def _compute(self, ids: set[str], everything: bool) -> tuple[list[dict[str, Any]], date]:
+        with self.engine.connect() as conn:
+            generation = generations(conn).active
+            day = self.today()
+            if generation != self.generation or day != self.day or not self.values:
+                everything = True
+            chosen = (
+                list(self.targets.values())
+                if everything
+                else [self.targets[i] for i in sorted(ids)]
+            )
+            views = self.assess(conn, chosen, day, generation) if chosen else []
+        self.generation, self.day = generation, day
+        return views, day
+
+
+def _gauge(target: Target, view: dict[str, Any]) -> None:
+    if view.get("current_value") is not None:
+        TARGET_VALUE.labels(target.id, target.clause).set(view["current_value"])
+    if view.get("progress") is not None:
+        TARGET_PROGRESS.labels(target.id).set(view["progress"])
+
+
+# --- the live consumer ------------------------------------------------------------------------
+
+
+def apply(conn: Connection, events: list[Event]) -> None:
+    """The consumer's effect, inside the inbox's transaction."""
+    apply_events(conn, ((e.type, e.payload) for e in events))
+
+
+def rollup_consumer(
+    *,
+    js: JetStreamContext,
+    engine: Engine,
+    settings: Settings,
+    targets: list[Target],
+    tracker: ProgressTracker,
+    notifier: LiveNotifier,
+    name: str = natsutil.ROLLUP_CONSUMER,
+) -> Consumer:
+    """The durable pull consumer of the domain stream; replicas share it as competing consumers."""
+
+    async def after_commit(fresh: list[Event]) -> None:
+        facts = Facts()
+        for event in fresh:
+            facts.add(event.type, event.payload)
+        tracker.touch(touched(targets, facts))
+        await notifier.stage_changes(fresh)
+
+    return Consumer(
+        js=js,
+        engine=engine,
+        inbox=inbox,
+        apply=apply,
+        stream=settings.stream,
+        config=natsutil.rollup_consumer_config(settings, name),
+        batch=settings.consumer_batch,
+        name=name,
+        after_commit=after_commit,
+    )

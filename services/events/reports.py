@@ -1,0 +1,142 @@
+"""Reported indicators: statistics a department reports by period, kept as a series."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from services.common.auth import Principal
+from services.common.envelope import utcnow
+from services.common.errors import Conflict, Invalid
+from services.common.outbox import record
+from services.events.catalogue import Target
+from services.events.events import target_reported
+from services.events.models import ReportCreate, TargetReport, outbox
+
+REPORTS: Table = TargetReport.__table__  # type: ignore[assignment]
+EARLIEST_YEAR = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A report as progress needs it; a later `id` is a later report."""
+
+    id: int
+    value: float
+    period_start: date
+    period_end: date
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """ "2024" → the year, "2024-Q3" → the quarter, "2024-06" → the month (first and last day)."""
+    year = int(period[:4])
+    if len(period) == 4:
+        return date(year, 1, 1), date(year, 12, 31)
+    if period[5] == "Q":
+        first = 3 * (int(period[6]) - 1) + 1
+        return date(year, first, 1), _month_end(year, first + 2)
+    month = int(period[5:7])
+    return date(year, month, 1), _month_end(year, month)
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def report(
+    session: Session, *, target: Target, body: ReportCreate, principal: Principal, today: date
+) -> TargetReport:
+    """Record a report and its TargetReported event in one transaction."""
+    if target.source != "reported":
+        raise Conflict(
+            f"target {target.id!r} is counted from {target.source}; only reported targets "
+            "take reports",
+            loc=["id"],
+        )
+    start, end = period_bounds(body.period)
+    if start.year < EARLIEST_YEAR:
+        raise Invalid(f"the period {body.period} is before {EARLIEST_YEAR}", loc=["period"])
+    if end > today:
+        raise Invalid(
+            f"the period {body.period} has not ended (today is {today.isoformat()}); report a "
+            "period once it is over, e.g. the month to date as YYYY-MM",
+            loc=["period"],
+        )
+    event_id = uuid.uuid4()
+    row = TargetReport(
+        target_id=target.id,
+        period=body.period,
+        period_start=start,
+        period_end=end,
+        value=body.value,
+        note=body.note,
+        reported_by=principal.subject,
+        reported_at=utcnow(),
+        event_id=str(event_id),
+    )
+    session.add(row)
+    session.flush()
+    record(session, outbox, target_reported(row, event_id=event_id))
+    session.commit()
+    return row
+
+
+def history(
+    conn: Connection, *, target_id: str, limit: int, offset: int
+) -> tuple[list[dict[str, object]], int]:
+    """Every report of a target, the latest made first."""
+    r = REPORTS.c
+    total = conn.execute(
+        select(func.count()).select_from(REPORTS).where(r.target_id == target_id)
+    ).scalar_one()
+    rows = conn.execute(
+        select(REPORTS)
+        .where(r.target_id == target_id)
+        .order_by(r.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(m) for m in rows.mappings()], int(total)
+
+
+def readings(conn: Connection, target_ids: Iterable[str]) -> dict[str, list[Reading]]:
+    """Every report of the given targets, by target, oldest made first."""
+    ids = list(target_ids)
+    out: dict[str, list[Reading]] = defaultdict(list)
+    if not ids:
+        return out
+    r = REPORTS.c
+    stmt = (
+        select(r.target_id, r.id, r.value, r.period_start, r.period_end)
+        .where(r.target_id.in_(ids))
+        .order_by(r.id)
+    )
+    for tid, rid, value, start, end in conn.execute(stmt):
+        out[tid].append(Reading(rid, float(value), start, end))
+    return out
+
+
+def known_on(readings_: Iterable[Reading], at: date) -> list[Reading]:
+    """The reports describing a period over by `at`: a figure stands as of its period's end."""
+    return [r for r in readings_ if r.period_end <= at]
+
+
+def latest(readings_: Iterable[Reading]) -> Reading | None:
+    """The report of the latest period (the last ending, then the shortest); re-reports win."""
+    return max(readings_, key=lambda r: (r.period_end, r.period_start, r.id), default=None)
+
+
+def earliest(readings_: Iterable[Reading]) -> Reading | None:
+    """The report of the earliest period (the latest report made for it)."""
+    return min(
+        readings_,
+        key=lambda r: (r.period_end, -r.period_start.toordinal(), -r.id),
+        default=None,
+    )

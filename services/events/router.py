@@ -1,0 +1,209 @@
+"""HTTP routes of the events service: targets, their progress, reports, replay and facts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import func, select
+
+from services.common.auth import Admin, Reader, TargetReporter
+from services.common.paging import MAX_LIMIT
+from services.common.runtime import RuntimeDep, SessionDep
+from services.events import progress, replay, reports
+from services.events.catalogue import Target, get_target, load_catalogue
+from services.events.events import ProgressTracker
+from services.events.models import (
+    ReplayResult,
+    ReportCreate,
+    ReportPage,
+    ReportPublic,
+    Status,
+    TargetDetail,
+    TargetPage,
+    TargetSummary,
+)
+from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES, generations
+
+router = APIRouter(prefix="/api/v1")
+
+AS_OF_HELP = "The business date to judge on (YYYY-MM-DD); default today"
+FACT_TABLES = {
+    "projects": PROJECTS,
+    "stages": STAGES,
+    "enterprises": ENTERPRISES,
+    "designations": DESIGNATIONS,
+}
+
+
+def today(request: Request) -> date:
+    """The business day: PLANTRACK_TODAY when set (drills, demos, tests), else the real date."""
+    fixed = request.app.state.settings.today
+    return date.fromisoformat(fixed) if fixed else date.today()
+
+
+def as_of_date(
+    request: Request, as_of: Annotated[date | None, Query(description=AS_OF_HELP)] = None
+) -> date:
+    return as_of or today(request)
+
+
+def target_of(target_id: str) -> Target:
+    """The catalogue's target, or 404."""
+    return get_target(target_id)
+
+
+AsOf = Annotated[date, Depends(as_of_date)]
+TargetDep = Annotated[Target, Depends(target_of)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT}")]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get(
+    "/targets",
+    response_model=TargetPage,
+    tags=["targets"],
+    summary="Every target of the plan and its progress",
+    description="The whole catalogue (112 targets fit one page of 500).\n\n"
+    + progress.STATUS_RULES,
+)
+def list_targets(
+    _: Reader,
+    runtime: RuntimeDep,
+    as_of: AsOf,
+    source: Literal["projects", "enterprises", "reported"] | None = None,
+    status: Status | None = None,
+    limit: Limit = MAX_LIMIT,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    chosen = [t for t in load_catalogue() if source is None or t.source == source]
+    with runtime.engine.connect() as conn:  # type: ignore[union-attr]
+        items = progress.assess_all(conn, chosen, as_of, generations(conn).active)
+    if status is not None:
+        items = [i for i in items if i["status"] == status]
+    return {"items": items[offset : offset + limit], "total": len(items)}
+
+
+@router.get(
+    "/targets/summary",
+    response_model=TargetSummary,
+    tags=["targets"],
+    summary="Targets by status, designations by type, projects by stage × category",
+    description="What the dashboard overview needs, in one call.\n\n" + progress.STATUS_RULES,
+)
+def summary(_: Reader, runtime: RuntimeDep, as_of: AsOf) -> dict[str, Any]:
+    with runtime.engine.connect() as conn:  # type: ignore[union-attr]
+        return progress.summary(conn, load_catalogue(), as_of, generations(conn).active)
+
+
+@router.get(
+    "/targets/{target_id}",
+    response_model=TargetDetail,
+    tags=["targets"],
+    summary="One target as it stood on a date, with contributors and monthly series",
+    description=progress.STATUS_RULES,
+)
+def read_target(
+    _: Reader,
+    runtime: RuntimeDep,
+    target: TargetDep,
+    as_of: AsOf,
+    contributors_limit: Annotated[
+        int, Query(ge=1, le=5000, description="Contributors listed at most (earliest first)")
+    ] = 500,
+) -> dict[str, Any]:
+    with runtime.engine.connect() as conn:  # type: ignore[union-attr]
+        generation = generations(conn).active
+        return progress.detail(conn, generation, target, as_of, limit=contributors_limit)
+
+
+@router.post(
+    "/targets/{target_id}/reports",
+    response_model=ReportPublic,
+    status_code=201,
+    tags=["targets"],
+    summary="Report a statistic for a reported target",
+    description="Only targets with measure `reported` take reports (else 409). The current "
+    "value is the latest period's report; every report is kept.",
+)
+def create_report(
+    request: Request,
+    principal: TargetReporter,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    target: TargetDep,
+    body: ReportCreate,
+) -> Any:
+    row = reports.report(
+        session, target=target, body=body, principal=principal, today=today(request)
+    )
+    runtime.wake_relay()
+    tracker: ProgressTracker | None = getattr(request.app.state, "tracker", None)
+    if tracker is not None:
+        tracker.touch([target.id])
+    return row
+
+
+@router.get(
+    "/targets/{target_id}/reports",
+    response_model=ReportPage,
+    tags=["targets"],
+    summary="Every report of a target, the latest made first",
+)
+def list_reports(
+    _: Reader, runtime: RuntimeDep, target: TargetDep, limit: Limit = 50, offset: Offset = 0
+) -> dict[str, Any]:
+    with runtime.engine.connect() as conn:  # type: ignore[union-attr]
+        items, total = reports.history(conn, target_id=target.id, limit=limit, offset=offset)
+    return {"items": items, "total": total}
+
+
+@router.post(
+    "/admin/replay",
+    response_model=ReplayResult,
+    tags=["admin"],
+    summary="Rebuild every roll-up from the event stream and switch over atomically",
+    description="Reads the domain stream from its first message to its last as of the call "
+    "into a fresh generation while the live consumer keeps going, then makes it the active "
+    "one. 409 while another replay runs.",
+)
+async def run_replay(request: Request, _: Admin, runtime: RuntimeDep) -> dict[str, Any]:
+    result = await replay.replay(
+        js=runtime.js,
+        engine=runtime.engine,
+        settings=runtime.settings,  # type: ignore[arg-type]
+    )
+    tracker: ProgressTracker | None = getattr(request.app.state, "tracker", None)
+    if tracker is not None:
+        await tracker.refresh()
+    return result
+
+
+@router.get(
+    "/rollup/facts",
+    tags=["internal"],
+    summary="The roll-up facts of a generation (for audits and ground-truth checks)",
+)
+def facts(
+    _: Reader,
+    runtime: RuntimeDep,
+    kind: Literal["projects", "stages", "enterprises", "designations"],
+    generation: Annotated[int | None, Query(description="Default: the active one")] = None,
+    limit: Limit = MAX_LIMIT,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    table = FACT_TABLES[kind]
+    with runtime.engine.connect() as conn:  # type: ignore[union-attr]
+        chosen = generation if generation is not None else generations(conn).active
+        where = table.c.generation == chosen
+        total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        rows = conn.execute(
+            select(table)
+            .where(where)
+            .order_by(*table.primary_key.columns)
+            .limit(limit)
+            .offset(offset)
+        )
+        items = [dict(r) for r in rows.mappings()]
+    return {"generation": chosen, "kind": kind, "items": items, "total": total}

@@ -1,0 +1,379 @@
+"""How a project is getting on: milestones, monthly completed investment and blockers (难点堵点)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from services.common.envelope import utcnow
+from services.common.errors import Invalid, NotFound
+from services.common.history import diff, record_change
+from services.common.outbox import record
+from services.projects import events
+from services.projects.catalogue import MILESTONE_KIND_LABELS
+from services.projects.labels import BLOCKER_KIND_LABELS
+from services.projects.models import Blocker, InvestmentReport, Milestone, Project, history, outbox
+from services.projects.service import PROJECT, guarded_update
+
+MILESTONE = Milestone.__table__
+BLOCKER = Blocker.__table__
+INVESTMENT = InvestmentReport.__table__
+
+
+def _invalid(problems: list[tuple[str, str]]) -> None:
+    if problems:
+        raise Invalid(
+            "; ".join(f"{f}: {m}" for f, m in problems),
+            errors=[{"loc": [f], "msg": m} for f, m in problems],
+        )
+
+
+def _not_future(values: dict[str, Any], fields: tuple[str, ...], today: date) -> list:
+    return [
+        (f, f"{values[f]} is in the future (today is {today})")
+        for f in fields
+        if values.get(f) and values[f] > today
+    ]
+
+
+# ---- milestones --------------------------------------------------------------------------
+
+
+def milestone_public(m: Milestone, today: date) -> dict[str, Any]:
+    return {
+        **m.model_dump(),
+        "kind_label": MILESTONE_KIND_LABELS.get(m.kind, m.kind),
+        "overdue": m.done_on is None and m.due_on is not None and m.due_on < today,
+    }
+
+
+def milestones_of(session: Session, project_id: int) -> list[Milestone]:
+    stmt = select(Milestone).where(Milestone.project_id == project_id).order_by(Milestone.id)
+    return list(session.execute(stmt).scalars())
+
+
+def get_milestone(session: Session, project_id: int, milestone_id: int) -> Milestone:
+    m = session.get(Milestone, milestone_id)
+    if m is None or m.project_id != project_id:
+        raise NotFound(
+            f"project {project_id} has no milestone {milestone_id}", loc=["path", "milestone_id"]
+        )
+    return m
+
+
+def _refresh_next_due(session: Session, project_id: int) -> None:
+    """Keep the project's earliest open due date (what ?overdue= filters on) in step."""
+    # Lock the project row first so concurrent milestone writes cannot leave a stale date.
+    session.execute(select(PROJECT.c.id).where(PROJECT.c.id == project_id).with_for_update())
+    earliest = (
+        select(func.min(MILESTONE.c.due_on))
+        .where(MILESTONE.c.project_id == project_id, MILESTONE.c.done_on.is_(None))
+        .scalar_subquery()
+    )
+    session.execute(PROJECT.update().where(PROJECT.c.id == project_id).values(next_due_on=earliest))
+
+
+def add_milestone(
+    session: Session, *, project: Project, data: dict[str, Any], actor: str, today: date
+) -> Milestone:
+    """Add a milestone to the project; emits MilestoneAdded."""
+    _invalid(_not_future(data, ("done_on",), today))
+    now = utcnow()
+    m = Milestone(**data, project_id=project.id, version=1, created_at=now, updated_at=now)
+    session.add(m)
+    session.flush()
+    assert m.id is not None
+    _refresh_next_due(session, m.project_id)
+    fields = {k: getattr(m, k) for k in ("kind", "title", "due_on", "done_on")}
+    record_change(
+        session,
+        history,
+        entity="milestone",
+        entity_id=m.id,
+        version=1,
+        actor=actor,
+        action="create",
+        changes=diff({}, fields),
+    )
+    event = events.MilestoneAdded(
+        project_id=m.project_id, milestone=events.milestone_snapshot(m.model_dump())
+    )
+    record(session, outbox, event.envelope(subject=m.project_id, on=today))
+    return m
+
+
+def update_milestone(
+    session: Session,
+    *,
+    milestone: Milestone,
+    changes: dict[str, Any],
+    expected_version: int,
+    actor: str,
+    today: date,
+) -> Milestone:
+    """Change a milestone at `expected_version` (412 if stale); emits MilestoneUpdated."""
+    if "title" in changes and changes["title"] is None:
+        _invalid([("title", "may not be null")])
+    if "kind" in changes and changes["kind"] is None:
+        changes["kind"] = "other"
+    _invalid(_not_future(changes, ("done_on",), today))
+    before = milestone.model_dump()
+    delta = diff({k: before[k] for k in changes}, changes)
+    if not delta:
+        return milestone
+    assert milestone.id is not None
+    fields = {k: changes[k] for k in delta}
+    guarded_update(session, MILESTONE, milestone.id, expected_version, fields, "milestone")
+    session.refresh(milestone)
+    _refresh_next_due(session, milestone.project_id)
+    record_change(
+        session,
+        history,
+        entity="milestone",
+        entity_id=milestone.id,
+        version=milestone.version,
+        actor=actor,
+        action="update",
+        changes=delta,
+    )
+    event = events.MilestoneUpdated(
+        project_id=milestone.project_id, milestone=events.milestone_snapshot(milestone.model_dump())
+    )
+    record(
+        session, outbox, event.envelope(subject=milestone.project_id, on=milestone.done_on or today)
+    )
+    return milestone
+
+
+# ---- investment --------------------------------------------------------------------------
+
+
+def investment_summary(session: Session, project: Project) -> dict[str, Any]:
+    rows = session.execute(
+        select(INVESTMENT.c.month, INVESTMENT.c.amount_wan, INVESTMENT.c.version)
+        .where(INVESTMENT.c.project_id == project.id)
+        .order_by(INVESTMENT.c.month)
+    ).all()
+    total = project.total_investment_wan
+    cumulative = project.completed_investment_wan
+    return {
+        "project_id": project.id,
+        "cumulative_wan": cumulative,
+        "total_investment_wan": total,
+        "share": round(cumulative / total, 4) if total else None,
+        "months": [dict(r._mapping) for r in rows],
+    }
+
+
+def _save_month(
+    session: Session, project_id: int | None, month: str, amount_wan: float, actor: str
+) -> tuple[int, int, dict[str, list[Any]]]:
+    """Insert the month's report or correct it; returns its id, version and what changed."""
+    existing = session.execute(
+        select(INVESTMENT).where(INVESTMENT.c.project_id == project_id, INVESTMENT.c.month == month)
+    ).first()
+    now = utcnow()
+    if existing is None:
+        report_id = session.execute(
+            INVESTMENT.insert()
+            .values(project_id=project_id, month=month, amount_wan=amount_wan, version=1)
+            .values(actor=actor, reported_at=now)
+            .returning(INVESTMENT.c.id)
+        ).scalar_one()
+        return report_id, 1, diff({}, {"month": month, "amount_wan": amount_wan})
+    version = existing.version + 1
+    session.execute(
+        INVESTMENT.update()
+        .where(INVESTMENT.c.id == existing.id)
+        .values(amount_wan=amount_wan, version=version, actor=actor, reported_at=now)
+    )
+    return (
+        existing.id,
+        version,
+        diff({"amount_wan": existing.amount_wan}, {"amount_wan": amount_wan}),
+    )
+
+
+def report_investment(
+    session: Session, *, project: Project, month: str, amount_wan: float, actor: str, today: date
+) -> dict[str, Any]:
+    """Record (or correct) a month's completed investment; emits InvestmentReported."""
+    if month > today.isoformat()[:7]:
+        _invalid([("month", f"{month} has not begun yet (today is {today})")])
+    # Lock the project row so concurrent reports add up instead of racing on the total.
+    session.execute(select(PROJECT.c.id).where(PROJECT.c.id == project.id).with_for_update())
+    report_id, version, changes = _save_month(session, project.id, month, amount_wan, actor)
+    cumulative = session.execute(
+        select(func.coalesce(func.sum(INVESTMENT.c.amount_wan), 0.0)).where(
+            INVESTMENT.c.project_id == project.id
+        )
+    ).scalar_one()
+    session.execute(
+        PROJECT.update()
+        .where(PROJECT.c.id == project.id)
+        .values(completed_investment_wan=float(cumulative))
+    )
+    session.refresh(project)
+    if changes:
+        record_change(
+            session,
+            history,
+            entity="investment",
+            entity_id=report_id,
+            version=version,
+            actor=actor,
+            action="report",
+            changes={"month": [month, month], **changes},
+        )
+    event = events.InvestmentReported(
+        project_id=project.id, month=month, amount_wan=amount_wan, cumulative_wan=float(cumulative)
+    )
+    record(
+        session, outbox, event.envelope(subject=project.id, on=date.fromisoformat(f"{month}-01"))
+    )
+    return {**investment_summary(session, project), "month": month, "amount_wan": amount_wan}
+
+
+# ---- blockers (难点堵点) -------------------------------------------------------------------
+
+
+def blocker_public(b: Blocker | Any, today: date, project_name: str | None = None) -> dict:
+    data = b.model_dump() if isinstance(b, Blocker) else dict(b._mapping)
+    is_open = data["resolved_on"] is None
+    return {
+        **data,
+        "project_name": project_name or data.get("project_name"),
+        "kind_label": BLOCKER_KIND_LABELS.get(data["kind"], data["kind"]),
+        "open": is_open,
+        "overdue": is_open and data["due_on"] is not None and data["due_on"] < today,
+    }
+
+
+def get_blocker(session: Session, project_id: int, blocker_id: int) -> Blocker:
+    b = session.get(Blocker, blocker_id)
+    if b is None or b.project_id != project_id:
+        raise NotFound(
+            f"project {project_id} has no blocker {blocker_id}", loc=["path", "blocker_id"]
+        )
+    return b
+
+
+def _blocker_problems(values: dict[str, Any], today: date) -> list[tuple[str, str]]:
+    problems = _not_future(values, ("raised_on", "resolved_on"), today)
+    raised = values.get("raised_on")
+    for f in ("due_on", "resolved_on"):
+        if raised and values.get(f) and values[f] < raised:
+            problems.append((f, f"{values[f]} is before the day it was raised ({raised})"))
+    if values.get("resolution") and not values.get("resolved_on"):
+        problems.append(("resolved_on", "a resolution needs the date it was resolved"))
+    return problems
+
+
+def raise_blocker(
+    session: Session, *, project: Project, data: dict[str, Any], actor: str, today: date
+) -> Blocker:
+    """Raise a problem holding the project up; emits BlockerRaised."""
+    data = {**data, "raised_on": data.get("raised_on") or today}
+    _invalid(_blocker_problems(data, today))
+    now = utcnow()
+    b = Blocker(**data, project_id=project.id, version=1, created_at=now, updated_at=now)
+    session.add(b)
+    session.flush()
+    assert b.id is not None
+    fields = {k: v for k, v in b.model_dump().items() if k in data}
+    record_change(
+        session,
+        history,
+        entity="blocker",
+        entity_id=b.id,
+        version=1,
+        actor=actor,
+        action="raise",
+        changes=diff({}, fields),
+    )
+    event = events.BlockerRaised(
+        project_id=b.project_id, blocker=events.blocker_snapshot(b.model_dump())
+    )
+    record(session, outbox, event.envelope(subject=b.project_id, on=b.raised_on))
+    return b
+
+
+def update_blocker(
+    session: Session,
+    *,
+    blocker: Blocker,
+    changes: dict[str, Any],
+    expected_version: int,
+    actor: str,
+    today: date,
+) -> Blocker:
+    """Change or resolve a blocker at `expected_version`; emits BlockerUpdated/BlockerResolved."""
+    for f in ("description", "kind"):
+        if f in changes and changes[f] is None:
+            _invalid([(f, "may not be null")])
+    before = blocker.model_dump()
+    _invalid(_blocker_problems({**before, **changes}, today))
+    delta = diff({k: before[k] for k in changes}, changes)
+    if not delta:
+        return blocker
+    assert blocker.id is not None
+    fields = {k: changes[k] for k in delta}
+    guarded_update(session, BLOCKER, blocker.id, expected_version, fields, "blocker")
+    session.refresh(blocker)
+    resolved = before["resolved_on"] is None and blocker.resolved_on is not None
+    record_change(
+        session,
+        history,
+        entity="blocker",
+        entity_id=blocker.id,
+        version=blocker.version,
+        actor=actor,
+        action="resolve" if resolved else "update",
+        changes=delta,
+    )
+    kind = events.BlockerResolved if resolved else events.BlockerUpdated
+    event = kind(
+        project_id=blocker.project_id, blocker=events.blocker_snapshot(blocker.model_dump())
+    )
+    on = blocker.resolved_on if resolved and blocker.resolved_on else today
+    record(session, outbox, event.envelope(subject=blocker.project_id, on=on))
+    return blocker
+
+
+def list_blockers(
+    session: Session,
+    *,
+    today: date,
+    limit: int,
+    offset: int,
+    project_id: int | None = None,
+    is_open: bool | None = None,
+    overdue: bool | None = None,
+    responsible_department: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Blockers of one project or all, with their project's name, oldest due first."""
+    conds: list[Any] = []
+    if project_id is not None:
+        conds.append(BLOCKER.c.project_id == project_id)
+    if is_open is not None:
+        conds.append(
+            BLOCKER.c.resolved_on.is_(None) if is_open else BLOCKER.c.resolved_on.is_not(None)
+        )
+    if overdue is not None:
+        late = BLOCKER.c.resolved_on.is_(None) & (BLOCKER.c.due_on < today)
+        conds.append(late if overdue else ~late | BLOCKER.c.due_on.is_(None))
+    if responsible_department:
+        conds.append(BLOCKER.c.responsible_department == responsible_department)
+    total = session.execute(select(func.count()).select_from(BLOCKER).where(*conds)).scalar_one()
+    rows = session.execute(
+        select(BLOCKER, PROJECT.c.name.label("project_name"))
+        .join(PROJECT, PROJECT.c.id == BLOCKER.c.project_id)
+        .where(*conds)
+        .order_by(BLOCKER.c.due_on.is_(None), BLOCKER.c.due_on, BLOCKER.c.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [blocker_public(r, today) for r in rows], total

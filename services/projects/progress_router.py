@@ -1,0 +1,236 @@
+"""HTTP routes for a project's milestones, monthly investment and blockers (难点堵点)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.common.auth import ProjectWriter, Reader
+from services.common.paging import Page, Paging
+from services.common.runtime import RuntimeDep, SessionDep, require_if_match, set_etag
+from services.projects import progress
+from services.projects.models import (
+    Blocker,
+    BlockerCreate,
+    BlockerPublic,
+    BlockerUpdate,
+    InvestmentCreate,
+    InvestmentPublic,
+    InvestmentSummary,
+    Milestone,
+    MilestoneCreate,
+    MilestonePublic,
+    MilestoneUpdate,
+)
+from services.projects.router import ProjectDep, Today, commit
+
+router = APIRouter(prefix="/api/v1", tags=["progress"])
+
+
+def load_milestone(project: ProjectDep, milestone_id: int, session: SessionDep) -> Milestone:
+    assert project.id is not None
+    return progress.get_milestone(session, project.id, milestone_id)
+
+
+def load_blocker(project: ProjectDep, blocker_id: int, session: SessionDep) -> Blocker:
+    assert project.id is not None
+    return progress.get_blocker(session, project.id, blocker_id)
+
+
+MilestoneDep = Annotated[Milestone, Depends(load_milestone)]
+BlockerDep = Annotated[Blocker, Depends(load_blocker)]
+
+
+# ---- milestones --------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_id}/milestones", response_model=list[MilestonePublic])
+def list_milestones(project: ProjectDep, session: SessionDep, today: Today) -> Any:
+    assert project.id is not None
+    return [
+        progress.milestone_public(m, today) for m in progress.milestones_of(session, project.id)
+    ]
+
+
+@router.post("/projects/{project_id}/milestones", status_code=201, response_model=MilestonePublic)
+def add_milestone(
+    body: MilestoneCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    response: Response,
+) -> Any:
+    m = progress.add_milestone(
+        session, project=project, data=body.model_dump(), actor=principal.subject, today=today
+    )
+    out = progress.milestone_public(m, today)
+    commit(session, runtime)
+    set_etag(response, m.version)
+    return out
+
+
+@router.patch(
+    "/projects/{project_id}/milestones/{milestone_id}",
+    response_model=MilestonePublic,
+    summary="Change a milestone (e.g. mark it done); If-Match required",
+)
+def update_milestone(
+    request: Request,
+    body: MilestoneUpdate,
+    milestone: MilestoneDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    response: Response,
+) -> Any:
+    require_if_match(request, milestone.version)
+    progress.update_milestone(
+        session,
+        milestone=milestone,
+        changes=body.model_dump(exclude_unset=True),
+        expected_version=milestone.version,
+        actor=principal.subject,
+        today=today,
+    )
+    out = progress.milestone_public(milestone, today)
+    commit(session, runtime)
+    set_etag(response, milestone.version)
+    return out
+
+
+# ---- investment --------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_id}/investment", response_model=InvestmentSummary)
+def read_investment(project: ProjectDep, session: SessionDep) -> Any:
+    return progress.investment_summary(session, project)
+
+
+@router.post(
+    "/projects/{project_id}/investment",
+    status_code=201,
+    response_model=InvestmentPublic,
+    summary="Report a month's completed investment (a repeat for the month corrects it)",
+)
+def report_investment(
+    body: InvestmentCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+) -> Any:
+    out = progress.report_investment(
+        session,
+        project=project,
+        month=body.month,
+        amount_wan=body.amount_wan,
+        actor=principal.subject,
+        today=today,
+    )
+    commit(session, runtime)
+    return out
+
+
+# ---- blockers ----------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_id}/blockers", response_model=Page[BlockerPublic])
+def project_blockers(
+    project: ProjectDep,
+    session: SessionDep,
+    today: Today,
+    page: Paging,
+    open: Annotated[bool | None, Query(description="Only unresolved (true) or resolved")] = None,
+    overdue: Annotated[bool | None, Query(description="Unresolved and past due")] = None,
+) -> Any:
+    items, total = progress.list_blockers(
+        session,
+        today=today,
+        limit=page.limit,
+        offset=page.offset,
+        project_id=project.id,
+        is_open=open,
+        overdue=overdue,
+    )
+    return {"items": items, "total": total}
+
+
+@router.post("/projects/{project_id}/blockers", status_code=201, response_model=BlockerPublic)
+def raise_blocker(
+    body: BlockerCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    response: Response,
+) -> Any:
+    b = progress.raise_blocker(
+        session, project=project, data=body.model_dump(), actor=principal.subject, today=today
+    )
+    out = progress.blocker_public(b, today, project.name)
+    commit(session, runtime)
+    set_etag(response, b.version)
+    return out
+
+
+@router.patch(
+    "/projects/{project_id}/blockers/{blocker_id}",
+    response_model=BlockerPublic,
+    summary="Change or resolve (resolved_on + resolution) a blocker; If-Match required",
+)
+def update_blocker(
+    request: Request,
+    body: BlockerUpdate,
+    project: ProjectDep,
+    blocker: BlockerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    response: Response,
+) -> Any:
+    require_if_match(request, blocker.version)
+    progress.update_blocker(
+        session,
+        blocker=blocker,
+        changes=body.model_dump(exclude_unset=True),
+        expected_version=blocker.version,
+        actor=principal.subject,
+        today=today,
+    )
+    out = progress.blocker_public(blocker, today, project.name)
+    commit(session, runtime)
+    set_etag(response, blocker.version)
+    return out
+
+
+@router.get(
+    "/blockers",
+    response_model=Page[BlockerPublic],
+    summary="Blockers across all projects, e.g. ?open=true or ?overdue=true",
+)
+def all_blockers(
+    session: SessionDep,
+    _: Reader,
+    today: Today,
+    page: Paging,
+    open: Annotated[bool | None, Query(description="Only unresolved (true) or resolved")] = None,
+    overdue: Annotated[bool | None, Query(description="Unresolved and past due")] = None,
+    responsible_department: str | None = None,
+) -> Any:
+    items, total = progress.list_blockers(
+        session,
+        today=today,
+        limit=page.limit,
+        offset=page.offset,
+        is_open=open,
+        overdue=overdue,
+        responsible_department=responsible_department,
+    )
+    return {"items": items, "total": total}

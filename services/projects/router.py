@@ -1,0 +1,294 @@
+"""HTTP routes of the projects service: ledger, transitions, history, import/export, pipeline."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import orjson
+from anyio import from_thread
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from services.common.auth import ProjectWriter, Reader
+from services.common.errors import Invalid, NotFound
+from services.common.paging import Page, Paging
+from services.common.runtime import Runtime, RuntimeDep, SessionDep, require_if_match, set_etag
+from services.common.spreadsheet import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    content_disposition,
+)
+from services.projects import ledger, pipeline, service
+from services.projects.catalogue import CATEGORY_LABELS, STAGES
+from services.projects.labels import LEDGER_FILE_NAME
+from services.projects.models import (
+    HistoryEntry,
+    Level,
+    Pipeline,
+    Project,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectPublic,
+    ProjectUpdate,
+    TransitionCreate,
+)
+from services.projects.progress import (
+    investment_summary,
+    list_blockers,
+    milestone_public,
+    milestones_of,
+)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+PUBLIC_FIELDS = tuple(ProjectPublic.model_fields)
+# Timestamps are stored in UTC; SQLite returns them without a zone.
+JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+
+router = APIRouter(prefix="/api/v1", tags=["projects"])
+
+
+def get_today(request: Request) -> date:
+    return service.today(request.app.state.settings)
+
+
+Today = Annotated[date, Depends(get_today)]
+
+
+def load_project(project_id: int, session: SessionDep, _: Reader) -> Project:
+    """The project named in the path (404 otherwise), for any reader."""
+    return service.get(session, project_id)
+
+
+ProjectDep = Annotated[Project, Depends(load_project)]
+
+
+def commit(session: Session, runtime: Runtime) -> None:
+    """Commit the change and its outbox events, then nudge the relay to publish them now."""
+    session.commit()
+    try:
+        from_thread.run_sync(runtime.wake_relay)
+    except RuntimeError:  # not inside a worker thread (called from the event loop)
+        runtime.wake_relay()
+
+
+def public(session: Session, project: Project, response: Response | None = None) -> dict:
+    if response is not None:
+        set_etag(response, project.version)
+    assert project.id is not None
+    return service.to_public(project, service.stages_of(session, [project.id])[project.id])
+
+
+class Filters:
+    """The list filters, shared by the list and the exports."""
+
+    def __init__(
+        self,
+        today: Today,
+        stage: Annotated[str | None, Query(description=f"One of {', '.join(STAGES)}")] = None,
+        category: Annotated[str | None, Query(description="A catalogue category key")] = None,
+        sub_district: str | None = None,
+        level: Level | None = None,
+        lead_department: str | None = None,
+        q: Annotated[str | None, Query(max_length=100, description="Name or code contains")] = None,
+        overdue: Annotated[
+            bool | None, Query(description="Has a milestone past due and not done")
+        ] = None,
+    ) -> None:
+        if stage is not None and stage not in STAGES:
+            raise Invalid(
+                f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", loc=["query", "stage"]
+            )
+        if category is not None and category not in CATEGORY_LABELS:
+            allowed = ", ".join(CATEGORY_LABELS)
+            raise Invalid(
+                f"unknown project category {category!r}; allowed: {allowed}",
+                loc=["query", "category"],
+            )
+        self.conds = service.conditions(
+            today=today,
+            stage=stage,
+            category=category,
+            sub_district=sub_district,
+            level=level,
+            lead_department=lead_department,
+            q=q,
+            overdue=overdue,
+        )
+
+
+@router.post("/projects", status_code=201, response_model=ProjectPublic, summary="Register")
+def create_project(
+    body: ProjectCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    response: Response,
+) -> Any:
+    project = service.create(session, data=body.model_dump(), actor=principal.subject, today=today)
+    out = public(session, project, response)
+    commit(session, runtime)
+    response.headers["Location"] = f"/api/v1/projects/{project.id}"
+    return out
+
+
+@router.get("/projects", response_model=Page[ProjectPublic], summary="Search the ledger")
+def list_projects(
+    session: SessionDep,
+    _: Reader,
+    page: Paging,
+    filters: Annotated[Filters, Depends()],
+    sort: Literal[tuple(service.SORTS)] = "id",  # type: ignore[valid-type]
+) -> Any:
+    items, total = service.search(
+        session, conds=filters.conds, limit=page.limit, offset=page.offset, sort=sort
+    )
+    # The hot path of dashboards: the rows already have the public shape, so they are written
+    # straight to JSON instead of being validated again into models (a third of the time).
+    body = {"items": [{k: item[k] for k in PUBLIC_FIELDS} for item in items], "total": total}
+    return Response(orjson.dumps(body, option=JSON_OPTIONS), media_type="application/json")
+
+
+@router.get(
+    "/projects/export",
+    summary="The ledger as xlsx or csv (Chinese headers), or an OC4IDS 0.9 package",
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}, "text/csv": {}, "application/json": {}}}},
+)
+def export_projects(
+    request: Request,
+    session: SessionDep,
+    _: Reader,
+    today: Today,
+    filters: Annotated[Filters, Depends()],
+    format: Literal["xlsx", "csv", "oc4ids"] = "xlsx",
+) -> Response:
+    if format == "oc4ids":
+        package = ledger.export_oc4ids(session, filters.conds, uri=str(request.url), today=today)
+        if package is None:
+            raise NotFound("no project matches: an OC4IDS package needs at least one project")
+        return JSONResponse(package)
+    content = ledger.export_sheet(session, filters.conds, format)
+    name = f"{LEDGER_FILE_NAME}-{ledger.stamp()}.{format}"
+    return Response(
+        content,
+        media_type=XLSX_MEDIA_TYPE if format == "xlsx" else CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": content_disposition(name)},
+    )
+
+
+@router.post(
+    "/projects/import",
+    status_code=201,
+    summary="Import a ledger (.xlsx or .csv in the export's layout); all or nothing",
+    responses={422: {"description": "Nothing imported; `errors` names every bad row and column"}},
+)
+def import_projects(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    file: Annotated[UploadFile, File(description="The ledger, .xlsx or .csv (UTF-8)")],
+) -> dict[str, Any]:
+    content = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
+    rows = ledger.parse_import(session, content, file.filename or "", today=today)
+    ids = ledger.import_rows(session, rows, actor=principal.subject)
+    commit(session, runtime)
+    return {"imported": len(ids), "ids": ids}
+
+
+@router.get("/projects/{project_id}", response_model=ProjectDetail, summary="One project")
+def read_project(project: ProjectDep, session: SessionDep, today: Today, response: Response) -> Any:
+    assert project.id is not None
+    blockers, _ = list_blockers(session, today=today, limit=500, offset=0, project_id=project.id)
+    return {
+        **public(session, project, response),
+        "milestones": [milestone_public(m, today) for m in milestones_of(session, project.id)],
+        "blockers": blockers,
+        "investment": investment_summary(session, project)["months"],
+    }
+
+
+@router.patch(
+    "/projects/{project_id}",
+    response_model=ProjectPublic,
+    summary="Partial update; If-Match required (428 missing, 412 stale)",
+)
+def update_project(
+    request: Request,
+    body: ProjectUpdate,
+    project: ProjectDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    response: Response,
+) -> Any:
+    require_if_match(request, project.version)
+    service.update_project(
+        session,
+        project=project,
+        changes=body.model_dump(exclude_unset=True),
+        expected_version=project.version,
+        actor=principal.subject,
+        today=today,
+    )
+    out = public(session, project, response)
+    commit(session, runtime)
+    return out
+
+
+@router.post(
+    "/projects/{project_id}/transitions",
+    response_model=ProjectPublic,
+    summary="Move the project to another stage (forward only; cancelled from any but built)",
+    responses={409: {"description": "Illegal transition; `detail` says why"}},
+)
+def transition_project(
+    request: Request,
+    body: TransitionCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: ProjectWriter,
+    today: Today,
+    response: Response,
+) -> Any:
+    if request.headers.get("if-match"):
+        require_if_match(request, project.version)
+    service.transition(
+        session,
+        project=project,
+        to=body.to,
+        on=body.on,
+        note=body.note,
+        actor=principal.subject,
+        today=today,
+    )
+    out = public(session, project, response)
+    commit(session, runtime)
+    return out
+
+
+@router.get(
+    "/projects/{project_id}/history",
+    response_model=Page[HistoryEntry],
+    summary="Every change to the project and its milestones, blockers and investment",
+)
+def project_history(project: ProjectDep, session: SessionDep, page: Paging) -> Any:
+    assert project.id is not None
+    items, total = service.read_history(session, project.id, limit=page.limit, offset=page.offset)
+    return {"items": items, "total": total}
+
+
+@router.get("/pipeline", response_model=Pipeline, summary="The year's four batches (article 32)")
+def year_pipeline(
+    session: SessionDep,
+    _: Reader,
+    today: Today,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Default: this year")] = None,
+) -> Any:
+    return pipeline.year_view(session, year=year or today.year, today=today)

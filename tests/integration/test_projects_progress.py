@@ -1,0 +1,167 @@
+"""Milestones, monthly completed investment and blockers (难点堵点) over HTTP, with their events."""
+
+from __future__ import annotations
+
+from tests.integration import test_projects_kit as kit
+from tests.integration.test_projects_kit import (
+    Client,
+    create,
+    outbox_events,
+    problem_locs,
+)
+
+client = kit.client  # the service on SQLite and PostgreSQL, as the project office
+
+
+async def test_milestones_overdue_filter_and_done(client: Client) -> None:
+    late = await create(client, name="迟了的项目")
+    fine = await create(client, name="按期的项目")
+    url = f"/api/v1/projects/{late['id']}/milestones"
+    r = await client.post(url, json={"kind": "start", "title": "开工", "due_on": "2024-05-01"})
+    assert r.status_code == 201, r.text
+    m = r.json()
+    assert m["overdue"] is True and m["kind_label"] == "开工" and r.headers["etag"] == 'W/"1"'
+    r = await client.post(
+        f"/api/v1/projects/{fine['id']}/milestones",
+        json={"kind": "completion", "title": "完工", "due_on": "2024-12-31"},
+    )
+    assert r.json()["overdue"] is False
+
+    r = await client.get("/api/v1/projects", params={"overdue": "true"})
+    assert [p["name"] for p in r.json()["items"]] == ["迟了的项目"]
+    r = await client.get("/api/v1/projects", params={"overdue": "false"})
+    assert [p["name"] for p in r.json()["items"]] == ["按期的项目"]
+
+    r = await client.patch(f"{url}/{m['id']}", json={"done_on": "2024-05-20"})
+    assert r.status_code == 428
+    r = await client.patch(
+        f"{url}/{m['id']}", json={"done_on": "2024-05-20"}, headers={"If-Match": 'W/"1"'}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["overdue"] is False and r.json()["version"] == 2
+    assert (await client.get("/api/v1/projects", params={"overdue": "true"})).json()["total"] == 0
+
+    added = outbox_events(client, "MilestoneAdded")
+    [updated] = outbox_events(client, "MilestoneUpdated")
+    assert len(added) == 2 and added[0].payload["milestone"]["title"] == "开工"
+    assert updated.on.isoformat() == "2024-05-20"
+    assert updated.payload == {
+        "project_id": late["id"],
+        "milestone": {
+            "id": m["id"], "kind": "start", "title": "开工", "due_on": "2024-05-01",
+            "done_on": "2024-05-20", "version": 2,
+        },
+    }  # fmt: skip
+    detail = (await client.get(f"/api/v1/projects/{late['id']}")).json()
+    assert [x["title"] for x in detail["milestones"]] == ["开工"]
+    history = (await client.get(f"/api/v1/projects/{late['id']}/history")).json()["items"]
+    assert history[-1]["entity"] == "milestone"
+    assert history[-1]["changes"] == {"done_on": [None, "2024-05-20"]}
+
+
+async def test_milestone_rules_are_422(client: Client) -> None:
+    p = await create(client)
+    url = f"/api/v1/projects/{p['id']}/milestones"
+    r = await client.post(url, json={"kind": "party", "title": "x"})
+    assert r.status_code == 422 and problem_locs(r) == [["kind"]]
+    assert "approval" in r.json()["errors"][0]["msg"]
+    r = await client.post(url, json={"kind": "land", "title": "x", "done_on": "2024-07-01"})
+    assert r.status_code == 422 and "in the future" in r.json()["detail"]
+    r = await client.patch(f"{url}/999", json={"title": "y"}, headers={"If-Match": "*"})
+    assert r.status_code == 404
+
+
+async def test_monthly_investment_adds_up_to_a_cumulative_share(client: Client) -> None:
+    p = await create(client, total_investment_wan=10000)
+    url = f"/api/v1/projects/{p['id']}/investment"
+    r = await client.post(url, json={"month": "2024-03", "amount_wan": 1500})
+    assert r.status_code == 201, r.text
+    r = await client.post(url, json={"month": "2024-04", "amount_wan": 2500})
+    body = r.json()
+    assert body["cumulative_wan"] == 4000 and body["share"] == 0.4
+    # a second report for March corrects it
+    r = await client.post(url, json={"month": "2024-03", "amount_wan": 1000})
+    assert r.json()["cumulative_wan"] == 3500
+    assert [m["month"] for m in r.json()["months"]] == ["2024-03", "2024-04"]
+    project = (await client.get(f"/api/v1/projects/{p['id']}")).json()
+    assert project["completed_investment_wan"] == 3500 and project["investment_share"] == 0.35
+    events = outbox_events(client, "InvestmentReported")
+    assert [e.on.isoformat() for e in events] == ["2024-03-01", "2024-04-01", "2024-03-01"]
+    assert events[-1].payload == {
+        "project_id": p["id"], "month": "2024-03", "amount_wan": 1000.0, "cumulative_wan": 3500,
+    }  # fmt: skip
+    history = (await client.get(f"/api/v1/projects/{p['id']}/history")).json()["items"]
+    assert history[-1]["changes"]["amount_wan"] == [1500.0, 1000.0]
+
+
+async def test_investment_rules_are_422(client: Client) -> None:
+    p = await create(client)
+    url = f"/api/v1/projects/{p['id']}/investment"
+    r = await client.post(url, json={"month": "2024-13", "amount_wan": 1})
+    assert r.status_code == 422 and problem_locs(r) == [["month"]]
+    r = await client.post(url, json={"month": "2024-07", "amount_wan": 1})
+    assert r.status_code == 422 and "has not begun" in r.json()["detail"]
+    r = await client.post(url, json={"month": "2024-05", "amount_wan": -5})
+    assert r.status_code == 422 and problem_locs(r) == [["amount_wan"]]
+    assert outbox_events(client, "InvestmentReported") == []
+
+
+async def test_blockers_are_listed_open_and_overdue_and_resolve_with_an_event(
+    client: Client,
+) -> None:
+    a = await create(client, name="甲项目")
+    b = await create(client, name="乙项目")
+    r = await client.post(
+        f"/api/v1/projects/{a['id']}/blockers",
+        json={
+            "kind": "land", "description": "用地指标未落实",
+            "responsible_department": "区自然资源局", "raised_on": "2024-05-01",
+            "due_on": "2024-05-15",
+        },
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    late = r.json()
+    assert late["open"] and late["overdue"] and late["kind_label"] == "用地保障"
+    assert late["raised_on"] == "2024-05-01" and late["project_name"] == "甲项目"
+    r = await client.post(
+        f"/api/v1/projects/{b['id']}/blockers",
+        json={"kind": "funding", "description": "资金缺口", "due_on": "2024-09-30"},
+    )
+    assert r.status_code == 201
+
+    all_open = (await client.get("/api/v1/blockers", params={"open": "true"})).json()
+    assert all_open["total"] == 2
+    overdue = (await client.get("/api/v1/blockers", params={"overdue": "true"})).json()
+    assert [x["description"] for x in overdue["items"]] == ["用地指标未落实"]
+    mine = (await client.get(f"/api/v1/projects/{a['id']}/blockers")).json()
+    assert mine["total"] == 1
+
+    url = f"/api/v1/projects/{a['id']}/blockers/{late['id']}"
+    r = await client.patch(
+        url,
+        json={"resolved_on": "2024-05-30", "resolution": "调剂用地指标"},
+        headers={"If-Match": 'W/"1"'},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["open"] is False and r.json()["overdue"] is False
+    assert (await client.get("/api/v1/blockers", params={"open": "true"})).json()["total"] == 1
+    [resolved] = outbox_events(client, "BlockerResolved")
+    assert resolved.on.isoformat() == "2024-05-30"
+    assert resolved.payload["blocker"]["resolution"] == "调剂用地指标"
+    assert len(outbox_events(client, "BlockerRaised")) == 2
+    r = await client.patch(url, json={"resolution": "改"}, headers={"If-Match": 'W/"1"'})
+    assert r.status_code == 412
+
+
+async def test_blocker_rules_are_422(client: Client) -> None:
+    p = await create(client)
+    url = f"/api/v1/projects/{p['id']}/blockers"
+    r = await client.post(url, json={"kind": "weather", "description": "下雨"})
+    assert r.status_code == 422 and problem_locs(r) == [["kind"]]
+    r = await client.post(
+        url, json={"description": "x", "raised_on": "2024-05-01", "due_on": "2024-04-01"}
+    )
+    assert r.status_code == 422 and problem_locs(r) == [["due_on"]]
+    r = await client.post(url, json={"description": "x", "resolution": "已解决"})
+    assert r.status_code == 422 and problem_locs(r) == [["resolved_on"]]
+    assert outbox_events(client, "BlockerRaised") == []

@@ -1,0 +1,146 @@
+"""The live stream: SSE of target progress and stage changes from JetStream, resumable by id."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import httpx
+import nats
+import orjson
+
+from services.common.envelope import Event
+from tests.conftest import auth
+from tests.unit.gateway_kit import gateway_over_stand
+
+STREAM = "/api/v1/stream"
+
+
+async def sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """Parse an event stream into {"id", "event", "data"} dicts (comments skipped)."""
+    event: dict[str, Any] = {}
+    async for line in response.aiter_lines():
+        if line == "":
+            if "data" in event:
+                yield event
+            event = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            event[name] = orjson.loads(value) if name == "data" else value
+
+
+async def publish(app, suffix: str, body: dict[str, Any]) -> int:
+    """Publish to the live stream as the events service does; returns the stream sequence."""
+    settings = app.state.settings
+    nc = await nats.connect(settings.nats_url)
+    ack = await nc.jetstream().publish(f"{settings.live_subjects}.{suffix}", orjson.dumps(body))
+    await nc.close()
+    return ack.seq
+
+
+def stage_changed(project_id: int, to: str) -> dict[str, Any]:
+    snapshot = {"id": project_id, "name": "芝罘区某小学新建工程", "category": "school", "stage": to}
+    return Event(
+        type="ProjectStageChanged",
+        subject=str(project_id),
+        on=date(2024, 4, 1),
+        producer="projects",
+        payload={"project": snapshot, "from": "starting", "to": to},
+    ).model_dump(mode="json")
+
+
+def progress_changed(current: int) -> dict[str, Any]:
+    target = {
+        "id": "t50_schools",
+        "current_value": current,
+        "progress": current / 13,
+        "status": "on_track",
+    }
+    return Event(
+        type="TargetProgressChanged",
+        subject="t50_schools",
+        on=date(2024, 4, 1),
+        producer="events",
+        payload={"target": target},
+    ).model_dump(mode="json")
+
+
+async def _open(client: httpx.AsyncClient, token: str, **headers: str):
+    return client.stream("GET", STREAM, headers=auth(token, **headers))
+
+
+async def test_stage_changes_and_target_progress_arrive_with_their_stream_sequence(
+    settings_factory, tokens
+):
+    async with gateway_over_stand(settings_factory, over_http=True) as (client, _, app):
+        await asyncio.wait_for(app.state.runtime.nats_ready.wait(), 10)
+        async with await _open(client, tokens["viewer"]) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+            events = sse(r)
+            s1 = await publish(app, "project.12", stage_changed(12, "building"))
+            s2 = await publish(app, "target.t50_schools", progress_changed(5))
+            first = await asyncio.wait_for(anext(events), 5)
+            second = await asyncio.wait_for(anext(events), 5)
+        assert first == {
+            "id": str(s1),
+            "event": "project",
+            "data": {
+                "id": 12,
+                "name": "芝罘区某小学新建工程",
+                "category": "school",
+                "from": "starting",
+                "to": "building",
+                "stage": "building",
+                "on": "2024-04-01",
+            },
+        }
+        assert second["id"] == str(s2) and second["event"] == "target"
+        assert second["data"]["id"] == "t50_schools" and second["data"]["current_value"] == 5
+
+
+async def test_last_event_id_resumes_right_after_that_event(settings_factory, tokens):
+    async with gateway_over_stand(settings_factory, over_http=True) as (client, _, app):
+        await asyncio.wait_for(app.state.runtime.nats_ready.wait(), 10)
+        seqs = [await publish(app, "target.t50_schools", progress_changed(n)) for n in (1, 2, 3)]
+        async with await _open(client, tokens["viewer"], **{"Last-Event-ID": str(seqs[0])}) as r:
+            events = sse(r)
+            got = [await asyncio.wait_for(anext(events), 5) for _ in range(2)]
+        assert [e["id"] for e in got] == [str(seqs[1]), str(seqs[2])]
+        assert [e["data"]["current_value"] for e in got] == [2, 3]
+
+
+async def test_a_quiet_stream_sends_heartbeats(settings_factory, tokens):
+    async with gateway_over_stand(
+        settings_factory, over_http=True, gateway_kwargs={"heartbeat_seconds": 0.2}
+    ) as (client, _, app):
+        await asyncio.wait_for(app.state.runtime.nats_ready.wait(), 10)
+        async with await _open(client, tokens["viewer"]) as r:
+            beat = await asyncio.wait_for(anext(sse(r)), 5)
+        assert beat["event"] == "heartbeat"
+        assert "id" not in beat  # a heartbeat must not move the client's Last-Event-ID
+        assert "T" in beat["data"]["at"]
+
+
+async def test_a_client_that_goes_away_leaves_no_consumer_behind(settings_factory, tokens):
+    async with gateway_over_stand(settings_factory, over_http=True) as (client, _, app):
+        runtime = app.state.runtime
+        await asyncio.wait_for(runtime.nats_ready.wait(), 10)
+        stream_name = app.state.settings.live_stream
+        async with await _open(client, tokens["viewer"]) as r:
+            await asyncio.wait_for(r.aiter_raw().__anext__(), 5)
+            assert (await runtime.js.stream_info(stream_name)).state.consumer_count == 1
+        for _ in range(100):
+            if (await runtime.js.stream_info(stream_name)).state.consumer_count == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await runtime.js.stream_info(stream_name)).state.consumer_count == 0
+
+
+async def test_the_stream_needs_a_token(settings_factory):
+    async with gateway_over_stand(settings_factory, over_http=True) as (client, _, _app):
+        r = await client.get(STREAM)
+        assert r.status_code == 401
+        assert r.headers["content-type"] == "application/problem+json"
