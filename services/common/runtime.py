@@ -80,6 +80,7 @@ class Runtime:
         self.nats_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._on_nats: list[Callable[[Runtime], Awaitable[None]]] = []
+        self._stopping = False
 
     def on_nats(self, hook: Callable[[Runtime], Awaitable[None]]) -> None:
         """Run `hook` once NATS is connected and the streams exist (consumers start here)."""
@@ -98,7 +99,7 @@ class Runtime:
 
     async def _connect_nats(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 self.nc = await natsutil.connect(self.settings, name=f"plantrack-{self.name}")
                 self.js = self.nc.jetstream(publish_async_max_pending=20_000)
@@ -114,6 +115,8 @@ class Runtime:
                     self.nc = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+        if self._stopping:  # stopped while connecting: start nothing more
+            return
         if self.outbox is not None and self.engine is not None:
             self.relay = Relay(
                 engine=self.engine,
@@ -130,15 +133,20 @@ class Runtime:
         self.nats_ready.set()
 
     async def stop(self) -> None:
+        self._stopping = True
         if self.relay is not None:
             self.relay.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except BaseException:
-                pass
+        # A task may start another while we cancel (the NATS client can swallow a cancel):
+        # keep cancelling until none is left.
+        while self._tasks:
+            tasks, self._tasks = self._tasks, []
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                try:
+                    await asyncio.wait_for(task, timeout=5)
+                except BaseException:
+                    pass
         if self.nc is not None:
             try:
                 await self.nc.drain()

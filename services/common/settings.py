@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = 5.0
     rate_limit_per_minute: int = 6000
 
+    industry_chains: list[str] | None = None  # the plan's key chains unless configured
     validity_years_override: dict[str, int | None] = Field(default_factory=dict)
     expiry_check_seconds: float = 3600.0
     today: str | None = None  # a fixed business date, for drills and demos ("YYYY-MM-DD")
