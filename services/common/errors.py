@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from sqlalchemy import exc as sa_exc
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -125,6 +126,32 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return problem(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(sa_exc.DataError)
+    async def _data(_: Request, exc: sa_exc.DataError) -> JSONResponse:
+        # The database refused a value the schema let through (a number out of its range,
+        # a NUL character): bad input, not a failure of ours.
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return problem(
+            422,
+            "Invalid input",
+            f"A value cannot be stored: {reason}. Check numbers are in range and text has no "
+            "control characters.",
+        )
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    async def _database_away(_: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("plantrack").warning("database unavailable: %s", exc)
+        return problem(
+            503,
+            "Service unavailable",
+            "The database connection was lost; nothing was changed unless a later read shows it. "
+            "Retry shortly.",
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -142,6 +142,11 @@ class Consumer:
                 prefetch = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
                 await self.handle(msgs)
         finally:
+            if sub is not None:
+                try:
+                    await sub.unsubscribe()
+                except Exception:
+                    pass
             if prefetch is not None:
                 prefetch.cancel()
                 try:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
+MAX_OFFSET = 2**31 - 1  # beyond any table here, and within what every database accepts
 
 T = TypeVar("T")
 
@@ -30,13 +31,16 @@ class PageParams(BaseModel):
     offset: int = 0
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT}).")
     ] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="How many items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")] = 0,
 ) -> PageParams:
-    """Dependency reading `?limit=&offset=`; out-of-range values are a 422 naming the field."""
+    """Dependency reading `?limit=&offset=`; out-of-range values are a 422 naming the field.
+
+    Async on purpose: it does no I/O, and FastAPI runs sync dependencies in a worker thread.
+    """
     return PageParams(limit=limit, offset=offset)
 
 

@@ -149,9 +149,14 @@ class Runtime:
                     pass
         if self.nc is not None:
             try:
-                await self.nc.drain()
+                await asyncio.wait_for(self.nc.drain(), timeout=3)
             except Exception:
                 pass
+            if not self.nc.is_closed:
+                try:
+                    await self.nc.close()
+                except Exception:
+                    pass
         if self.engine is not None:
             self.engine.dispose()
 

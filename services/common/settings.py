@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     stream_replicas: int = 1
     duplicate_window_seconds: float = 120.0
     consumer_batch: int = 256
+    consumer_ack_wait_seconds: float = 30.0  # how long a crashed consumer's batch waits to return
     relay_batch: int = 500
     relay_interval_seconds: float = 0.05
 

@@ -93,7 +93,10 @@ def text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat()[:10]
-    return str(value).strip()
+    out = str(value).strip()
+    if "\x00" in out:
+        raise ValueError("contains a NUL character")
+    return out
 
 
 def integer(value: Any) -> int:
@@ -167,12 +170,20 @@ def read_sheet(content: bytes, filename: str, columns: Sequence[Column]) -> Shee
     required column or an unreadable file raises ImportRejected at once.
     """
     table = _raw_rows(content, filename)
-    header = next(table, None)
-    if header is None:
-        raise ImportRejected(
-            [{"loc": ["file"], "msg": "the file is empty"}], detail="The file is empty."
-        )
-    positions = _match_headers(header, columns)
+    try:
+        header = next(table, None)
+        if header is None:
+            raise ImportRejected(
+                [{"loc": ["file"], "msg": "the file is empty"}], detail="The file is empty."
+            )
+        return _parse_rows(table, _match_headers(header, columns), columns)
+    except csv.Error as exc:  # e.g. a NUL byte or a broken quote in a CSV
+        raise _unreadable(f"the CSV cannot be parsed ({exc})") from exc
+
+
+def _parse_rows(
+    table: Iterator[Sequence[Any]], positions: dict[str, int], columns: Sequence[Column]
+) -> Sheet:
     sheet = Sheet()
     for row_no, raw in enumerate(table, start=2):
         cells = [_blank_to_none(c) for c in raw]

@@ -237,7 +237,7 @@ def start_drill_system(base_dir: Path, pg_url: str, **env: str) -> DrillSystem:
         sup.wait_ready(120)
         system.wait_replicas_ready(120)
     except BaseException:
-        sup.stop()
+        sup.stop(timeout=5)
         dbs.drop()
         raise
     return system

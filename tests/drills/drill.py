@@ -114,7 +114,11 @@ async def run_drill(
     faults = await inject()
     t0 = time.monotonic()
     recovery = asyncio.ensure_future(_recovered(judge, traffic, done, t0))
-    stats = await done
+    try:
+        stats = await done
+    except BaseException:
+        recovery.cancel()
+        raise
     ended = time.monotonic()
     recovered_in = await recovery
     verdict = await judge.settle(stats)

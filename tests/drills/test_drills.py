@@ -29,18 +29,17 @@ from tests.drills.truth import Judge
 pytestmark = [pytest.mark.drill, pytest.mark.pg, pytest.mark.timeout(240)]
 
 
-async def test_stream_is_replicated_on_three_nodes_before_any_drill(
-    drill_system: DrillSystem,
-) -> None:
+async def test_both_streams_are_replicated_on_all_three_nodes(drill_system: DrillSystem) -> None:
     nc = await drill_system.connect()
     try:
         leader = await wait_stream_whole(nc)
-        info = await stream_info(nc)
+        domain = await stream_info(nc)
+        live = await stream_info(nc, "PLANTRACK_LIVE")
     finally:
         await nc.close()
-    assert info.config.num_replicas == 3
-    assert info.cluster is not None
-    assert {leader, *(p.name for p in info.cluster.replicas or [])} == {"n0", "n1", "n2"}
+    assert domain.config.num_replicas == 3 and live.config.num_replicas == 3
+    assert domain.cluster is not None
+    assert {leader, *(p.name for p in domain.cluster.replicas or [])} == {"n0", "n1", "n2"}
 
 
 async def test_killing_one_nats_node_during_1000_writes_loses_nothing(

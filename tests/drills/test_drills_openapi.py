@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, Case, CheckContext, GenerationMode, Response
 from schemathesis.checks import not_a_server_error
+from schemathesis.errors import FailureGroup
 
 from tests.drills.cluster import DrillSystem
 
@@ -70,7 +71,7 @@ def fuzz_operation(
         run()
     except Unsatisfiable:
         return None  # nothing invalid can be said to this operation (no parameters)
-    except Exception as exc:
+    except (FailureGroup, Exception) as exc:
         return f"{operation.label} [{mode.value}]: {exc}"
     return None
 
