@@ -21,7 +21,7 @@ metadata = registry.metadata
 
 Level = Literal["province", "city", "district"]
 StartStage = Literal["reserve", "starting", "building", "built"]
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 
 def _utc(value: datetime) -> datetime:
@@ -30,6 +30,18 @@ def _utc(value: datetime) -> datetime:
 
 
 Instant = Annotated[datetime, AfterValidator(_utc)]
+FINITE = {"allow_inf_nan": False}  # 1e400 in JSON parses as infinity; no amount is infinite
+
+
+class Input(SQLModel):
+    """Base of request bodies: text with a NUL character is refused before it reaches SQL."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("contains a NUL character")
+        return v
 
 
 class ProjectsModel(SQLModel, registry=registry):
@@ -57,7 +69,7 @@ def _one_of(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
 # ---- projects ----------------------------------------------------------------------------
 
 
-class ProjectBase(SQLModel):
+class ProjectBase(Input):
     name: str = Field(min_length=1, max_length=200, description="项目名称")
     category: str = Field(max_length=40, description="A catalogue category key, e.g. school")
     plan_clause: str | None = Field(
@@ -66,9 +78,13 @@ class ProjectBase(SQLModel):
     level: str | None = Field(default=None, max_length=20, description="province/city/district")
     sub_district: str | None = Field(default=None, max_length=50)
     lead_department: str | None = Field(default=None, max_length=100)
-    quantity: float | None = Field(default=None, ge=0, description="e.g. 1200 (套) or 3.5 (km)")
+    quantity: float | None = Field(
+        default=None, ge=0, description="e.g. 1200 (套) or 3.5 (km)", schema_extra=FINITE
+    )
     quantity_unit: str | None = Field(default=None, max_length=20)
-    total_investment_wan: float | None = Field(default=None, ge=0, description="万元")
+    total_investment_wan: float | None = Field(
+        default=None, ge=0, description="万元", schema_extra=FINITE
+    )
     planned_start: date | None = None
     planned_completion: date | None = None
     code: str | None = Field(
@@ -126,7 +142,7 @@ class ProjectCreate(ProjectBase):
     )
 
 
-class ProjectUpdate(SQLModel):
+class ProjectUpdate(Input):
     """Fields a PATCH may change; the stage changes only through transitions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -137,9 +153,9 @@ class ProjectUpdate(SQLModel):
     level: Level | None = None
     sub_district: str | None = Field(default=None, max_length=50)
     lead_department: str | None = Field(default=None, max_length=100)
-    quantity: float | None = Field(default=None, ge=0)
+    quantity: float | None = Field(default=None, ge=0, schema_extra=FINITE)
     quantity_unit: str | None = Field(default=None, max_length=20)
-    total_investment_wan: float | None = Field(default=None, ge=0)
+    total_investment_wan: float | None = Field(default=None, ge=0, schema_extra=FINITE)
     planned_start: date | None = None
     planned_completion: date | None = None
     code: str | None = Field(default=None, max_length=40)
@@ -185,7 +201,7 @@ class ProjectStage(ProjectsModel, table=True):
     recorded_at: datetime = _stamp()
 
 
-class TransitionCreate(SQLModel):
+class TransitionCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     to: str = Field(
@@ -199,7 +215,7 @@ class TransitionCreate(SQLModel):
 # ---- milestones --------------------------------------------------------------------------
 
 
-class MilestoneBase(SQLModel):
+class MilestoneBase(Input):
     kind: str = Field(default="other", max_length=20)
     title: str = Field(min_length=1, max_length=200)
     due_on: date | None = None
@@ -233,7 +249,7 @@ class MilestoneCreate(MilestoneBase):
     model_config = ConfigDict(extra="forbid")
 
 
-class MilestoneUpdate(SQLModel):
+class MilestoneUpdate(Input):
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = Field(default=None, max_length=20)
@@ -273,11 +289,13 @@ class InvestmentReport(ProjectsModel, table=True):
     reported_at: datetime = _stamp()
 
 
-class InvestmentCreate(SQLModel):
+class InvestmentCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     month: str = Field(description="YYYY-MM, e.g. 2024-05")
-    amount_wan: float = Field(ge=0, description="Investment completed in that month, 万元")
+    amount_wan: float = Field(
+        ge=0, description="Investment completed in that month, 万元", schema_extra=FINITE
+    )
 
     @field_validator("month")
     @classmethod
@@ -309,7 +327,7 @@ class InvestmentPublic(InvestmentSummary):
 # ---- blockers (难点堵点) ------------------------------------------------------------------
 
 
-class BlockerBase(SQLModel):
+class BlockerBase(Input):
     kind: str = Field(default="other", max_length=20)
     description: str = Field(min_length=1, max_length=2000)
     responsible_department: str | None = Field(default=None, max_length=100)
@@ -347,7 +365,7 @@ class BlockerCreate(BlockerBase):
     raised_on: date | None = Field(default=None, description="When it was raised (default today)")
 
 
-class BlockerUpdate(SQLModel):
+class BlockerUpdate(Input):
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = Field(default=None, max_length=20)

@@ -23,17 +23,17 @@ from services.projects.models import (
     MilestonePublic,
     MilestoneUpdate,
 )
-from services.projects.router import ProjectDep, Today, commit
+from services.projects.router import ProjectDep, RowId, Today, clean_text, commit
 
 router = APIRouter(prefix="/api/v1", tags=["progress"])
 
 
-def load_milestone(project: ProjectDep, milestone_id: int, session: SessionDep) -> Milestone:
+def load_milestone(project: ProjectDep, milestone_id: RowId, session: SessionDep) -> Milestone:
     assert project.id is not None
     return progress.get_milestone(session, project.id, milestone_id)
 
 
-def load_blocker(project: ProjectDep, blocker_id: int, session: SessionDep) -> Blocker:
+def load_blocker(project: ProjectDep, blocker_id: RowId, session: SessionDep) -> Blocker:
     assert project.id is not None
     return progress.get_blocker(session, project.id, blocker_id)
 
@@ -231,6 +231,6 @@ def all_blockers(
         offset=page.offset,
         is_open=open,
         overdue=overdue,
-        responsible_department=responsible_department,
+        responsible_department=clean_text(responsible_department, "responsible_department"),
     )
     return {"items": items, "total": total}

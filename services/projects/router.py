@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from anyio import from_thread
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -47,16 +47,26 @@ PUBLIC_FIELDS = tuple(ProjectPublic.model_fields)
 JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 router = APIRouter(prefix="/api/v1", tags=["projects"])
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="The row's id")]
 
 
-def get_today(request: Request) -> date:
+def clean_text(value: str | None, name: str) -> str | None:
+    """A free-text query value, refused (422) when it holds a NUL, which no database stores."""
+    if value is not None and "\x00" in value:
+        raise Invalid(f"{name} contains a NUL character", loc=["query", name])
+    return value
+
+
+async def get_today(request: Request) -> date:
+    # async: no I/O here, and sync dependencies each cost a hop to a worker thread
     return service.today(request.app.state.settings)
 
 
 Today = Annotated[date, Depends(get_today)]
 
 
-def load_project(project_id: int, session: SessionDep, _: Reader) -> Project:
+def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
     """The project named in the path (404 otherwise), for any reader."""
     return service.get(session, project_id)
 
@@ -81,41 +91,49 @@ def public(session: Session, project: Project, response: Response | None = None)
 
 
 class Filters:
-    """The list filters, shared by the list and the exports."""
+    """The list filters as WHERE clauses, shared by the list and the exports."""
 
-    def __init__(
-        self,
-        today: Today,
-        stage: Annotated[str | None, Query(description=f"One of {', '.join(STAGES)}")] = None,
-        category: Annotated[str | None, Query(description="A catalogue category key")] = None,
-        sub_district: str | None = None,
-        level: Level | None = None,
-        lead_department: str | None = None,
-        q: Annotated[str | None, Query(max_length=100, description="Name or code contains")] = None,
-        overdue: Annotated[
-            bool | None, Query(description="Has a milestone past due and not done")
-        ] = None,
-    ) -> None:
-        if stage is not None and stage not in STAGES:
-            raise Invalid(
-                f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", loc=["query", "stage"]
-            )
-        if category is not None and category not in CATEGORY_LABELS:
-            allowed = ", ".join(CATEGORY_LABELS)
-            raise Invalid(
-                f"unknown project category {category!r}; allowed: {allowed}",
-                loc=["query", "category"],
-            )
-        self.conds = service.conditions(
+    def __init__(self, conds: list[Any]) -> None:
+        self.conds = conds
+
+
+async def list_filters(
+    today: Today,
+    stage: Annotated[str | None, Query(description=f"One of {', '.join(STAGES)}")] = None,
+    category: Annotated[str | None, Query(description="A catalogue category key")] = None,
+    sub_district: str | None = None,
+    level: Level | None = None,
+    lead_department: str | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Name or code contains")] = None,
+    overdue: Annotated[
+        bool | None, Query(description="Has a milestone past due and not done")
+    ] = None,
+) -> Filters:
+    if stage is not None and stage not in STAGES:
+        raise Invalid(
+            f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", loc=["query", "stage"]
+        )
+    if category is not None and category not in CATEGORY_LABELS:
+        allowed = ", ".join(CATEGORY_LABELS)
+        raise Invalid(
+            f"unknown project category {category!r}; allowed: {allowed}",
+            loc=["query", "category"],
+        )
+    return Filters(
+        service.conditions(
             today=today,
             stage=stage,
             category=category,
-            sub_district=sub_district,
+            sub_district=clean_text(sub_district, "sub_district"),
             level=level,
-            lead_department=lead_department,
-            q=q,
+            lead_department=clean_text(lead_department, "lead_department"),
+            q=clean_text(q, "q"),
             overdue=overdue,
         )
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(list_filters)]
 
 
 @router.post("/projects", status_code=201, response_model=ProjectPublic, summary="Register")
@@ -139,7 +157,7 @@ def list_projects(
     session: SessionDep,
     _: Reader,
     page: Paging,
-    filters: Annotated[Filters, Depends()],
+    filters: FiltersDep,
     sort: Literal[tuple(service.SORTS)] = "id",  # type: ignore[valid-type]
 ) -> Any:
     items, total = service.search(
@@ -161,7 +179,7 @@ def export_projects(
     session: SessionDep,
     _: Reader,
     today: Today,
-    filters: Annotated[Filters, Depends()],
+    filters: FiltersDep,
     format: Literal["xlsx", "csv", "oc4ids"] = "xlsx",
 ) -> Response:
     if format == "oc4ids":

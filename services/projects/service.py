@@ -316,11 +316,15 @@ def guarded_update(
     The check and the increment are one UPDATE, so of two writers holding the same version
     exactly one matches the row; the other sees no row and is told to read again.
     """
-    result = session.execute(
-        update(table)
-        .where(table.c.id == row_id, table.c.version == expected)
-        .values(**values, version=table.c.version + 1, updated_at=utcnow())
-    )
+    try:
+        result = session.execute(
+            update(table)
+            .where(table.c.id == row_id, table.c.version == expected)
+            .values(**values, version=table.c.version + 1, updated_at=utcnow())
+        )
+    except IntegrityError as exc:  # a unique value (the code) taken by a concurrent writer
+        session.rollback()
+        raise Conflict("the project code was registered by someone else meanwhile") from exc
     if result.rowcount != 1:
         session.rollback()
         raise PreconditionFailed(

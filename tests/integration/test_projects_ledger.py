@@ -214,3 +214,19 @@ async def test_roles_and_tokens_are_enforced(client: Client, tokens: dict[str, s
 async def test_an_unknown_project_is_404(client: Client) -> None:
     r = await client.get("/api/v1/projects/999")
     assert r.status_code == 404 and "no project 999" in r.json()["detail"]
+
+
+async def test_hostile_input_is_a_422_never_a_500(client: Client) -> None:
+    r = await client.post("/api/v1/projects", json=project_body(name="学校\x00"))
+    assert r.status_code == 422 and problem_locs(r) == [["name"]]
+    raw = '{"name": "x", "category": "school", "total_investment_wan": 1e400}'
+    r = await client.post(
+        "/api/v1/projects", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422 and problem_locs(r) == [["total_investment_wan"]]
+    r = await client.get("/api/v1/projects/99999999999")
+    assert r.status_code == 422 and problem_locs(r) == [["path", "project_id"]]
+    r = await client.get("/api/v1/projects", params={"q": "a\x00"})
+    assert r.status_code == 422 and problem_locs(r) == [["query", "q"]]
+    r = await client.get("/api/v1/projects", params={"offset": 2**40})
+    assert r.status_code == 422 and problem_locs(r) == [["query", "offset"]]

@@ -171,6 +171,12 @@ async def test_csv_without_bom_and_labels_or_keys_both_import(client: Client) ->
         ("hospital", "city", 0.0),
     ]
     assert items[0]["created_on"] == TODAY and items[0]["stage"] == "reserve"
+    first = outbox_events(client, "ProjectRegistered")[0]
+    assert first.on.isoformat() == TODAY
+    assert first.payload["project"]["stages"] == [{"stage": "reserve", "on": TODAY, "ordinal": 0}]
+    [entry] = (await client.get(f"/api/v1/projects/{items[0]['id']}/history")).json()["items"]
+    assert entry["action"] == "import" and entry["actor"] == "project_office-tester"
+    assert entry["changes"]["total_investment_wan"] == [None, 1200.0]
 
 
 async def test_import_of_ten_thousand_rows_from_xlsx(client: Client) -> None:
