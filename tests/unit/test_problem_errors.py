@@ -1,4 +1,4 @@
-"""Every error leaves as problem+json: domain errors, bad input, database refusals, lost databases."""
+"""Every error leaves as problem+json: domain errors, bad input, database refusals or loss."""
 
 from __future__ import annotations
 
