@@ -6,8 +6,8 @@ import asyncio
 
 from services.projects.catalogue import CATEGORY_LABELS
 from tests.conftest import auth
-from tests.integration import test_projects_kit as kit
-from tests.integration.test_projects_kit import (
+from tests.integration import projects_kit as kit
+from tests.integration.projects_kit import (
     Client,
     create,
     outbox_events,

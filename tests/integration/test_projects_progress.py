@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.integration import test_projects_kit as kit
-from tests.integration.test_projects_kit import (
+from tests.integration import projects_kit as kit
+from tests.integration.projects_kit import (
     Client,
     create,
     outbox_events,

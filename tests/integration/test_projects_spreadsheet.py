@@ -15,8 +15,8 @@ from services.common.spreadsheet import write_csv, write_xlsx
 from services.projects.app import create_app
 from services.projects.ledger import COLUMNS
 from tests.conftest import auth, running_app
-from tests.integration import test_projects_kit as kit
-from tests.integration.test_projects_kit import (
+from tests.integration import projects_kit as kit
+from tests.integration.projects_kit import (
     TODAY,
     Client,
     create,

@@ -7,8 +7,8 @@ import asyncio
 import nats
 
 from services.common.envelope import Event
-from tests.integration import test_projects_kit as kit
-from tests.integration.test_projects_kit import (
+from tests.integration import projects_kit as kit
+from tests.integration.projects_kit import (
     Client,
     create,
     move,
@@ -135,8 +135,10 @@ async def test_events_reach_nats_in_order_with_the_snapshot(client: Client) -> N
             await asyncio.sleep(0.05)
     finally:
         await nc.close()
-    assert [e.type for e in got] == ["ProjectRegistered", "ProjectStageChanged"] * 1 + [
-        "ProjectStageChanged"
+    assert [e.type for e in got] == [
+        "ProjectRegistered",
+        "ProjectStageChanged",
+        "ProjectStageChanged",
     ]
     last = got[-1]
     assert last.producer == "projects" and last.subject == str(p["id"])
