@@ -161,6 +161,7 @@ def main() -> None:
         subject_prefix=a.prefix,
         stream=a.stream,
         live_stream=a.live,
+        consumer_ack_wait_seconds=3,  # a killed consumer's batch comes back quickly
         secret="x" * 40,
     )
     if a.role == "relay":
