@@ -218,6 +218,8 @@ def start_drill_system(base_dir: Path, pg_url: str, **env: str) -> DrillSystem:
         "PLANTRACK_SECRET": TEST_SECRET,
         "PLANTRACK_TODAY": TODAY,
         "PLANTRACK_RELAY_INTERVAL_SECONDS": "0.02",
+        # a killed replica's unacknowledged batch returns to the survivor after this long
+        "PLANTRACK_CONSUMER_ACK_WAIT_SECONDS": "5",
         # 6 service processes share the test server's connection budget with other suites
         "PLANTRACK_DB_POOL_SIZE": "3",
         **dbs.env(),
