@@ -38,6 +38,17 @@ from services.supervisor import Supervisor  # noqa: E402
 SECRET = "bench-secret-" + "b" * 40
 CHUNK = 5_000
 BARE_APP = "bench.gateway_measure:bare_app"
+TAG = "bench"
+SETTINGS = Settings(subject_prefix=TAG, stream="BENCH", live_stream="BENCH_LIVE", secret=SECRET)
+ENV = {
+    "PLANTRACK_SECRET": SECRET,
+    "PLANTRACK_SUBJECT_PREFIX": TAG,
+    "PLANTRACK_STREAM": "BENCH",
+    "PLANTRACK_LIVE_STREAM": "BENCH_LIVE",
+    "PLANTRACK_ENV": "test",
+    # The limiter is on the measured path; 64 clients on one token must not hit it.
+    "PLANTRACK_RATE_LIMIT_PER_MINUTE": str(10**9),
+}
 
 
 def free_block() -> int:
@@ -127,7 +138,7 @@ async def measure(args: argparse.Namespace, gateway: str, bare: str, token: str)
     return {name: summarise(runs) for name, runs in results.items()}
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--projects", type=int, default=100_000)
     ap.add_argument("--enterprises", type=int, default=50_000)
@@ -137,57 +148,49 @@ def main() -> None:
     ap.add_argument("--freshness", type=int, default=100, help="transitions timed end to end")
     ap.add_argument("--drain-limit", type=float, default=900.0, help="max wait for roll-ups (s)")
     ap.add_argument("--keep", action="store_true", help="keep the data dir (logs) afterwards")
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def load(args: argparse.Namespace, sup: Supervisor, nats_url: str, admin: str) -> int:
+    """Projects, enterprises and the event stream up to size; returns the events in the stream."""
+    imports = [
+        ("projects", "/api/v1/projects/import", project_csv(args.projects, CHUNK)),
+        ("enterprises", "/api/v1/enterprises/import", enterprise_csv(args.enterprises, CHUNK)),
+    ]
+    for service, path, chunks in imports:
+        bulk_import(sup.url(service), path, admin, list(chunks), service)
+    in_stream = asyncio.run(top_up_events(nats_url, SETTINGS, args.events, args.projects))
+    print(f"domain stream: {in_stream} events", flush=True)
+    pending = asyncio.run(wait_consumed(nats_url, SETTINGS, args.drain_limit))
+    print(f"roll-up backlog at measurement: {pending}", flush=True)
+    return in_stream
+
+
+def main() -> None:
+    args = arguments()
     data_dir = Path(tempfile.mkdtemp(prefix="plantrack-bench-"))
     server = NatsServer(store_dir=data_dir / "nats").start()
-    tag = "bench"
-    settings = Settings(subject_prefix=tag, stream="BENCH", live_stream="BENCH_LIVE", secret=SECRET)
-    env = {
-        "PLANTRACK_SECRET": SECRET,
-        "PLANTRACK_SUBJECT_PREFIX": tag,
-        "PLANTRACK_STREAM": "BENCH",
-        "PLANTRACK_LIVE_STREAM": "BENCH_LIVE",
-        "PLANTRACK_ENV": "test",
-        # The limiter is on the measured path; 64 clients on one token must not hit it.
-        "PLANTRACK_RATE_LIMIT_PER_MINUTE": str(10**9),
-    }
-    sup = Supervisor(data_dir=data_dir, port=free_block(), nats_url=server.url, extra_env=env)
+    sup = Supervisor(data_dir=data_dir, port=free_block(), nats_url=server.url, extra_env=ENV)
     bare_proc = None
     try:
         sup.start()
         sup.wait_ready(120)
         admin = issue_token(SECRET, Role.admin, subject="bench", ttl_seconds=86400)
         viewer = issue_token(SECRET, Role.viewer, subject="bench-viewer", ttl_seconds=86400)
-        bulk_import(
-            sup.url("projects"),
-            "/api/v1/projects/import",
-            admin,
-            list(project_csv(args.projects, CHUNK)),
-            "projects",
-        )
-        bulk_import(
-            sup.url("enterprises"),
-            "/api/v1/enterprises/import",
-            admin,
-            list(enterprise_csv(args.enterprises, CHUNK)),
-            "enterprises",
-        )
-        in_stream = asyncio.run(top_up_events(server.url, settings, args.events, args.projects))
-        print(f"domain stream: {in_stream} events", flush=True)
-        pending = asyncio.run(wait_consumed(server.url, settings, args.drain_limit))
-        print(f"roll-up backlog at measurement: {pending}", flush=True)
-
+        in_stream = load(args, sup, server.url, admin)
+        gateway = sup.url("gateway")
         overview = httpx.get(
-            sup.url("gateway") + "/api/v1/dashboard/overview",
+            gateway + "/api/v1/dashboard/overview",
             headers={"Authorization": f"Bearer {viewer}"},
             timeout=60,
         )
         print(f"overview: {len(overview.content)} bytes, degraded={overview.json()['degraded']}")
         bare_proc, bare = start_bare(overview.content, data_dir)
-        figures = asyncio.run(measure(args, sup.url("gateway"), bare, viewer))
-        fresh = asyncio.run(freshness(sup.url("gateway"), admin, viewer, args.freshness))
-        report(args, figures, fresh, in_stream)
+        report(args, asyncio.run(measure(args, gateway, bare, viewer)), in_stream)
+        fresh = asyncio.run(
+            freshness(gateway, admin, viewer, args.freshness, server.url, SETTINGS.subject_prefix)
+        )
+        print("freshness (transition POSTed -> SSE event): " + json.dumps(fresh), flush=True)
     finally:
         if bare_proc is not None:
             bare_proc.terminate()
@@ -198,7 +201,7 @@ def main() -> None:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def report(args: argparse.Namespace, figures: dict, fresh: dict, events: int) -> None:
+def report(args: argparse.Namespace, figures: dict, events: int) -> None:
     o, b = figures["overview"], figures["bare"]
     print(
         f"\n{args.projects} projects, {args.enterprises} enterprises, {events} events in the "
@@ -213,7 +216,7 @@ def report(args: argparse.Namespace, figures: dict, fresh: dict, events: int) ->
         f"overview / bare: req/s x{o['rps'] / b['rps']:.2f} (goal >= 0.5), "
         f"p99 x{o['p99_ms'] / b['p99_ms']:.2f} (goal <= 2)"
     )
-    print("freshness (transition POSTed -> SSE event): " + json.dumps(fresh))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

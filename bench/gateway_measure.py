@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import nats
 import orjson
 from fastapi import FastAPI
 
@@ -99,43 +100,78 @@ async def _watch(response: httpx.Response, arrived: dict[int, float]) -> None:
             event[name] = value
 
 
-async def freshness(gateway: str, writer: str, reader: str, n: int) -> dict[str, Any]:
-    """POST `n` transitions one after another; time each until its SSE event is received."""
+def _stats(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(statistics.median(values) * 1000, 1),
+        "p95_ms": round(_pct(values, 0.95) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
+
+
+async def _new_projects(client: httpx.AsyncClient, auth: dict[str, str], n: int) -> list[int]:
+    ids = []
+    for i in range(n):
+        body = {"name": f"芝罘区时效测试项目{i}", "category": "road"}
+        r = await client.post("/api/v1/projects", headers=auth, json=body)
+        if r.status_code == 201:
+            ids.append(r.json()["id"])
+    return ids
+
+
+async def _watch_nats(
+    nats_url: str, prefix: str, domain: dict[int, float], live: dict[int, float]
+) -> Any:
+    """When each stage change reached the domain stream (projects' outbox relayed) and its
+    notice the live stream (events service done): the stages before the gateway's hop."""
+    nc = await nats.connect(nats_url)
+
+    def recorder(arrived: dict[int, float]) -> Any:
+        async def on_msg(msg: Any) -> None:
+            payload = orjson.loads(msg.data).get("payload", {})
+            project = payload.get("project") or payload
+            arrived.setdefault(project.get("id"), time.perf_counter())
+
+        return on_msg
+
+    await nc.subscribe(f"{prefix}.domain.projects.ProjectStageChanged", cb=recorder(domain))
+    await nc.subscribe(f"{prefix}.live.project.>", cb=recorder(live))
+    return nc
+
+
+async def freshness(
+    gateway: str, writer: str, reader: str, n: int, nats_url: str, prefix: str
+) -> dict[str, Any]:
+    """POST `n` transitions one after another; time each until its SSE event is received, and
+    until its notice reached the live stream (the rest is the gateway's share)."""
     auth_w = {"Authorization": f"Bearer {writer}"}
     today = date.today().isoformat()
+    sse: dict[int, float] = {}
+    live: dict[int, float] = {}
+    domain: dict[int, float] = {}
+    sent: dict[int, float] = {}
+    nc = await _watch_nats(nats_url, prefix, domain, live)
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
-        ids = []
-        for i in range(n):
-            r = await client.post(
-                "/api/v1/projects",
-                headers=auth_w,
-                json={"name": f"芝罘区时效测试项目{i}", "category": "road"},
-            )
-            ids.append(r.json()["id"])
-        arrived: dict[int, float] = {}
+        ids = await _new_projects(client, auth_w, n)
         headers = {"Authorization": f"Bearer {reader}"}
         async with client.stream("GET", "/api/v1/stream", headers=headers) as stream:
-            watcher = asyncio.create_task(_watch(stream, arrived))
-            took = []
+            watcher = asyncio.create_task(_watch(stream, sse))
             for pid in ids:
-                sent = time.perf_counter()
-                await client.post(
-                    f"/api/v1/projects/{pid}/transitions",
-                    headers=auth_w,
-                    json={"to": "starting", "on": today},
-                )
-                deadline = sent + 5.0
-                while pid not in arrived and time.perf_counter() < deadline:
+                sent[pid] = time.perf_counter()
+                body = {"to": "starting", "on": today}
+                await client.post(f"/api/v1/projects/{pid}/transitions", headers=auth_w, json=body)
+                while pid not in sse and time.perf_counter() < sent[pid] + 5.0:
                     await asyncio.sleep(0.001)
-                if pid in arrived:
-                    took.append(arrived[pid] - sent)
             watcher.cancel()
-    if not took:
-        return {"received": 0, "sent": n, "note": "no live project events within 5 s each"}
-    return {
-        "received": len(took),
-        "sent": n,
-        "p50_ms": round(statistics.median(took) * 1000, 1),
-        "p95_ms": round(_pct(took, 0.95) * 1000, 1),
-        "max_ms": round(max(took) * 1000, 1),
-    }
+    await nc.close()
+    got = [pid for pid in ids if pid in sse]
+    out: dict[str, Any] = {"sent": n, "received": len(got)}
+    if got:
+        out["post_to_sse"] = _stats([sse[p] - sent[p] for p in got])
+        relayed = [p for p in got if p in domain]
+        if relayed:
+            out["post_to_domain_stream"] = _stats([domain[p] - sent[p] for p in relayed])
+        both = [p for p in got if p in live]
+        if both:
+            out["post_to_live_stream"] = _stats([live[p] - sent[p] for p in both])
+            out["gateway_hop"] = _stats([max(0.0, sse[p] - live[p]) for p in both])
+    return out

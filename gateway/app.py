@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import openapi, proxy, stream
-from gateway.deps import GatewayReader
+from gateway import openapi, overview, proxy, stream
 from gateway.observe import Observe
-from gateway.overview import TTL_SECONDS, Overview
+from gateway.overview import TTL_SECONDS
 from gateway.ratelimit import RateLimiter, TooManyRequests
-from gateway.routes import API_PREFIX, RouteTemplates
+from gateway.routes import RouteTemplates
 from services.common.auth import Role, issue_token
 from services.common.errors import install_problem_handlers, problem
 from services.common.metrics import metrics_response
@@ -65,31 +64,11 @@ def create_app(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime = Runtime(name="gateway", settings=settings)
     templates = RouteTemplates()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstreams = proxy.Upstreams(settings)
-        app.state.upstreams = upstreams
-        app.state.overview = Overview(
-            upstreams,
-            token=ServiceToken(app.state.secret),
-            today=lambda: business_day(settings),
-            ttl=overview_ttl,
-        )
-        app.state.openapi = openapi.Aggregate(app, upstreams, templates)
-        await runtime.start()
-        runtime.spawn(app.state.openapi.prime(), "openapi")
-        try:
-            yield
-        finally:
-            await runtime.stop()
-            await upstreams.aclose()
-
     app = FastAPI(
         title="plantrack",
         version="1.0.0",
         description="The district plan's API: projects, enterprises, targets and the dashboard.",
-        lifespan=lifespan,
+        lifespan=_lifespan(runtime, templates, overview_ttl),
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -106,22 +85,7 @@ def create_app(
 
     _health_routes(app, runtime)
     app.include_router(openapi.router)
-
-    @app.get(
-        API_PREFIX + "/dashboard/overview",
-        tags=["dashboard"],
-        summary="Everything a dashboard shows, in one call",
-    )
-    async def overview(request: Request, _: GatewayReader) -> Response:
-        """Targets summary, pipeline by stage × category and the year's batches, designations by
-        type, alerts; `degraded` names the services that could not be reached, whose last known
-        values are shown with their age in `stale`."""
-        snap = await request.app.state.overview.body()
-        headers = {"ETag": snap.etag, "Cache-Control": "no-cache"}
-        if request.headers.get("if-none-match") == snap.etag:
-            return Response(status_code=304, headers=headers)
-        return Response(snap.body, media_type="application/json", headers=headers)
-
+    app.include_router(overview.router)
     app.include_router(stream.router)
     app.include_router(proxy.router)
 
@@ -131,6 +95,34 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _lifespan(
+    runtime: Runtime, templates: RouteTemplates, overview_ttl: float
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Upstream connections, the overview cache and NATS for as long as the app runs."""
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstreams = proxy.Upstreams(settings)
+        app.state.upstreams = upstreams
+        app.state.overview = overview.Overview(
+            upstreams,
+            token=ServiceToken(app.state.secret),
+            today=lambda: business_day(settings),
+            ttl=overview_ttl,
+        )
+        app.state.openapi = openapi.Aggregate(app, upstreams, templates)
+        await runtime.start()
+        runtime.spawn(app.state.openapi.prime(), "openapi")
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await upstreams.aclose()
+
+    return lifespan
 
 
 async def _too_many(_: Request, exc: Exception) -> JSONResponse:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,9 +13,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
+from fastapi import APIRouter, Request, Response
 
 from gateway import sections
+from gateway.deps import GatewayReader
 from gateway.proxy import Upstreams
+from gateway.routes import API_PREFIX
 from services.common.errors import DomainError
 from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
 
@@ -23,9 +26,9 @@ log = logging.getLogger("plantrack.gateway.overview")
 
 TTL_SECONDS = 5.0
 PIPELINE_TTL_SECONDS = 30.0
+BACKOFF_MAX_SECONDS = 60.0
 FETCH_TIMEOUT_SECONDS = 2.0
-COALESCE_SECONDS = 0.02
-MAX_PASSES = 3
+MIN_REBUILD_INTERVAL_SECONDS = 0.5
 
 
 @dataclass
@@ -44,11 +47,22 @@ class Source:
     value: Any = None
     ok_at: float | None = None  # wall clock of the last good answer
     checked_at: float = 0.0  # monotonic time of the last attempt
-    failed: bool = False
+    failures: int = 0  # in a row; the source backs off while its service struggles
     dirty: bool = True
 
+    @property
+    def failed(self) -> bool:
+        return self.failures > 0
+
     def due(self, now: float, ttl: float) -> bool:
-        return self.dirty or now - self.checked_at >= max(ttl, self.ttl or 0.0)
+        ttl = max(ttl, self.ttl or 0.0)
+        if self.failures:
+            # A service that fails or times out is often busy with the very answer asked for
+            # (it goes on computing after the gateway gave up): asking again on every event
+            # or TTL would keep it busy for good, so wait twice as long after each failure.
+            backoff = min(BACKOFF_MAX_SECONDS, ttl * 2 ** (self.failures - 1))
+            return now - self.checked_at >= backoff
+        return self.dirty or now - self.checked_at >= ttl
 
 
 def default_sources() -> list[Source]:
@@ -126,11 +140,13 @@ class Snapshot:
 class Overview:
     """Serves the overview as pre-serialised bytes, so its cost does not grow with the data.
 
-    An event marks the sources it touches dirty and starts a rebuild shortly after (a burst
-    becomes one rebuild); a read waits for a pending rebuild, so what it gets is never older
-    than an event it could have seen. Past the TTL a read gets the current bytes at once and
-    a rebuild starts in the background. One rebuild runs at a time (single flight). A source
-    whose service fails keeps its last value and puts the service in `degraded`.
+    An event marks the sources it touches dirty; the next read waits for a rebuild, so what it
+    gets is never older than an event it could have seen. Nothing is fetched for events nobody
+    reads, and rebuilds start at most every `min_interval`: the services' summaries are costly
+    queries, and a stream of events must not turn into a stream of them. Past the TTL a read
+    gets the current bytes at once and a rebuild starts in the background. One rebuild runs at
+    a time (single flight). A source whose service fails keeps its last value and puts the
+    service in `degraded`.
     """
 
     def __init__(
@@ -140,63 +156,64 @@ class Overview:
         token: Callable[[], str],
         today: Callable[[], date],
         ttl: float = TTL_SECONDS,
+        min_interval: float = MIN_REBUILD_INTERVAL_SECONDS,
         sources: list[Source] | None = None,
     ) -> None:
         self.upstreams = upstreams
         self.token = token
         self.today = today
         self.ttl = ttl
+        self.min_interval = min_interval
         self.sources = {s.name: s for s in (sources or default_sources())}
         self.generation = 0  # bumped by every invalidation
         self.snapshot: Snapshot | None = None
         self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._started = -math.inf
 
     def invalidate(self, kind: str | None = None) -> None:
-        """Mark what an event of `kind` changes (everything when None) and rebuild soon."""
+        """Mark what an event of `kind` changes (everything when None)."""
         for name in INVALIDATES.get(kind or "", tuple(self.sources)):
             self.sources[name].dirty = True
         self.generation += 1
-        if self._timer is None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(COALESCE_SECONDS, self._kick)
 
-    def _kick(self) -> None:
-        self._timer = None
+    def _rebuild_soon(self) -> asyncio.Task[None]:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._rebuild())
+            delay = max(0.0, self._started + self.min_interval - time.monotonic())
+            self._task = asyncio.create_task(self._rebuild(delay))
+        return self._task
 
     async def body(self) -> Snapshot:
         """The current overview; waits only when it is missing or an event made it stale."""
         snap = self.snapshot
         if snap is not None and snap.generation == self.generation:
             if time.monotonic() - snap.built_at >= self.ttl:
-                self._kick()
+                self._rebuild_soon()
             return snap
-        self._kick()
-        task = self._task
-        assert task is not None
-        if snap is None:
-            await asyncio.shield(task)
-        else:
-            # A slow service must not hold the page: past the wait, serve the last bytes.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), FETCH_TIMEOUT_SECONDS + 0.5)
-        assert self.snapshot is not None
+        wanted = self.generation
+        deadline = time.monotonic() + self.min_interval + FETCH_TIMEOUT_SECONDS + 0.5
+        # A rebuild already under way may predate the event: then the next one is awaited.
+        while self.snapshot is None or self.snapshot.generation < wanted:
+            task = self._rebuild_soon()
+            if self.snapshot is None:
+                await asyncio.shield(task)
+                continue
+            try:  # a slow service must not hold the page: past the wait, serve the last bytes
+                await asyncio.wait_for(asyncio.shield(task), deadline - time.monotonic())
+            except TimeoutError:
+                break
         return self.snapshot
 
-    async def _rebuild(self) -> None:
-        for _ in range(MAX_PASSES):
-            generation = self.generation
-            now = time.monotonic()
-            due = [s for s in self.sources.values() if s.due(now, self.ttl)]
-            today = self.today()
-            await asyncio.gather(*(self._fetch(s, today) for s in due))
-            body = orjson.dumps(self.assemble(today))
-            etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-            self.snapshot = Snapshot(body, etag, generation)
-            if generation == self.generation:
-                return
+    async def _rebuild(self, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        self._started = time.monotonic()
+        generation = self.generation
+        due = [s for s in self.sources.values() if s.due(self._started, self.ttl)]
+        today = self.today()
+        await asyncio.gather(*(self._fetch(s, today) for s in due))
+        body = orjson.dumps(self.assemble(today))
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        self.snapshot = Snapshot(body, etag, generation)
 
     async def _fetch(self, source: Source, today: date) -> None:
         source.dirty = False
@@ -218,11 +235,11 @@ class Overview:
                 body = await source.follow(self.upstreams, body, headers)
             source.value = source.adapt(body, today)
             source.ok_at = time.time()
-            source.failed = False
+            source.failures = 0
         except (DomainError, ValueError, TypeError, AttributeError, KeyError) as exc:
             if not source.failed:
                 log.warning("overview: %s from %s failed: %s", source.name, source.service, exc)
-            source.failed = True
+            source.failures += 1
 
     def assemble(self, today: date) -> dict[str, Any]:
         """The overview's shape; a section is null only when none of its parts was ever had."""
@@ -285,3 +302,18 @@ def set_target_gauges(items: list[dict[str, Any]]) -> None:
             TARGET_VALUE.labels(target_id, str(item.get("clause") or "")).set(value)
         if isinstance(progress, int | float):
             TARGET_PROGRESS.labels(target_id).set(progress)
+
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get(API_PREFIX + "/dashboard/overview", summary="Everything a dashboard shows, in one call")
+async def overview(request: Request, _: GatewayReader) -> Response:
+    """Targets summary, pipeline by stage × category and the year's batches, designations by
+    type, alerts; `degraded` names the services that could not be reached, whose last known
+    values are shown with their age in `stale`."""
+    snap = await request.app.state.overview.body()
+    headers = {"ETag": snap.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == snap.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(snap.body, media_type="application/json", headers=headers)

@@ -59,6 +59,7 @@ class Upstream:
 
 
 def upstream_app(up: Upstream, settings: Settings) -> FastAPI:
+    """A stand-in for the service `up.name`: the routes the gateway calls, tokens verified."""
     app = FastAPI(title=f"stand-in {up.name}")
     app.state.settings = settings
     app.state.secret = settings.signing_secret()
@@ -75,80 +76,78 @@ def upstream_app(up: Upstream, settings: Settings) -> FastAPI:
     def readyz() -> dict[str, Any]:
         return {"ready": True, "service": up.name}
 
-    if up.name == "events":
+    ROUTES[up.name](app, up)
+    return app
 
-        @app.get("/api/v1/targets/summary")
-        def summary(_: Reader) -> dict[str, Any]:
-            return up.data.get("summary") or {
-                "targets": {"total": 1, "items": [TARGET]},
-                "designations_by_type": [{"type": "high_tech", "count": 3}],
-                "pipeline_by_stage_category": [
-                    {"stage": "building", "category": "school", "count": 2}
-                ],
-            }
 
-        @app.post("/api/v1/targets/{target_id}/reports", status_code=201)
-        def report(target_id: str, _: TargetReporter) -> dict[str, Any]:
-            return {"target_id": target_id}
+def _events(app: FastAPI, up: Upstream) -> None:
+    @app.get("/api/v1/targets/summary")
+    def summary(_: Reader) -> dict[str, Any]:
+        return up.data.get("summary") or {
+            "targets": {"total": 1, "items": [TARGET]},
+            "designations_by_type": [{"type": "high_tech", "count": 3}],
+            "pipeline_by_stage_category": [{"stage": "building", "category": "school", "count": 2}],
+        }
 
-    if up.name == "projects":
+    @app.post("/api/v1/targets/{target_id}/reports", status_code=201)
+    def report(target_id: str, _: TargetReporter) -> dict[str, Any]:
+        return {"target_id": target_id}
 
-        @app.get("/api/v1/pipeline")
-        def pipeline(year: int, _: Reader) -> dict[str, Any]:
-            return {
-                "year": year,
-                "batches": [
-                    {"batch": "built", "label": "建成一批", "planned": 5, "actual": [{"id": 1}]},
-                    {"batch": "reserve", "planned": 9, "actual": 7},
-                ],
-            }
 
-        @app.get("/api/v1/projects")
-        def projects(request: Request, _: Reader) -> dict[str, Any]:
-            if request.query_params.get("overdue") == "true":
-                # As the projects service answers: a list page leaves the milestones out.
-                return up.data.get("overdue") or {
-                    "items": [{"id": 12, "name": PROJECT["name"]}],
-                    "total": 1,
-                }
-            return {"items": [], "total": 0, "query": str(request.url.query)}
+def _projects(app: FastAPI, up: Upstream) -> None:
+    @app.get("/api/v1/pipeline")
+    def pipeline(year: int, _: Reader) -> dict[str, Any]:
+        return {
+            "year": year,
+            "batches": [
+                {"batch": "built", "label": "建成一批", "planned": 5, "actual": [{"id": 1}]},
+                {"batch": "reserve", "planned": 9, "actual": 7},
+            ],
+        }
 
-        @app.post("/api/v1/projects", status_code=201)
-        async def create(request: Request, principal: ProjectWriter) -> dict[str, Any]:
-            body = await request.json()
-            return {
-                "id": 1,
-                "stage": "reserve",
-                "version": 1,
-                "name": body.get("name"),
-                "by": principal.subject,
-            }
-
-        @app.get("/api/v1/projects/export")
-        def export(_: Reader) -> Response:
-            return Response(b"x" * 300_000, media_type="text/csv")
-
-        @app.get("/api/v1/projects/{project_id}")
-        def detail(project_id: int, _: Reader) -> dict[str, Any]:
-            return {**PROJECT, "id": project_id}
-
-    if up.name == "enterprises":
-
-        @app.get("/api/v1/designations/expiring")
-        def expiring(_: Reader) -> dict[str, Any]:
-            return {
-                "items": [
-                    {
-                        "enterprise_id": 7,
-                        "enterprise_name": "烟台某某科技有限公司",
-                        "type": "high_tech",
-                        "expires_on": "2030-01-31",
-                    }
-                ],
+    @app.get("/api/v1/projects")
+    def projects(request: Request, _: Reader) -> dict[str, Any]:
+        if request.query_params.get("overdue") == "true":
+            # As the projects service answers: a list page leaves the milestones out.
+            return up.data.get("overdue") or {
+                "items": [{"id": 12, "name": PROJECT["name"]}],
                 "total": 1,
             }
+        return {"items": [], "total": 0, "query": str(request.url.query)}
 
-    return app
+    @app.post("/api/v1/projects", status_code=201)
+    async def create(request: Request, principal: ProjectWriter) -> dict[str, Any]:
+        body = await request.json()
+        return {
+            "id": 1,
+            "stage": "reserve",
+            "version": 1,
+            "name": body.get("name"),
+            "by": principal.subject,
+        }
+
+    @app.get("/api/v1/projects/export")
+    def export(_: Reader) -> Response:
+        return Response(b"x" * 300_000, media_type="text/csv")
+
+    @app.get("/api/v1/projects/{project_id}")
+    def detail(project_id: int, _: Reader) -> dict[str, Any]:
+        return {**PROJECT, "id": project_id}
+
+
+def _enterprises(app: FastAPI, up: Upstream) -> None:
+    @app.get("/api/v1/designations/expiring")
+    def expiring(_: Reader) -> dict[str, Any]:
+        item = {
+            "enterprise_id": 7,
+            "enterprise_name": "烟台某某科技有限公司",
+            "type": "high_tech",
+            "expires_on": "2030-01-31",
+        }
+        return {"items": [item], "total": 1}
+
+
+ROUTES = {"events": _events, "projects": _projects, "enterprises": _enterprises}
 
 
 @contextlib.asynccontextmanager

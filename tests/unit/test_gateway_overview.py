@@ -6,8 +6,12 @@ import asyncio
 import time
 from datetime import date
 
+import httpx
 import nats
+import orjson
 
+from gateway.overview import Overview
+from gateway.proxy import Upstreams
 from tests.conftest import auth
 from tests.unit.gateway_kit import TARGET, gateway_over_stand
 
@@ -169,3 +173,34 @@ async def test_a_section_never_had_is_null_and_named_degraded(settings_factory, 
         assert body["targets"] is None and body["designations"] is None
         assert body["pipeline"]["by_stage_category"] == []
         assert len(body["pipeline"]["batches"]) == 2
+
+
+async def test_a_failing_service_is_asked_less_and_less_often(settings_factory):
+    calls: list[str] = []
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(500, json={"detail": "busy"})
+
+    upstreams = Upstreams(settings_factory(), transport=httpx.MockTransport(busy))
+    overview = Overview(upstreams, token=lambda: "t", today=date.today, ttl=0.05, min_interval=0)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        overview.invalidate()  # an event flood must not turn into a request flood
+        snap = await overview.body()
+        await asyncio.sleep(0.01)
+    await upstreams.aclose()
+    assert orjson.loads(snap.body)["degraded"] == ["enterprises", "events", "projects"]
+    # Backing off 0.05, 0.1, 0.2, 0.4, 0.8 s: a handful of calls, not one per event.
+    assert 3 <= calls.count("/api/v1/targets/summary") <= 7
+
+
+async def test_events_nobody_reads_cost_the_services_nothing(settings_factory, tokens):
+    async with gateway_over_stand(settings_factory) as (client, stand, app):
+        await client.get(OVERVIEW, headers=auth(tokens["viewer"]))
+        for _ in range(100):
+            app.state.overview.invalidate("project")
+        await asyncio.sleep(0.3)
+        assert stand.upstreams["events"].calls["GET /api/v1/targets/summary"] == 1
+        await client.get(OVERVIEW, headers=auth(tokens["viewer"]))
+        assert stand.upstreams["events"].calls["GET /api/v1/targets/summary"] == 2
