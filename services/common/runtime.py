@@ -177,9 +177,10 @@ class Runtime:
         }
         return checks
 
-    def session(self) -> Iterator[Session]:
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
         assert self.engine is not None
-        with Session(self.engine, expire_on_commit=False) as session:
+        engine = db.reader(self.engine) if read_only else self.engine
+        with Session(engine, expire_on_commit=False) as session:
             yield session
 
 
@@ -192,7 +193,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def get_session(request: Request) -> Iterator[Session]:
     runtime: Runtime = request.app.state.runtime
-    yield from runtime.session()
+    # Reads do not take SQLite's write lock, so they never hold up the writers (or the consumer).
+    yield from runtime.session(read_only=request.method in ("GET", "HEAD"))
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
