@@ -308,5 +308,12 @@ def year_pipeline(
     _: Reader,
     today: Today,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Default: this year")] = None,
+    projects: Annotated[
+        bool, Query(description="false: the counts only, without each batch's projects")
+    ] = True,
 ) -> Any:
-    return pipeline.year_view(session, year=year or today.year, today=today)
+    view = pipeline.year_view(session, year=year or today.year, today=today)
+    if not projects:
+        for batch in view["batches"]:
+            batch["projects"] = []
+    return view

@@ -201,6 +201,10 @@ async def test_the_pipeline_compares_planned_and_actual_batches(client: Client) 
     assert started["planned_on"] == "2024-02-01" and started["actual_on"] == "2024-02-03"
     assert e["id"] not in {p["id"] for x in view["batches"] for p in x["projects"]}
 
+    r = await client.get("/api/v1/pipeline", params={"year": 2024, "projects": "false"})
+    counts = {x["batch"]: (x["planned"], x["actual"], x["projects"]) for x in r.json()["batches"]}
+    assert counts == {x["batch"]: (x["planned"], x["actual"], []) for x in view["batches"]}
+
 
 async def test_the_pipeline_refuses_a_year_out_of_range(client: Client) -> None:
     r = await client.get("/api/v1/pipeline", params={"year": 99})
