@@ -59,7 +59,9 @@ def up(
     def _stop(*_: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a process started from a background job inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         sup.start()
         sup.wait_ready()
