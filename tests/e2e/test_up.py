@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common.auth import Role, issue_token
 from services.common.natsserver import free_port
 
 
@@ -66,6 +67,21 @@ def wait_ready(port: int, timeout: float) -> dict:
     raise AssertionError(f"not ready within {timeout}s: {body}")
 
 
+def wait_announced(proc: subprocess.Popen[str], timeout: float = 30) -> list[str]:
+    """Read `up`'s output until it says it is up (it prints that once every check passed)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Ctrl-C stops everything"):
+            return lines
+    raise AssertionError(f"up did not announce itself: {lines}")
+
+
 def ctrl_c(proc: subprocess.Popen[str]) -> str:
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
     out, _ = proc.communicate(timeout=40)
@@ -87,10 +103,12 @@ def test_up_is_ready_within_30s_and_ctrl_c_leaves_no_process(tmp_path: Path) -> 
             assert svc["checks"]["nats"]["ready"], name
         assert body["nats"]["ready"]
         assert plantrack_processes(str(data_dir)), "the embedded nats-server runs from the data dir"
+        announced = "".join(wait_announced(proc))
     finally:
         out = ctrl_c(proc)
     assert proc.returncode == 0, out
-    assert "plantrack is up" in out
+    assert "plantrack is up" in announced and "#token=" in announced
+    assert "stopped" in out
     time.sleep(0.5)
     assert plantrack_processes(str(data_dir)) == []
     assert plantrack_processes(f"--port {port + 1}") == []
@@ -105,13 +123,29 @@ def test_second_up_on_the_same_data_dir_keeps_the_data(tmp_path: Path) -> None:
     proc = start_up(data_dir, port)
     try:
         wait_ready(port, timeout=30)
+        wait_announced(proc)
         secret = (data_dir / "secret.key").read_text()
+        headers = {"Authorization": f"Bearer {issue_token(secret, Role.project_office)}"}
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/projects",
+            json={"name": "芝罘区重启测试学校", "category": "school"},
+            headers=headers,
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
     finally:
         ctrl_c(proc)
     proc = start_up(data_dir, port)
     try:
         wait_ready(port, timeout=30)
+        wait_announced(proc)
         assert (data_dir / "secret.key").read_text() == secret, "tokens stay valid across restarts"
+        again = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/projects/{created.json()['id']}",
+            headers=headers,
+            timeout=10,
+        )
+        assert again.status_code == 200 and again.json()["name"] == "芝罘区重启测试学校"
     finally:
         ctrl_c(proc)
     assert proc.returncode == 0
