@@ -94,6 +94,7 @@ def create_app(
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    openapi.mount_docs_assets(app)
     return app
 
 
