@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Engine, create_engine, event
 
+from services.common.inbox import Consumer
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
 from services.events import progress
-from services.events.catalogue import load_catalogue
+from services.events.catalogue import Target, load_catalogue
 from services.events.events import LiveNotifier, ProgressTracker, rollup_consumer
 from services.events.models import metadata, outbox
 from services.events.router import router
@@ -20,8 +25,70 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = (
     "Rolls the domain events up into every numeric target of the plan, exactly for any "
     "business date, and rebuilds the roll-ups from the stream on demand.\n\n"
+    + progress.COUNTING_RULES
+    + "\n"
     + progress.STATUS_RULES
 )
+
+
+def reading_engine(engine: Engine) -> Engine:
+    """The engine reads go through. On SQLite a second engine without the kernel's
+    BEGIN IMMEDIATE, so progress queries never hold the write lock the consumer needs
+    (WAL readers and the writer do not block each other); on PostgreSQL the same one."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    reads = create_engine(
+        engine.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=5
+    )
+
+    @event.listens_for(reads, "connect")
+    def _pragmas(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA query_only=ON")
+        cur.close()
+
+    return reads
+
+
+async def _stop_when_cancelled(*loops: Consumer | ProgressTracker, reads: Engine) -> None:
+    """Ask the loops to stop when the runtime cancels its tasks: the NATS client can lose a
+    cancel inside a fetch, and a loop told to stop ends after its current step."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for loop in loops:
+            loop.stop()
+        reads.dispose()
+
+
+def _consumer_starter(
+    app: FastAPI, targets: list[Target], tracker: ProgressTracker, reads: Engine
+) -> Callable[[Runtime], Awaitable[None]]:
+    """The hook that starts the roll-up consumer and the progress tracker once NATS is up."""
+
+    async def start(rt: Runtime) -> None:
+        assert rt.nc is not None and rt.js is not None and rt.engine is not None
+        notifier = LiveNotifier(rt.nc, rt.js, rt.settings)
+        tracker.notifier = notifier
+        try:
+            await tracker.refresh()  # a baseline, so the first change is announced
+        except Exception:  # the periodic refresh retries
+            pass
+        consumer = rollup_consumer(
+            js=rt.js,
+            engine=rt.engine,
+            settings=rt.settings,
+            targets=targets,
+            tracker=tracker,
+            notifier=notifier,
+        )
+        app.state.consumer = consumer
+        rt.spawn(_stop_when_cancelled(consumer, tracker, reads=reads), "stopper")
+        rt.spawn(tracker.run(), "progress")
+        rt.spawn(consumer.run(), "rollup")
+
+    return start
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,37 +100,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS,
         outbox=outbox,
     )
-    targets = load_catalogue()
-
-    def today() -> date:
-        return date.fromisoformat(settings.today) if settings.today else date.today()
-
     assert runtime.engine is not None
+    targets = load_catalogue()
+    fixed = date.fromisoformat(settings.today) if settings.today else None
+    reads = reading_engine(runtime.engine)
     tracker = ProgressTracker(
-        engine=runtime.engine, targets=targets, assess=progress.assess_all, today=today
+        engine=reads,
+        targets=targets,
+        assess=progress.assess_all,
+        today=lambda: fixed or date.today(),
     )
-
-    async def start_consumer(rt: Runtime) -> None:
-        assert rt.js is not None and rt.engine is not None
-        notifier = LiveNotifier(rt.js, settings)
-        tracker.notifier = notifier
-        try:
-            await tracker.refresh()  # a baseline, so the first change is announced
-        except Exception:  # the periodic refresh retries
-            pass
-        consumer = rollup_consumer(
-            js=rt.js,
-            engine=rt.engine,
-            settings=settings,
-            targets=targets,
-            tracker=tracker,
-            notifier=notifier,
-        )
-        app.state.consumer = consumer
-        rt.spawn(tracker.run(), "progress")
-        rt.spawn(consumer.run(), "rollup")
-
-    runtime.on_nats(start_consumer)
     app = create_service_app(
         name="events",
         title="plantrack events",
@@ -72,5 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime=runtime,
         routers=[router],
     )
+    runtime.on_nats(_consumer_starter(app, targets, tracker, reads))
     app.state.tracker = tracker
+    app.state.reads = reads
     return app

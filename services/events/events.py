@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
@@ -31,6 +33,8 @@ PRODUCER = "events"
 NOTIFIED_FIELDS = ("current_value", "progress", "status", "forecast", "forecast_reserve")
 """A target is announced when one of these changes (expected_now moves every day)."""
 PUBLISH_TIMEOUT = 5.0
+BUSY_RATIO = 4.0
+"""The tracker rests this many times as long as its last recomputation took."""
 
 
 # --- the events it publishes ----------------------------------------------------------------
@@ -106,7 +110,8 @@ def _plain(value: Any) -> Any:
 class LiveNotifier:
     """Publishes notices to the live stream; a lost notice costs a dashboard one refresh."""
 
-    def __init__(self, js: JetStreamContext, settings: Settings) -> None:
+    def __init__(self, nc: Client, js: JetStreamContext, settings: Settings) -> None:
+        self.nc = nc
         self.js = js
         self.prefix = settings.live_subjects
 
@@ -130,11 +135,22 @@ class LiveNotifier:
             log.warning("live notices not all published: %s", exc)
 
     async def stage_changes(self, events: Iterable[Event]) -> None:
-        await self.send(
-            (f"project.{e.payload['project']['id']}", stage_notice(e), f"stage-{e.id}")
-            for e in events
-            if e.type == "ProjectStageChanged" and isinstance(e.payload.get("project"), dict)
-        )
+        """Stage notices of a committed batch, published without waiting for acks: the
+        consumer's next batch does not queue behind the dashboards' notices."""
+        try:
+            for e in events:
+                if e.type != "ProjectStageChanged" or not isinstance(
+                    e.payload.get("project"), dict
+                ):
+                    continue
+                await self.nc.publish(
+                    f"{self.prefix}.project.{e.payload['project']['id']}",
+                    stage_notice(e).to_bytes(),
+                    headers={"Nats-Msg-Id": f"stage-{e.id}"},
+                )
+        except Exception as exc:
+            _reraise_cancellation(exc)
+            log.warning("stage notices not all published: %s", exc)
 
     async def progress(self, views: Iterable[dict[str, Any]], on: date) -> None:
         notices = []
@@ -207,7 +223,13 @@ class ProgressTracker:
         self.day: date | None = None
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
         self.announced = 0
+        self.last_seconds = 0.0
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
 
     def touch(self, ids: Iterable[str]) -> None:
         self._pending.update(i for i in ids if i in self.targets)
@@ -215,21 +237,27 @@ class ProgressTracker:
             self._wake.set()
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.refresh_seconds)
                 everything = False
             except TimeoutError:
                 everything = True
             self._wake.clear()
-            await asyncio.sleep(self.debounce_seconds)  # let a burst of batches coalesce
+            if self._stopping:
+                return
+            # Let a burst of batches coalesce; under a heavy stream, recompute at most a fifth
+            # of the time, so the consumer keeps the database and the interpreter.
+            await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
             ids, self._pending = self._pending, set()
+            started = time.perf_counter()
             try:
                 await self.refresh(ids, everything=everything)
             except Exception as exc:  # database away: try again on the next wake
                 _reraise_cancellation(exc)
                 log.warning("target progress not refreshed: %s", exc)
                 self._pending |= ids
+            self.last_seconds = time.perf_counter() - started
 
     async def refresh(self, ids: Iterable[str] = (), *, everything: bool = True) -> int:
         """Recompute targets, update the gauges, announce changes; returns how many changed."""

@@ -19,6 +19,8 @@ registry = service_registry()
 metadata = registry.metadata
 
 Status = Literal["achieved", "on_track", "at_risk", "behind", "no_data"]
+Number = int | float
+"""Counts stay integers in JSON; quantities and statistics may be fractional."""
 PERIOD_PATTERN = r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
 
 
@@ -208,8 +210,8 @@ class TargetBase(SQLModel):
     chapter: str
     title: str = Field(description="The plan's words (Chinese)")
     unit: str
-    target_value: float
-    baseline_value: float | None = None
+    target_value: Number
+    baseline_value: Number | None = None
     window_start: date
     deadline: date
     measure: Literal["stock", "new", "sum", "annual", "reported"]
@@ -222,7 +224,7 @@ class TargetPublic(TargetBase):
     """A target and how far it has come on `as_of`."""
 
     as_of: date
-    current_value: float | None = Field(
+    current_value: Number | None = Field(
         description="stock: holders on as_of; new/sum: added in the window up to as_of; annual: "
         "this calendar year's; reported: the latest period's report"
     )
@@ -230,15 +232,15 @@ class TargetPublic(TargetBase):
     expected_now: float | None = Field(
         description="Where a linear pace from the baseline would be on as_of"
     )
-    forecast: float | None = Field(
+    forecast: Number | None = Field(
         description="What is reached by the deadline if schedules hold: projects built (or "
         "started) plus those under way planned to finish before it; certificates held less "
         "those that lapse before it unless renewed"
     )
-    forecast_reserve: float | None = Field(
+    forecast_reserve: Number | None = Field(
         default=None, description="Reserve projects planned before the deadline, shown apart"
     )
-    forecast_lapsing: float | None = Field(
+    forecast_lapsing: Number | None = Field(
         default=None, description="Certificates held now that lapse before the deadline"
     )
     status: Status
@@ -265,7 +267,7 @@ class Contributor(SQLModel):
 
 class SeriesPoint(SQLModel):
     month: str = Field(description="YYYY-MM; the value as of the month's last day")
-    value: float | None
+    value: Number | None
 
 
 class TargetDetail(TargetPublic):

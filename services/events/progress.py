@@ -47,6 +47,26 @@ STATUS_RULES = f"""\
 """
 
 
+COUNTING_RULES = """\
+**Counting** is by business dates (a transition's `on`, a certificate's `granted_on`…), never
+by when an event was processed, so `as_of` answers exactly for any past date:
+
+* projects count from the day they reach the target's stage or a later one (a skipped stage
+  is passed through), inside the window; a cancelled project stops counting from its
+  cancellation; `sum` adds the projects' `quantity` in the target's unit.
+* `stock`: enterprises holding a matching designation on `as_of` (from `granted_on`, through
+  `expires_on` inclusive, until the day it is revoked); each enterprise once.
+* `new`: enterprises granted a matching designation inside the window, each once (a renewal
+  adds none; a revoked grant stops counting from its revocation); `annual`: the same within
+  the calendar year of `as_of`; `landed` selectors count enterprises by `landed_on`.
+* `reported`: the report of the latest period over by `as_of`.
+* forecast: for projects, those counted plus those under way planned to reach the stage by
+  the deadline (reserve projects planned in time shown apart as `forecast_reserve`); for a
+  stock, the holders whose certificates still run on the deadline (the rest,
+  `forecast_lapsing`, lapse unless renewed); otherwise the current value.
+"""
+
+
 def elapsed_fraction(start: date, end: date, as_of: date) -> float:
     """How much of [start, end] has passed on `as_of`, from 0 to 1 (both days inclusive)."""
     total = (end - start).days + 1

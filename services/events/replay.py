@@ -136,9 +136,17 @@ def abandon(engine: Engine, building: int) -> None:
 # --- reading the stream -------------------------------------------------------------------
 
 
+def stream_sequence(msg: Msg) -> int:
+    """The message's stream sequence, read straight from its ack subject (hot path)."""
+    tokens = msg.reply.split(".")
+    # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.… or, with a domain,
+    # $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.…
+    return int(tokens[5] if len(tokens) == 9 else tokens[7])
+
+
 @dataclass
 class _Reader:
-    """Folds stream messages up to `last` into facts, writing them out in chunks."""
+    """Folds stream messages up to `last` into facts; a chunk is written while the next folds."""
 
     engine: Engine
     building: int
@@ -150,20 +158,21 @@ class _Reader:
     seen: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
     error: BaseException | None = None
+    writing: asyncio.Future[None] | None = None
 
     async def on_message(self, msg: Msg) -> None:
         if self.done.is_set():
             return
         try:
-            seq = msg.metadata.sequence.stream
+            seq = stream_sequence(msg)
             if seq <= self.last:
                 self._fold(msg.data)
                 self.events += 1
             self.seen = seq
             if len(self.facts) >= self.flush_entities:
-                await self._flush()
+                await self._flush(wait=False)
             if seq >= self.last:
-                await self._flush()
+                await self._flush(wait=True)
                 self.done.set()
             elif self.events % ACK_EVERY == 0:
                 await msg.ack()  # acknowledges everything up to here (AckPolicy.ALL)
@@ -178,11 +187,20 @@ class _Reader:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             self.facts.skipped += 1
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, wait: bool) -> None:
+        """Hand the facts folded so far to the writer; one chunk in flight bounds memory."""
+        if self.writing is not None:
+            await self.writing
+            self.writing = None
         facts, self.facts = self.facts, Facts()
         self.skipped += facts.skipped
         if len(facts):
-            await asyncio.to_thread(flush, self.engine, facts, self.building)
+            self.writing = asyncio.ensure_future(
+                asyncio.to_thread(flush, self.engine, facts, self.building)
+            )
+            if wait:
+                await self.writing
+                self.writing = None
 
 
 async def _read(js: JetStreamContext, settings: Settings, reader: _Reader) -> None:
@@ -221,13 +239,15 @@ async def _read(js: JetStreamContext, settings: Settings, reader: _Reader) -> No
             await sub.unsubscribe()
         except Exception:
             pass
+        if reader.writing is not None:  # let a chunk in flight land before any clean-up
+            await asyncio.gather(reader.writing, return_exceptions=True)
 
 
 async def _rest_was_deleted(js: JetStreamContext, settings: Settings, reader: _Reader) -> bool:
     """True when the messages still to come were removed by the stream's limits meanwhile."""
     info = await js.stream_info(settings.stream)
     if info.state.first_seq > reader.last:
-        await reader._flush()
+        await reader._flush(wait=True)
         reader.done.set()
         return True
     return False

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from services.common import db
@@ -31,29 +33,38 @@ STATE: Table = RollupState.__table__  # type: ignore[assignment]
 
 
 @lru_cache(maxsize=16_384)
-def _day(text: str) -> date:
-    return date.fromisoformat(text)
+def _day(text: str) -> str:
+    return date.fromisoformat(text).isoformat()
 
 
-def day(value: Any) -> date | None:
-    """A snapshot's YYYY-MM-DD (or None) as a date; the same few dates recur, so cache them."""
+def day(value: Any) -> str | None:
+    """A snapshot's date, checked, as the YYYY-MM-DD the Date columns hold (the drivers take
+    it as is, which spares a date object per value); the same dates recur, so cache them."""
     if value is None or value == "":
         return None
-    return value if isinstance(value, date) else _day(value)
+    return value.isoformat() if isinstance(value, date) else _day(value)
 
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+Held = dict[int, tuple[int, dict[str, Any]]]
+"""Entity id → (version, snapshot): the raw snapshot, turned into rows only if it is kept."""
+
+
 @dataclass
 class Facts:
-    """The snapshots of a batch of events, one per entity: the highest version seen."""
+    """The snapshots of a run of events, one per entity: the highest version seen."""
 
-    projects: dict[int, dict[str, Any]] = field(default_factory=dict)
-    enterprises: dict[int, dict[str, Any]] = field(default_factory=dict)
-    designations: dict[int, dict[str, Any]] = field(default_factory=dict)
-    # What the batch may have moved, so only those targets are recomputed.
+    projects: Held = field(default_factory=dict)
+    enterprises: Held = field(default_factory=dict)
+    designations: Held = field(default_factory=dict)
+    # What the events may have moved, so only those targets are recomputed.
     categories: set[str] = field(default_factory=set)
     designation_types: set[str] = field(default_factory=set)
     enterprises_changed: bool = False
@@ -75,75 +86,86 @@ class Facts:
             log.error("skipping a malformed %s event: %r", event_type, exc)
 
     def project(self, snap: dict[str, Any]) -> None:
-        row = {
-            "id": int(snap["id"]),
-            "version": int(snap["version"]),
-            "name": str(snap.get("name") or ""),
-            "category": str(snap["category"]),
-            "stage": str(snap["stage"]),
-            "quantity": _number(snap.get("quantity")),
-            "quantity_unit": snap.get("quantity_unit"),
-            "planned_start": day(snap.get("planned_start")),
-            "planned_completion": day(snap.get("planned_completion")),
-            "created_on": day(snap.get("created_on")),
-            "stages": tuple(
-                (int(s["ordinal"]), str(s["stage"]), day(s["on"])) for s in snap["stages"]
-            ),
-        }
-        self.categories.add(row["category"])
-        _keep(self.projects, row)
+        if not isinstance(snap["stages"], list):  # without its history a project counts nowhere
+            raise TypeError("a project snapshot carries its stage history")
+        self.categories.add(str(snap["category"]))
+        _keep(self.projects, snap)
 
     def enterprise(self, snap: dict[str, Any]) -> None:
-        row = {
-            "id": int(snap["id"]),
-            "version": int(snap["version"]),
-            "name": str(snap.get("name") or ""),
-            "uscc": snap.get("uscc"),
-            "industry_section": snap.get("industry_section"),
-            "industry_chain": snap.get("industry_chain"),
-            "sub_district": snap.get("sub_district"),
-            "landed_on": day(snap.get("landed_on")),
-            "source_channel": snap.get("source_channel"),
-        }
-        _keep(self.enterprises, row)
+        _keep(self.enterprises, snap)
 
     def designation(self, snap: dict[str, Any]) -> None:
-        renews = snap.get("renews_id")
-        row = {
-            "id": int(snap["id"]),
-            "version": int(snap["version"]),
-            "enterprise_id": int(snap["enterprise_id"]),
-            "type": str(snap["type"]),
-            "level": snap.get("level"),
-            "granted_on": day(snap["granted_on"]),
-            "expires_on": day(snap.get("expires_on")),
-            "revoked_on": day(snap.get("revoked_on")),
-            "renews_id": None if renews is None else int(renews),
-            "status": snap.get("status"),
-            "certificate_no": snap.get("certificate_no"),
+        self.designation_types.add(str(snap["type"]))
+        _keep(self.designations, snap)
+
+
+def _keep(bucket: Held, snap: dict[str, Any]) -> None:
+    key, version = int(snap["id"]), int(snap["version"])
+    held = bucket.get(key)
+    if held is None or held[0] < version:
+        bucket[key] = (version, snap)
+
+
+def project_row(snap: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(snap["id"]),
+        "version": int(snap["version"]),
+        "name": str(snap.get("name") or ""),
+        "category": str(snap["category"]),
+        "stage": str(snap["stage"]),
+        "quantity": _number(snap.get("quantity")),
+        "quantity_unit": snap.get("quantity_unit"),
+        "planned_start": day(snap.get("planned_start")),
+        "planned_completion": day(snap.get("planned_completion")),
+        "created_on": day(snap.get("created_on")),
+    }
+
+
+def stage_rows(snap: dict[str, Any]) -> list[dict[str, Any]]:
+    # Every entry carries its snapshot's version; readers count only entries whose version
+    # is the project's, so an entry a newer snapshot no longer has drops out.
+    pid, version = int(snap["id"]), int(snap["version"])
+    rows = [
+        {
+            "project_id": pid,
+            "ordinal": int(s["ordinal"]),
+            "version": version,
+            "stage": str(s["stage"]),
+            "entered_on": day(s["on"]),
         }
-        self.designation_types.add(row["type"])
-        _keep(self.designations, row)
-
-    def merge(self, other: Facts) -> None:
-        for mine, theirs in (
-            (self.projects, other.projects),
-            (self.enterprises, other.enterprises),
-            (self.designations, other.designations),
-        ):
-            for row in theirs.values():
-                _keep(mine, row)
-        self.categories |= other.categories
-        self.designation_types |= other.designation_types
-        self.enterprises_changed |= other.enterprises_changed
-        self.reported |= other.reported
-        self.skipped += other.skipped
+        for s in snap["stages"]
+    ]
+    return sorted(rows, key=lambda r: r["ordinal"])
 
 
-def _keep(bucket: dict[int, dict[str, Any]], row: dict[str, Any]) -> None:
-    held = bucket.get(row["id"])
-    if held is None or held["version"] < row["version"]:
-        bucket[row["id"]] = row
+def enterprise_row(snap: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(snap["id"]),
+        "version": int(snap["version"]),
+        "name": str(snap.get("name") or ""),
+        "uscc": snap.get("uscc"),
+        "industry_section": snap.get("industry_section"),
+        "industry_chain": snap.get("industry_chain"),
+        "sub_district": snap.get("sub_district"),
+        "landed_on": day(snap.get("landed_on")),
+        "source_channel": snap.get("source_channel"),
+    }
+
+
+def designation_row(snap: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(snap["id"]),
+        "version": int(snap["version"]),
+        "enterprise_id": int(snap["enterprise_id"]),
+        "type": str(snap["type"]),
+        "level": snap.get("level"),
+        "granted_on": day(snap["granted_on"]),
+        "expires_on": day(snap.get("expires_on")),
+        "revoked_on": day(snap.get("revoked_on")),
+        "renews_id": _int(snap.get("renews_id")),
+        "status": snap.get("status"),
+        "certificate_no": snap.get("certificate_no"),
+    }
 
 
 # --- one handler per event type -----------------------------------------------------------
@@ -191,48 +213,72 @@ HANDLERS: dict[str, Handler] = {
 # --- writing facts --------------------------------------------------------------------------
 
 
-def _upsert(conn: Connection, table: Table) -> Any:
+_COMPILED: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _upsert(conn: Connection, table: Table) -> tuple[str, tuple[str, ...] | None]:
+    """The table's keep-the-higher-version upsert, compiled once per dialect: (SQL, the
+    parameter order when the driver's style is positional)."""
+    key = (conn.dialect.name, table.name)
+    if key not in _COMPILED:
+        keys = [c.name for c in table.primary_key.columns]
+        rest = [c.name for c in table.columns if c.name not in keys]
+        stmt = db.upsert(conn.engine, table, keys, rest, newer_than="version")
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=[c.name for c in table.columns])
+        names = tuple(compiled.positiontup or ()) if compiled.positional else None
+        _COMPILED[key] = (str(compiled), names)
+    return _COMPILED[key]
+
+
+@lru_cache(maxsize=8)
+def _unnest_upsert(table: Table) -> str:
+    """PostgreSQL: the keep-the-higher-version upsert of whole column arrays."""
+    names = [c.name for c in table.columns]
     keys = [c.name for c in table.primary_key.columns]
-    rest = [c.name for c in table.columns if c.name not in keys]
-    return db.upsert(conn.engine, table, keys, rest, newer_than="version")
+    arrays = ", ".join(
+        f"%({c.name})s::{c.type.compile(dialect=postgresql.dialect())}[]" for c in table.columns
+    )
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in keys)
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates} "
+        f"WHERE {table.name}.version < excluded.version"
+    )
 
 
-def rows_for(facts: Facts, generation: int) -> list[tuple[Table, list[dict[str, Any]]]]:
-    """The upsert rows of each fact table for `generation`, in primary-key order.
+WRITE_CHUNK = 5_000
+"""Rows per executemany: large enough to be fast, small enough to bound the driver's copies."""
+
+RowMaker = Callable[[dict[str, Any]], dict[str, Any] | list[dict[str, Any]]]
+
+
+def _rows(held: Held, make: RowMaker, generation: int) -> Iterator[dict[str, Any]]:
+    """Rows of the kept snapshots in key order; a malformed snapshot is logged and left out."""
+    for key in sorted(held):
+        try:
+            made = make(held[key][1])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.error("skipping a malformed snapshot %s: %r", key, exc)
+            continue
+        for row in made if isinstance(made, list) else (made,):
+            row["generation"] = generation
+            yield row
+
+
+def rows_for(facts: Facts, generation: int) -> Iterator[tuple[Table, list[dict[str, Any]]]]:
+    """The upsert rows of each fact table for `generation`, in chunks, in primary-key order.
 
     Sorted, so competing writers lock rows in the same order and cannot deadlock.
-    Every stage entry carries its snapshot's version; readers count only entries whose
-    version is the project's, so an entry a newer snapshot no longer has drops out.
     """
-    projects, stages = [], []
-    for pid in sorted(facts.projects):
-        row = facts.projects[pid]
-        projects.append(
-            {k: v for k, v in row.items() if k != "stages"} | {"generation": generation}
-        )
-        for ordinal, stage, on in sorted(row["stages"]):
-            stages.append(
-                {
-                    "generation": generation,
-                    "project_id": pid,
-                    "ordinal": ordinal,
-                    "version": row["version"],
-                    "stage": stage,
-                    "entered_on": on,
-                }
-            )
-    enterprises = [
-        facts.enterprises[k] | {"generation": generation} for k in sorted(facts.enterprises)
-    ]
-    designations = [
-        facts.designations[k] | {"generation": generation} for k in sorted(facts.designations)
-    ]
-    return [
-        (PROJECTS, projects),
-        (STAGES, stages),
-        (ENTERPRISES, enterprises),
-        (DESIGNATIONS, designations),
-    ]
+    for table, rows in (
+        (PROJECTS, _rows(facts.projects, project_row, generation)),
+        (STAGES, _rows(facts.projects, stage_rows, generation)),
+        (ENTERPRISES, _rows(facts.enterprises, enterprise_row, generation)),
+        (DESIGNATIONS, _rows(facts.designations, designation_row, generation)),
+    ):
+        while chunk := list(islice(rows, WRITE_CHUNK)):
+            yield table, chunk
 
 
 def write(conn: Connection, facts: Facts, generations: Iterable[int]) -> int:
@@ -240,9 +286,15 @@ def write(conn: Connection, facts: Facts, generations: Iterable[int]) -> int:
     sent = 0
     for generation in generations:
         for table, rows in rows_for(facts, generation):
-            if rows:
-                conn.execute(_upsert(conn, table), rows)
-                sent += len(rows)
+            if conn.dialect.name == "postgresql":
+                # One statement per chunk: the columns travel as arrays and are unnested.
+                columns = {c.name: [r[c.name] for r in rows] for c in table.columns}
+                conn.exec_driver_sql(_unnest_upsert(table), columns)
+            else:  # SQLite's executemany is a loop in C: hand it the rows as they are
+                sql, names = _upsert(conn, table)
+                params = rows if names is None else [tuple(r[n] for n in names) for r in rows]
+                conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+            sent += len(rows)
     return sent
 
 

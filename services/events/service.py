@@ -265,12 +265,11 @@ def pipeline(
 def holding_through(
     conn: Connection, generation: int, target: Target, at: date, deadline: date
 ) -> int:
-    """Enterprises holding the designation on `at` that still hold it on `deadline`."""
+    """Enterprises holding the designation on `at` that will still hold it on `deadline`
+    unless renewed; a revocation or renewal after `at` is not known on `at`."""
     q = _qualifying(generation, target)
     stmt = select(func.count(distinct(q.c.enterprise_id))).where(
-        valid_on(q, at),
-        or_(q.c.expires_on.is_(None), q.c.expires_on >= deadline),
-        or_(q.c.revoked_on.is_(None), q.c.revoked_on > deadline),
+        valid_on(q, at), or_(q.c.expires_on.is_(None), q.c.expires_on >= deadline)
     )
     return int(conn.execute(stmt).scalar_one())
 
@@ -338,11 +337,8 @@ def _designation_contributors(
     order = {r.enterprise_id: r.counted_on for r in conn.execute(firsts)}
     if not order:
         return []
-    names = dict(
-        conn.execute(select(e.id, e.name).where(e.generation == generation, e.id.in_(order)))
-        .tuples()
-        .all()
-    )
+    rows = conn.execute(select(e.id, e.name).where(e.generation == generation, e.id.in_(order)))
+    names = {eid: name for eid, name in rows}
     held: dict[int, list[dict[str, Any]]] = {k: [] for k in order}
     rows = conn.execute(
         select(q).select_from(pts.join(q, counting)).where(q.c.enterprise_id.in_(order))

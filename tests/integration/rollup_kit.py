@@ -218,90 +218,85 @@ def _copy(snap: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+CATEGORIES = (
+    "school", "hospital", "venue", "road", "pocket_park", "old_community", "kindergarten",
+    "basic_research", "key_technology", "tech_programme",
+)  # fmt: skip
+PATHS = (
+    (), ("starting",), ("starting", "building"), ("building", "built"),
+    ("starting", "building", "built"), ("built",), ("cancelled",), ("starting", "cancelled"),
+)  # fmt: skip
+TYPES = (
+    ("high_tech", "national", 3), ("tech_sme", "national", 1),
+    ("specialised_sme", "provincial", 3), ("little_giant", "national", 3),
+    ("headquarters", "district", None), ("first_store", "municipal", None),
+    ("service_above_scale", "district", None), ("gazelle", "provincial", None),
+)  # fmt: skip
+START = date(2022, 6, 1)
+
+
+@dataclass
+class _Random:
+    """Random business dates between START and today."""
+
+    rng: random.Random
+    today: date
+
+    def day(self) -> date:
+        return START + timedelta(days=self.rng.randint(0, (self.today - START).days))
+
+    def after(self, d: date, most: int = 400) -> date:
+        return min(self.today, d + timedelta(days=self.rng.randint(0, most)))
+
+
 def random_world(seed: int, *, projects: int, enterprises: int, today: date) -> World:
     """A plausible mix over 2022–today: every category and designation the catalogue counts."""
-    rng = random.Random(seed)
+    r = _Random(random.Random(seed), today)
     world = World()
-    start = date(2022, 6, 1)
-    span = (today - start).days
-
-    def day_after(d: date, most: int = 400) -> date:
-        return min(today, d + timedelta(days=rng.randint(0, most)))
-
-    categories = [
-        "school",
-        "hospital",
-        "venue",
-        "road",
-        "pocket_park",
-        "old_community",
-        "kindergarten",
-        "basic_research",
-        "key_technology",
-        "tech_programme",
-    ]
     for _ in range(projects):
-        created = start + timedelta(days=rng.randint(0, span))
-        category = rng.choice([*categories, "river", "talent_apartment"])
-        unit = {"river": "km", "talent_apartment": "套"}.get(category)
-        quantity = rng.choice([1, 2.5, 300]) if unit else 1
-        planned = created + timedelta(days=rng.randint(100, 1100))
-        pid = world.project(
-            category,
-            created,
-            quantity=quantity,
-            unit=unit,
-            planned_start=created + timedelta(days=30),
-            planned_completion=planned,
-        )
-        on = created
-        for to in rng.choice(
-            [
-                (),
-                ("starting",),
-                ("starting", "building"),
-                ("building", "built"),
-                ("starting", "building", "built"),
-                ("built",),
-                ("cancelled",),
-                ("starting", "cancelled"),
-            ]
-        ):
-            on = day_after(on)
-            world.move(pid, to, on)
-        if rng.random() < 0.2:
-            world.update_project(pid, day_after(on, 30), category=rng.choice(categories))
-        if rng.random() < 0.2:
-            world.milestone(pid, on)
-    types = [
-        ("high_tech", "national", 3),
-        ("tech_sme", "national", 1),
-        ("specialised_sme", "provincial", 3),
-        ("little_giant", "national", 3),
-        ("headquarters", "district", None),
-        ("first_store", "municipal", None),
-        ("service_above_scale", "district", None),
-        ("gazelle", "provincial", None),
-    ]
+        _random_project(world, r)
     for _ in range(enterprises):
-        landed = start + timedelta(days=rng.randint(0, span))
-        channel = rng.choice([None, "graduate_startup", "招商引资"])
-        eid = world.enterprise(landed, landed_on=landed, source_channel=channel)
-        for type_, level, years in rng.sample(types, rng.randint(0, 3)):
-            granted = day_after(landed, 500)
-            did = world.grant(eid, type_, granted, level=level, years=years)
-            roll = rng.random()
-            if roll < 0.15:
-                world.revoke(did, day_after(granted, 300))
-            elif roll < 0.3 and years:
-                expires = date.fromisoformat(world.designations[did]["expires_on"])
-                if expires <= today:
-                    world.expire(did)
-            elif roll < 0.4 and years:
-                world.grant(
-                    eid, type_, day_after(granted, 900), level=level, years=years, renews=did
-                )
+        _random_enterprise(world, r)
     return world
+
+
+def _random_project(world: World, r: _Random) -> None:
+    created, rng = r.day(), r.rng
+    category = rng.choice([*CATEGORIES, "river", "talent_apartment"])
+    unit = {"river": "km", "talent_apartment": "套"}.get(category)
+    pid = world.project(
+        category,
+        created,
+        quantity=rng.choice([1, 2.5, 300]) if unit else 1,
+        unit=unit,
+        planned_start=created + timedelta(days=30),
+        planned_completion=created + timedelta(days=rng.randint(100, 1100)),
+    )
+    on = created
+    for to in rng.choice(PATHS):
+        on = r.after(on)
+        world.move(pid, to, on)
+    if rng.random() < 0.2:
+        world.update_project(pid, r.after(on, 30), category=rng.choice(CATEGORIES))
+    if rng.random() < 0.2:
+        world.milestone(pid, on)
+
+
+def _random_enterprise(world: World, r: _Random) -> None:
+    landed, rng = r.day(), r.rng
+    channel = rng.choice([None, "graduate_startup", "招商引资"])
+    eid = world.enterprise(landed, landed_on=landed, source_channel=channel)
+    for type_, level, years in rng.sample(TYPES, rng.randint(0, 3)):
+        granted = r.after(landed, 500)
+        did = world.grant(eid, type_, granted, level=level, years=years)
+        roll = rng.random()
+        if roll < 0.15:
+            world.revoke(did, r.after(granted, 300))
+        elif roll < 0.3 and years:
+            if date.fromisoformat(world.designations[did]["expires_on"]) <= r.today:
+                world.expire(did)
+        elif roll < 0.4 and years:
+            world.grant(eid, type_, r.after(granted, 900), level=level, years=years, renews=did)
 
 
 # --- ground truth, from the published snapshots alone --------------------------------------

@@ -72,4 +72,5 @@ async def test_competing_replicas_count_each_event_once(settings, tokens):
         await kit.drained(js, settings)
         shares = [first.state.consumer.applied, second.state.consumer.applied]
         assert sum(shares) == len(world.events)
+        assert all(shares), "both replicas took part"
         await assert_truth(client, tokens["viewer"], world.events)
