@@ -36,7 +36,7 @@ def free_port_block(replicas: int) -> int:
     """A base port whose supervisor layout (base + offset + 10 × replica) is entirely free."""
     wanted = [o + 10 * r for r in range(replicas) for o in OFFSETS.values() if r == 0 or o]
     for _ in range(200):
-        base = random.randint(20_000, 45_000)
+        base = random.randint(20_000, 32_000)  # below the kernel's ephemeral range
         if not any(port_open(base + p) for p in wanted):
             return base
     raise RuntimeError("no free block of ports for the supervisor")

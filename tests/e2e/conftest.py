@@ -23,7 +23,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 def free_port_block(size: int = max(OFFSETS.values()) + 1) -> int:
     """A base port with the next `size - 1` ports free too (the supervisor's layout)."""
     for _ in range(200):
-        base = random.randint(20_000, 45_000)
+        base = random.randint(20_000, 32_000)  # below the kernel's ephemeral range
         if not any(port_open(base + i) for i in range(size)):
             return base
     raise RuntimeError("no block of free ports")
@@ -75,16 +75,23 @@ def start_system(base_dir: Path, nats: NatsServer, **env: str) -> System:
         "PLANTRACK_RELAY_INTERVAL_SECONDS": "0.01",
         **env,
     }
-    sup = Supervisor(
-        data_dir=base_dir, port=free_port_block(), nats_url=nats.url, extra_env=extra_env
-    )
-    try:
-        sup.start()
-        sup.wait_ready(90)
-    except BaseException:
-        sup.stop()
-        raise
-    return System(sup=sup, nats_url=nats.url)
+    for attempt in range(3):
+        sup = Supervisor(
+            data_dir=base_dir, port=free_port_block(), nats_url=nats.url, extra_env=extra_env
+        )
+        try:
+            sup.start()
+            sup.wait_ready(90)
+            return System(sup=sup, nats_url=nats.url)
+        except RuntimeError:
+            # a port of the block was taken between the check and the bind: try another block
+            sup.stop()
+            if attempt == 2:
+                raise
+        except BaseException:
+            sup.stop()
+            raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")

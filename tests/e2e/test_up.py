@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from services.common.auth import Role, issue_token
-from services.common.natsserver import free_port
+from tests.e2e.conftest import free_port_block
 
 
 def plantrack_processes(marker: str) -> list[str]:
@@ -90,7 +90,7 @@ def ctrl_c(proc: subprocess.Popen[str]) -> str:
 
 def test_up_is_ready_within_30s_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = free_port()
+    port = free_port_block()
     started = time.monotonic()
     proc = start_up(data_dir, port)
     try:
@@ -119,7 +119,7 @@ def test_up_is_ready_within_30s_and_ctrl_c_leaves_no_process(tmp_path: Path) -> 
 
 def test_second_up_on_the_same_data_dir_keeps_the_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = free_port()
+    port = free_port_block()
     proc = start_up(data_dir, port)
     try:
         wait_ready(port, timeout=30)
