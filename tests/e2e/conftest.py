@@ -104,8 +104,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, nats_server: NatsServer) ->
 
 def require_events_rollups(system: System) -> None:
     """Tests of live targets need the events service's roll-ups (its summary route)."""
-    if not system.has_route("events", "/api/v1/targets/summary"):
-        pytest.skip("the events service does not serve /api/v1/targets/summary yet")
+    assert system.has_route("events", "/api/v1/targets/summary"), "events serves no summary"
 
 
 __all__ = ["ARTIFACTS", "SERVICES", "System", "require_events_rollups", "start_system"]
