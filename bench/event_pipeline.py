@@ -83,6 +83,7 @@ async def pipeline(server: NatsServer, url_p: str, url_c: str, n: int) -> float:
     js = nc.jetstream()
     await natsutil.provision(js, settings)
     consumer = Consumer(
+        nc=nc,
         js=js,
         engine=consumer_db,
         inbox=kit.inbox,

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from services.common import db  # noqa: E402
 from services.common import nats as natsutil  # noqa: E402
+from services.common.envelope import new_id  # noqa: E402
 from services.common.natsserver import NatsServer  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 
@@ -81,7 +81,7 @@ class _Maker:
 
     def _emit(self, type_: str, subject: int, on: date, producer: str, payload: dict) -> None:
         body = {
-            "id": str(uuid.uuid4()),
+            "id": str(new_id()),
             "type": type_,
             "subject": str(subject),
             "occurred_at": "2025-06-30T08:00:00+00:00",

@@ -80,7 +80,13 @@ async def live(settings: Settings, url: str, total: int) -> float:
     )
     await tracker.refresh()
     consumer = rollup_consumer(
-        js=js, engine=engine, settings=settings, targets=targets, tracker=tracker, notifier=notifier
+        nc=nc,
+        js=js,
+        engine=engine,
+        settings=settings,
+        targets=targets,
+        tracker=tracker,
+        notifier=notifier,
     )
     tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(tracker.run())]
     while consumer.applied == 0:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import registry
 from sqlmodel import Session
 
@@ -115,6 +118,32 @@ def upsert(
         set_={c: stmt.excluded[c] for c in update},
         where=where,
     )
+
+
+SQLITE_ROWS = 500
+"""Rows per multi-row statement on SQLite (fewer when the connection's variable limit says so)."""
+
+
+def sqlite_insert_rows(
+    conn: Connection, head: str, width: int, rows: Sequence[Sequence[Any]], tail: str = ""
+) -> None:
+    """SQLite: `head VALUES (?, …), (?, …) tail` for many rows in as few statements as the
+    variable limit allows. One such statement runs in one step, where executemany steps, and
+    hands the GIL back and forth, once per row; its SQL is built once per row count."""
+    limit = conn.connection.dbapi_connection.getlimit(  # type: ignore[union-attr]
+        sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
+    )
+    per = max(1, min(SQLITE_ROWS, limit // width))
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        params = tuple(value for row in part for value in row)
+        conn.exec_driver_sql(_values_sql(head, width, len(part), tail), params)
+
+
+@lru_cache(maxsize=256)
+def _values_sql(head: str, width: int, count: int, tail: str) -> str:
+    row = "(" + ", ".join(["?"] * width) + ")"
+    return f"{head} VALUES {', '.join([row] * count)} {tail}".rstrip()
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:

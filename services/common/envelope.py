@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,10 +16,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def new_id() -> uuid.UUID:
+    """A time-ordered event id (UUID version 7, RFC 9562): 48 bits of Unix milliseconds, then
+    74 random bits. Ids made later sort later, so every consumer's inbox index takes them
+    near its end instead of at random pages (random version 4 ids cost SQLite ~5× per insert)."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (millis & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (rand >> 62 & 0xFFF) << 64
+        | 0b10 << 62
+        | rand & 0x3FFF_FFFF_FFFF_FFFF
+    )
+    return uuid.UUID(int=value)
+
+
 class Event(BaseModel):
     """One domain event: what happened (`type`), to what (`subject`), on which business date."""
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    id: uuid.UUID = Field(default_factory=new_id)
     type: str
     subject: str
     occurred_at: datetime = Field(default_factory=utcnow)

@@ -7,20 +7,23 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import nats.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, text
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
+from services.common import db
 from services.common.envelope import Event, utcnow
 from services.common.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATE
+from services.common.pull import BatchPuller, ensure_consumer
 
 log = logging.getLogger("plantrack.inbox")
 
-Apply = Callable[[Connection, list[Event]], None]
+Apply = Callable[[Connection, list[Event]], Any]
+"""A batch's effect inside the inbox's transaction; what it returns reaches `after_commit`."""
+AfterCommit = Callable[[list[Event], Any], Any]
 
 
 def inbox_table(metadata: MetaData, name: str = "inbox") -> Table:
@@ -45,31 +48,53 @@ def claim_fresh(conn: Connection, inbox: Table, ids: list[str]) -> set[str]:
             {"ids": ids, "now": now},
         )
         return set(rows.scalars())
-    fresh: set[str] = set()
-    for start in range(0, len(ids), 400):  # SQLite caps the variables per statement
-        chunk = ids[start : start + 400]
-        stmt = (
-            sqlite.insert(inbox)
-            .values([{"event_id": i, "processed_at": now} for i in chunk])
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+    # SQLite: the writer holds the database's write lock from BEGIN IMMEDIATE, so the ids
+    # found absent stay absent until commit; a plain INSERT (no RETURNING, which steps once per
+    # row) then records them in one statement, and would fail loudly rather than count twice.
+    stamp = inbox.c.processed_at.type.bind_processor(conn.dialect)
+    when = stamp(now) if stamp else now
+    seen: set[str] = set()
+    for start in range(0, len(ids), db.SQLITE_ROWS):
+        chunk = ids[start : start + db.SQLITE_ROWS]
+        seen.update(
+            conn.exec_driver_sql(
+                f"SELECT event_id FROM {inbox.name} WHERE event_id IN "
+                f"({', '.join(['?'] * len(chunk))})",
+                tuple(chunk),
+            ).scalars()
         )
-        fresh.update(conn.execute(stmt).scalars())
-    return fresh
+    fresh = [i for i in ids if i not in seen]
+    db.sqlite_insert_rows(
+        conn,
+        f"INSERT INTO {inbox.name} (event_id, processed_at)",
+        2,
+        [(event_id, when) for event_id in fresh],
+    )
+    return set(fresh)
 
 
-def apply_once(conn: Connection, inbox: Table, events: list[Event], apply: Apply) -> list[Event]:
-    """Apply the events not seen before, recording them in the inbox; returns those applied."""
+def apply_once(
+    conn: Connection, inbox: Table, events: list[Event], apply: Apply
+) -> tuple[list[Event], Any]:
+    """Apply the events not seen before, recording them in the inbox; returns those applied
+    and what `apply` returned (None when nothing was fresh)."""
     unique: dict[str, Event] = {}
     for ev in events:
         unique.setdefault(str(ev.id), ev)
     if not unique:
-        return []
+        return [], None
     fresh_ids = claim_fresh(conn, inbox, list(unique))
     fresh = [ev for key, ev in unique.items() if key in fresh_ids]
-    if fresh:
-        apply(conn, fresh)
-    return fresh
+    return fresh, apply(conn, fresh) if fresh else None
+
+
+async def _release(msgs: list[Msg]) -> None:
+    """Hand delivered but unhandled messages back, so another replica takes them at once."""
+    for msg in msgs:
+        try:
+            await msg.nak()
+        except BaseException:
+            break
 
 
 class Consumer:
@@ -82,6 +107,7 @@ class Consumer:
     def __init__(
         self,
         *,
+        nc: Client,
         js: JetStreamContext,
         engine: Engine,
         inbox: Table,
@@ -90,8 +116,9 @@ class Consumer:
         config: ConsumerConfig,
         batch: int = 256,
         name: str = "consumer",
-        after_commit: Callable[[list[Event]], Any] | None = None,
+        after_commit: AfterCommit | None = None,
     ) -> None:
+        self.nc = nc
         self.js = js
         self.engine = engine
         self.inbox = inbox
@@ -108,52 +135,42 @@ class Consumer:
     def stop(self) -> None:
         self._stopping = True
 
-    def process(self, events: list[Event]) -> list[Event]:
+    def process(self, events: list[Event]) -> tuple[list[Event], Any]:
         with self.engine.begin() as conn:
             return apply_once(conn, self.inbox, events, self.apply)
 
     async def run(self) -> None:
-        sub = None
+        puller: BatchPuller | None = None
         backoff = 0.2
-        prefetch: asyncio.Future[list[Msg]] | None = None
         try:
             while not self._stopping:
                 try:
-                    if sub is None:
-                        sub = await self.js.pull_subscribe(
-                            self.config.filter_subject or ">",
-                            durable=self.config.durable_name,
+                    if puller is None:
+                        await ensure_consumer(self.js, self.stream, self.config)
+                        puller = await BatchPuller(
+                            self.nc,
                             stream=self.stream,
-                            config=self.config,
-                        )
-                    msgs = await (prefetch or sub.fetch(self.batch, timeout=1.0))
-                except (TimeoutError, nats.errors.TimeoutError):
-                    prefetch = None
+                            durable=self.config.durable_name or "",
+                            batch=self.batch,
+                        ).start()
+                    msgs = await puller.fetch(timeout=1.0)
+                except TimeoutError:
                     continue
                 except Exception as exc:
-                    prefetch = None
                     log.warning("%s: fetch failed: %s; retrying in %.1fs", self.name, exc, backoff)
+                    if puller is not None:
+                        await _release(await puller.close())
+                        puller = None
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = 0.2
-                # Fetch the next batch while this one is applied: the broker and the database
-                # work at the same time. Acks still follow each batch's own commit.
-                prefetch = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
+                # The puller keeps the next batch coming while this one is applied; acks
+                # still follow each batch's own commit.
                 await self.handle(msgs)
         finally:
-            if sub is not None:
-                try:
-                    await sub.unsubscribe()
-                except Exception:
-                    pass
-            if prefetch is not None:
-                prefetch.cancel()
-                try:
-                    for msg in await prefetch:
-                        await msg.nak()
-                except BaseException:
-                    pass
+            if puller is not None:
+                await _release(await puller.close())
 
     async def handle(self, msgs: list[Msg]) -> None:
         events: list[Event] = []
@@ -166,7 +183,7 @@ class Consumer:
                 log.error("%s: dropping undecodable message on %s: %s", self.name, msg.subject, exc)
                 await msg.term()
         try:
-            fresh = await asyncio.to_thread(self.process, events)
+            fresh, outcome = await asyncio.to_thread(self.process, events)
         except Exception as exc:
             log.warning(
                 "%s: batch of %d not applied (%s); will be redelivered", self.name, len(events), exc
@@ -191,7 +208,7 @@ class Consumer:
                 )
         if fresh and self.after_commit is not None:
             try:
-                result = self.after_commit(fresh)
+                result = self.after_commit(fresh, outcome)
                 if asyncio.iscoroutine(result):
                     await result
             except Exception:

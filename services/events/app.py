@@ -76,6 +76,7 @@ def _consumer_starter(
         except Exception:  # the periodic refresh retries
             pass
         consumer = rollup_consumer(
+            nc=rt.nc,
             js=rt.js,
             engine=rt.engine,
             settings=rt.settings,

@@ -33,7 +33,7 @@ PRODUCER = "events"
 NOTIFIED_FIELDS = ("current_value", "progress", "status", "forecast", "forecast_reserve")
 """A target is announced when one of these changes (expected_now moves every day)."""
 PUBLISH_TIMEOUT = 5.0
-BUSY_RATIO = 4.0
+BUSY_RATIO = 9.0
 """The tracker rests this many times as long as its last recomputation took."""
 
 
@@ -246,7 +246,7 @@ class ProgressTracker:
             self._wake.clear()
             if self._stopping:
                 return
-            # Let a burst of batches coalesce; under a heavy stream, recompute at most a fifth
+            # Let a burst of batches coalesce; under a heavy stream, recompute at most a tenth
             # of the time, so the consumer keeps the database and the interpreter.
             await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
             ids, self._pending = self._pending, set()
@@ -300,13 +300,14 @@ def _gauge(target: Target, view: dict[str, Any]) -> None:
 # --- the live consumer ------------------------------------------------------------------------
 
 
-def apply(conn: Connection, events: list[Event]) -> None:
+def apply(conn: Connection, events: list[Event]) -> Facts:
     """The consumer's effect, inside the inbox's transaction."""
-    apply_events(conn, ((e.type, e.payload) for e in events))
+    return apply_events(conn, ((e.type, e.payload) for e in events))
 
 
 def rollup_consumer(
     *,
+    nc: Client,
     js: JetStreamContext,
     engine: Engine,
     settings: Settings,
@@ -317,14 +318,12 @@ def rollup_consumer(
 ) -> Consumer:
     """The durable pull consumer of the domain stream; replicas share it as competing consumers."""
 
-    async def after_commit(fresh: list[Event]) -> None:
-        facts = Facts()
-        for event in fresh:
-            facts.add(event.type, event.payload)
+    async def after_commit(fresh: list[Event], facts: Facts) -> None:
         tracker.touch(touched(targets, facts))
         await notifier.stage_changes(fresh)
 
     return Consumer(
+        nc=nc,
         js=js,
         engine=engine,
         inbox=inbox,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from services.common.auth import Principal
-from services.common.envelope import utcnow
+from services.common.envelope import new_id, utcnow
 from services.common.errors import Conflict, Invalid
 from services.common.outbox import record
 from services.events.catalogue import Target
@@ -69,7 +68,7 @@ def report(
             "period once it is over, e.g. the month to date as YYYY-MM",
             loc=["period"],
         )
-    event_id = uuid.uuid4()
+    event_id = new_id()
     row = TargetReport(
         target_id=target.id,
         period=body.period,

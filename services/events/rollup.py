@@ -213,21 +213,19 @@ HANDLERS: dict[str, Handler] = {
 # --- writing facts --------------------------------------------------------------------------
 
 
-_COMPILED: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _upsert(conn: Connection, table: Table) -> tuple[str, tuple[str, ...] | None]:
-    """The table's keep-the-higher-version upsert, compiled once per dialect: (SQL, the
-    parameter order when the driver's style is positional)."""
-    key = (conn.dialect.name, table.name)
-    if key not in _COMPILED:
-        keys = [c.name for c in table.primary_key.columns]
-        rest = [c.name for c in table.columns if c.name not in keys]
-        stmt = db.upsert(conn.engine, table, keys, rest, newer_than="version")
-        compiled = stmt.compile(dialect=conn.dialect, column_keys=[c.name for c in table.columns])
-        names = tuple(compiled.positiontup or ()) if compiled.positional else None
-        _COMPILED[key] = (str(compiled), names)
-    return _COMPILED[key]
+@lru_cache(maxsize=8)
+def _sqlite_upsert(table: Table) -> tuple[str, str, tuple[str, ...]]:
+    """SQLite: the keep-the-higher-version upsert as (head, tail, column order) for
+    db.sqlite_insert_rows."""
+    names = tuple(c.name for c in table.columns)
+    keys = [c.name for c in table.primary_key.columns]
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in keys)
+    head = f"INSERT INTO {table.name} ({', '.join(names)})"
+    tail = (
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates} "
+        f"WHERE {table.name}.version < excluded.version"
+    )
+    return head, tail, names
 
 
 @lru_cache(maxsize=8)
@@ -290,10 +288,10 @@ def write(conn: Connection, facts: Facts, generations: Iterable[int]) -> int:
                 # One statement per chunk: the columns travel as arrays and are unnested.
                 columns = {c.name: [r[c.name] for r in rows] for c in table.columns}
                 conn.exec_driver_sql(_unnest_upsert(table), columns)
-            else:  # SQLite's executemany is a loop in C: hand it the rows as they are
-                sql, names = _upsert(conn, table)
-                params = rows if names is None else [tuple(r[n] for n in names) for r in rows]
-                conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+            else:  # SQLite: multi-row statements
+                head, tail, names = _sqlite_upsert(table)
+                values = [tuple(r[n] for n in names) for r in rows]
+                db.sqlite_insert_rows(conn, head, len(names), values, tail)
             sent += len(rows)
     return sent
 

@@ -127,6 +127,7 @@ async def run_consumer(settings: Settings, url: str, *, seconds: float, batch: i
     js = nc.jetstream()
     await natsutil.provision(js, settings)
     consumer = Consumer(
+        nc=nc,
         js=js,
         engine=make_consumer(url),
         inbox=inbox,

@@ -1,4 +1,4 @@
-"""Outbox → JetStream → inbox on a real nats-server, SQLite and PostgreSQL: none lost, none twice."""
+"""Outbox → JetStream → inbox on a real nats-server, SQLite and PostgreSQL: none lost or doubled."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ async def start_pipeline(settings: Settings, producer, consumer_engine, *, relay
         ack_timeout=2,
     )
     consumer = Consumer(
+        nc=nc,
         js=js,
         engine=consumer_engine,
         inbox=kit.inbox,
