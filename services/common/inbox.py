@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.client import Client
@@ -51,7 +53,7 @@ def claim_fresh(conn: Connection, inbox: Table, ids: list[str]) -> set[str]:
     # SQLite: the writer holds the database's write lock from BEGIN IMMEDIATE, so the ids
     # found absent stay absent until commit; a plain INSERT (no RETURNING, which steps once per
     # row) then records them in one statement, and would fail loudly rather than count twice.
-    stamp = inbox.c.processed_at.type.bind_processor(conn.dialect)
+    stamp = inbox.c.processed_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     when = stamp(now) if stamp else now
     seen: set[str] = set()
     for start in range(0, len(ids), db.SQLITE_ROWS):
@@ -140,7 +142,13 @@ class Consumer:
             return apply_once(conn, self.inbox, events, self.apply)
 
     async def run(self) -> None:
+        """Fetch, decode and apply batches until stopped.
+
+        Two batches overlap: while one is applied in a worker thread, the next is fetched
+        and decoded, and the one before is acked and announced. Each batch is still acked
+        only after its own commit."""
         puller: BatchPuller | None = None
+        applying: Batch | None = None
         backoff = 0.2
         try:
             while not self._stopping:
@@ -153,11 +161,13 @@ class Consumer:
                             durable=self.config.durable_name or "",
                             batch=self.batch,
                         ).start()
-                    msgs = await puller.fetch(timeout=1.0)
+                    msgs = await self._next(puller, applying)
                 except TimeoutError:
+                    applying = await self._settle(applying)
                     continue
                 except Exception as exc:
                     log.warning("%s: fetch failed: %s; retrying in %.1fs", self.name, exc, backoff)
+                    applying = await self._settle(applying)
                     if puller is not None:
                         await _release(await puller.close())
                         puller = None
@@ -165,41 +175,84 @@ class Consumer:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = 0.2
-                # The puller keeps the next batch coming while this one is applied; acks
-                # still follow each batch's own commit.
-                await self.handle(msgs)
+                done = await self._settle(applying, announce=False)
+                applying = self._start(Batch(msgs))
+                if done is not None:
+                    await self._finish(done)
         finally:
+            await self._settle(applying)
             if puller is not None:
                 await _release(await puller.close())
 
-    async def handle(self, msgs: list[Msg]) -> None:
-        events: list[Event] = []
-        keep: list[Msg] = []
-        for msg in msgs:
+    async def _next(self, puller: BatchPuller, applying: Batch | None) -> list[Msg]:
+        """The next batch; a batch being applied is finished as soon as it commits, so its
+        acks and notices never wait for new messages to arrive."""
+        fetching = asyncio.ensure_future(puller.fetch(timeout=1.0))
+        try:
+            if applying is not None and not fetching.done():
+                await asyncio.wait({fetching, applying.job}, return_when=FIRST_COMPLETED)
+                if not fetching.done():
+                    await self._finish(applying)
+                    applying.finished = True
+            return await fetching
+        finally:
+            fetching.cancel()
+
+    def _decode_and_process(self, batch: Batch) -> tuple[list[Event], Any]:
+        """In a worker thread: decode the batch, then apply it. Decoding here leaves the event
+        loop free to receive the next batch and ack the last one without holding the GIL
+        the database work needs between its statements."""
+        for msg in batch.msgs:
             try:
-                events.append(Event.from_bytes(msg.data))
-                keep.append(msg)
+                batch.events.append(Event.from_bytes(msg.data))
+                batch.decoded.append(msg)
             except Exception as exc:  # not an event of ours: never retry it
                 log.error("%s: dropping undecodable message on %s: %s", self.name, msg.subject, exc)
-                await msg.term()
+                batch.undecodable.append(msg)
+        return self.process(batch.events)
+
+    def _start(self, batch: Batch) -> Batch:
+        batch.job = asyncio.ensure_future(asyncio.to_thread(self._decode_and_process, batch))
+        return batch
+
+    async def _settle(self, batch: Batch | None, *, announce: bool = True) -> Batch | None:
+        """Wait for a batch's transaction; with `announce`, also ack and announce it.
+        Returns the committed batch still to be finished, if any."""
+        if batch is None or batch.finished:
+            return None
         try:
-            fresh, outcome = await asyncio.to_thread(self.process, events)
+            await asyncio.shield(batch.job)
+            await _settle_undecodable(batch)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
             log.warning(
-                "%s: batch of %d not applied (%s); will be redelivered", self.name, len(events), exc
+                "%s: batch of %d not applied (%s); will be redelivered",
+                self.name,
+                len(batch.events),
+                exc,
             )
-            for msg in keep:
+            await _settle_undecodable(batch)
+            for msg in batch.decoded:
                 try:
                     await msg.nak(delay=1)
                 except Exception:
                     pass
             await asyncio.sleep(0.5)
-            return
+            return None
+        if announce:
+            await self._finish(batch)
+            return None
+        return batch
+
+    async def _finish(self, batch: Batch) -> None:
+        """Ack a committed batch and run the after-commit hook."""
+        fresh, outcome = batch.job.result()
         self.applied += len(fresh)
-        self.duplicates += len(events) - len(fresh)
+        self.duplicates += len(batch.events) - len(fresh)
         EVENTS_CONSUMED.labels(self.name).inc(len(fresh))
-        EVENTS_DUPLICATE.labels(self.name).inc(len(events) - len(fresh))
-        for msg in keep:
+        EVENTS_DUPLICATE.labels(self.name).inc(len(batch.events) - len(fresh))
+        for msg in batch.decoded:
             try:
                 await msg.ack()
             except Exception as exc:  # redelivered later; the inbox will skip it
@@ -213,3 +266,24 @@ class Consumer:
                     await result
             except Exception:
                 log.exception("%s: after-commit hook failed", self.name)
+
+
+@dataclass
+class Batch:
+    """Messages on their way through the consumer, with their decoded events."""
+
+    msgs: list[Msg]
+    decoded: list[Msg] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    undecodable: list[Msg] = field(default_factory=list)
+    job: asyncio.Future[tuple[list[Event], Any]] = field(init=False)
+    finished: bool = False
+
+
+async def _settle_undecodable(batch: Batch) -> None:
+    """Messages that are not events of ours are never retried."""
+    while batch.undecodable:
+        try:
+            await batch.undecodable.pop().term()
+        except Exception:
+            pass
