@@ -59,6 +59,7 @@ async def raw(settings: Settings, total: int, batch: int) -> float:
 
 async def live(settings: Settings, url: str, total: int) -> float:
     """The events service's roll-up consumer, as app.py wires it; events/s."""
+    from services.common.runtime import tune_gc
     from services.events import progress
     from services.events.app import MIGRATIONS, reading_engine
     from services.events.catalogue import load_catalogue
@@ -66,6 +67,7 @@ async def live(settings: Settings, url: str, total: int) -> float:
 
     engine = db.make_engine(url)
     db.migrate(engine, MIGRATIONS)
+    tune_gc()  # as the service's startup does
     nc = await natsutil.connect(settings, name="bench-live")
     js = nc.jetstream()
     targets = load_catalogue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -229,6 +230,17 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
+GC_THRESHOLD = (20_000, 10, 10)
+"""Allocations before a young-generation collection (Python's default is 700)."""
+
+
+def tune_gc() -> None:
+    """Let the young generation grow before it is scanned: a consumer decoding thousands of
+    events a second otherwise spends a tenth of its time collecting objects that reference
+    counting frees anyway. Cycles are still collected, a little later."""
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def create_service_app(
     *,
     name: str,
@@ -244,6 +256,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        tune_gc()
         try:
             yield
         finally:
