@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from asyncio import FIRST_COMPLETED
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,8 @@ def claim_fresh(conn: Connection, inbox: Table, ids: list[str]) -> set[str]:
                 "SELECT unnest(CAST(:ids AS varchar[])), :now "
                 "ON CONFLICT DO NOTHING RETURNING event_id"
             ),
-            {"ids": ids, "now": now},
+            # In one order, so concurrent batches holding the same ids cannot deadlock.
+            {"ids": sorted(ids), "now": now},
         )
         return set(rows.scalars())
     # SQLite: the writer holds the database's write lock from BEGIN IMMEDIATE, so the ids
@@ -119,6 +121,7 @@ class Consumer:
         batch: int = 256,
         name: str = "consumer",
         after_commit: AfterCommit | None = None,
+        in_flight: int = 1,
     ) -> None:
         self.nc = nc
         self.js = js
@@ -130,6 +133,7 @@ class Consumer:
         self.batch = batch
         self.name = name
         self.after_commit = after_commit
+        self.in_flight = max(1, in_flight)
         self._stopping = False
         self.applied = 0
         self.duplicates = 0
@@ -144,11 +148,11 @@ class Consumer:
     async def run(self) -> None:
         """Fetch, decode and apply batches until stopped.
 
-        Two batches overlap: while one is applied in a worker thread, the next is fetched
-        and decoded, and the one before is acked and announced. Each batch is still acked
-        only after its own commit."""
+        Batches overlap: while one is applied in a worker thread (up to `in_flight` at once,
+        each in its own transaction), the next is fetched, and the last committed one is acked
+        and announced. Each batch is acked only after its own commit."""
         puller: BatchPuller | None = None
-        applying: Batch | None = None
+        applying: deque[Batch] = deque()
         backoff = 0.2
         try:
             while not self._stopping:
@@ -163,11 +167,11 @@ class Consumer:
                         ).start()
                     msgs = await self._next(puller, applying)
                 except TimeoutError:
-                    applying = await self._settle(applying)
+                    await self._settle_all(applying)
                     continue
                 except Exception as exc:
                     log.warning("%s: fetch failed: %s; retrying in %.1fs", self.name, exc, backoff)
-                    applying = await self._settle(applying)
+                    await self._settle_all(applying)
                     if puller is not None:
                         await _release(await puller.close())
                         puller = None
@@ -175,25 +179,28 @@ class Consumer:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = 0.2
-                done = await self._settle(applying, announce=False)
-                applying = self._start(Batch(msgs))
-                if done is not None:
-                    await self._finish(done)
+                committed = []
+                while len(applying) >= self.in_flight:
+                    oldest = applying.popleft()
+                    if await self._committed(oldest):
+                        committed.append(oldest)
+                applying.append(self._start(Batch(msgs)))
+                for batch in committed:  # acked while the new batch is being applied
+                    await self._finish(batch)
         finally:
-            await self._settle(applying)
+            await self._settle_all(applying)
             if puller is not None:
                 await _release(await puller.close())
 
-    async def _next(self, puller: BatchPuller, applying: Batch | None) -> list[Msg]:
-        """The next batch; a batch being applied is finished as soon as it commits, so its
-        acks and notices never wait for new messages to arrive."""
+    async def _next(self, puller: BatchPuller, applying: deque[Batch]) -> list[Msg]:
+        """The next batch. A batch that commits meanwhile is acked and announced at once,
+        so neither waits for new messages to arrive."""
         fetching = asyncio.ensure_future(puller.fetch(timeout=1.0))
         try:
-            if applying is not None and not fetching.done():
-                await asyncio.wait({fetching, applying.job}, return_when=FIRST_COMPLETED)
-                if not fetching.done():
-                    await self._finish(applying)
-                    applying.finished = True
+            while applying and not fetching.done():
+                await asyncio.wait({fetching, applying[0].job}, return_when=FIRST_COMPLETED)
+                if applying[0].job.done():
+                    await self._settle(applying.popleft())
             return await fetching
         finally:
             fetching.cancel()
@@ -215,21 +222,18 @@ class Consumer:
         batch.job = asyncio.ensure_future(asyncio.to_thread(self._decode_and_process, batch))
         return batch
 
-    async def _settle(self, batch: Batch | None, *, announce: bool = True) -> Batch | None:
-        """Wait for a batch's transaction; with `announce`, also ack and announce it.
-        Returns the committed batch still to be finished, if any."""
-        if batch is None or batch.finished:
-            return None
+    async def _committed(self, batch: Batch) -> bool:
+        """Wait for a batch's transaction. If it failed, hand its messages back for a later
+        redelivery (the inbox keeps whatever did commit from counting twice)."""
         try:
             await asyncio.shield(batch.job)
-            await _settle_undecodable(batch)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.warning(
                 "%s: batch of %d not applied (%s); will be redelivered",
                 self.name,
-                len(batch.events),
+                len(batch.msgs),
                 exc,
             )
             await _settle_undecodable(batch)
@@ -239,14 +243,20 @@ class Consumer:
                 except Exception:
                     pass
             await asyncio.sleep(0.5)
-            return None
-        if announce:
+            return False
+        return True
+
+    async def _settle(self, batch: Batch) -> None:
+        if await self._committed(batch):
             await self._finish(batch)
-            return None
-        return batch
+
+    async def _settle_all(self, applying: deque[Batch]) -> None:
+        while applying:
+            await self._settle(applying.popleft())
 
     async def _finish(self, batch: Batch) -> None:
         """Ack a committed batch and run the after-commit hook."""
+        await _settle_undecodable(batch)
         fresh, outcome = batch.job.result()
         self.applied += len(fresh)
         self.duplicates += len(batch.events) - len(fresh)
@@ -277,7 +287,6 @@ class Batch:
     events: list[Event] = field(default_factory=list)
     undecodable: list[Msg] = field(default_factory=list)
     job: asyncio.Future[tuple[list[Event], Any]] = field(init=False)
-    finished: bool = False
 
 
 async def _settle_undecodable(batch: Batch) -> None:

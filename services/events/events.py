@@ -333,4 +333,7 @@ def rollup_consumer(
         batch=settings.consumer_batch,
         name=name,
         after_commit=after_commit,
+        # PostgreSQL applies two batches at once (each waits on the server's commit); SQLite
+        # has one writer, so a second transaction would only queue for its lock.
+        in_flight=2 if engine.dialect.name == "postgresql" else 1,
     )
