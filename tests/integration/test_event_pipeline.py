@@ -35,7 +35,15 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None
     raise AssertionError("condition not reached in time")
 
 
-async def start_pipeline(settings: Settings, producer, consumer_engine, *, relay_cls=Relay):
+async def start_pipeline(
+    settings: Settings,
+    producer,
+    consumer_engine,
+    *,
+    relay_cls=Relay,
+    apply=kit.count_event,
+    in_flight: int = 1,
+):
     nc = await natsutil.connect(settings, name="test")
     js = nc.jetstream()
     await natsutil.provision(js, settings)
@@ -53,11 +61,12 @@ async def start_pipeline(settings: Settings, producer, consumer_engine, *, relay
         js=js,
         engine=consumer_engine,
         inbox=kit.inbox,
-        apply=kit.count_event,
+        apply=apply,
         stream=settings.stream,
         config=natsutil.rollup_consumer_config(settings),
         batch=50,
         name="kit",
+        in_flight=in_flight,
     )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
 
@@ -111,6 +120,35 @@ async def test_a_deleted_durable_is_set_up_again_and_nothing_counts_twice(
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 20)
         await wait_for(lambda: consumer.duplicates >= 10)
         assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 21)}
+    finally:
+        await stop()
+
+
+async def test_a_batch_whose_transaction_fails_comes_again_and_counts_once(
+    settings_factory, database_url_factory
+):
+    settings = settings_factory()
+    producer = kit.make_producer(database_url_factory("producer"))
+    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+    failures = []
+
+    def flaky(conn, events) -> None:
+        kit.count_event(conn, events)  # written, then rolled back with the inbox rows
+        if not failures and any(int(e.payload["id"]) == 7 for e in events):
+            failures.append(len(events))
+            raise RuntimeError("database went away mid-batch")
+
+    relay, consumer, stop = await start_pipeline(
+        settings, producer, consumer_db, apply=flaky, in_flight=2
+    )
+    try:
+        for i in range(1, 31):
+            await asyncio.to_thread(kit.write_thing, producer, i)
+            relay.wake()
+        await wait_for(lambda: len(kit.tallies(consumer_db)) == 30)
+        await asyncio.sleep(0.5)
+        assert failures, "the failing batch was never applied"
+        assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 31)}
     finally:
         await stop()
 
