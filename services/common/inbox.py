@@ -16,17 +16,18 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from services.common import db
-from services.common.envelope import Event, utcnow
+from services.common.envelope import Received, utcnow
 from services.common.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATE
 from services.common.pull import BatchPuller, ensure_consumer
 
 log = logging.getLogger("plantrack.inbox")
 
-Apply = Callable[[Connection, list[Event]], Any]
+Apply = Callable[[Connection, list[Received]], Any]
 """A batch's effect inside the inbox's transaction; what it returns reaches `after_commit`."""
-AfterCommit = Callable[[list[Event], Any], Any]
+AfterCommit = Callable[[list[Received], Any], Any]
 
 
 def inbox_table(metadata: MetaData, name: str = "inbox") -> Table:
@@ -52,11 +53,19 @@ def claim_fresh(conn: Connection, inbox: Table, ids: list[str]) -> set[str]:
             {"ids": sorted(ids), "now": now},
         )
         return set(rows.scalars())
-    # SQLite: the writer holds the database's write lock from BEGIN IMMEDIATE, so the ids
-    # found absent stay absent until commit; a plain INSERT (no RETURNING, which steps once per
-    # row) then records them in one statement, and would fail loudly rather than count twice.
+    # SQLite: most batches are all new, so insert them all in one statement; when one id was
+    # there already, the unique key refuses the statement, the savepoint undoes it, and the
+    # ids already present are looked up first. The writer holds the database's write lock
+    # from BEGIN IMMEDIATE, so ids found absent stay absent until commit.
     stamp = inbox.c.processed_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     when = stamp(now) if stamp else now
+    head = f"INSERT INTO {inbox.name} (event_id, processed_at)"
+    try:
+        with conn.begin_nested():
+            db.sqlite_insert_rows(conn, head, 2, [(event_id, when) for event_id in ids])
+        return set(ids)
+    except IntegrityError:
+        pass
     seen: set[str] = set()
     for start in range(0, len(ids), db.SQLITE_ROWS):
         chunk = ids[start : start + db.SQLITE_ROWS]
@@ -68,21 +77,16 @@ def claim_fresh(conn: Connection, inbox: Table, ids: list[str]) -> set[str]:
             ).scalars()
         )
     fresh = [i for i in ids if i not in seen]
-    db.sqlite_insert_rows(
-        conn,
-        f"INSERT INTO {inbox.name} (event_id, processed_at)",
-        2,
-        [(event_id, when) for event_id in fresh],
-    )
+    db.sqlite_insert_rows(conn, head, 2, [(event_id, when) for event_id in fresh])
     return set(fresh)
 
 
 def apply_once(
-    conn: Connection, inbox: Table, events: list[Event], apply: Apply
-) -> tuple[list[Event], Any]:
+    conn: Connection, inbox: Table, events: list[Received], apply: Apply
+) -> tuple[list[Received], Any]:
     """Apply the events not seen before, recording them in the inbox; returns those applied
     and what `apply` returned (None when nothing was fresh)."""
-    unique: dict[str, Event] = {}
+    unique: dict[str, Received] = {}
     for ev in events:
         unique.setdefault(str(ev.id), ev)
     if not unique:
@@ -141,7 +145,7 @@ class Consumer:
     def stop(self) -> None:
         self._stopping = True
 
-    def process(self, events: list[Event]) -> tuple[list[Event], Any]:
+    def process(self, events: list[Received]) -> tuple[list[Received], Any]:
         with self.engine.begin() as conn:
             return apply_once(conn, self.inbox, events, self.apply)
 
@@ -205,13 +209,13 @@ class Consumer:
         finally:
             fetching.cancel()
 
-    def _decode_and_process(self, batch: Batch) -> tuple[list[Event], Any]:
+    def _decode_and_process(self, batch: Batch) -> tuple[list[Received], Any]:
         """In a worker thread: decode the batch, then apply it. Decoding here leaves the event
         loop free to receive the next batch and ack the last one without holding the GIL
         the database work needs between its statements."""
         for msg in batch.msgs:
             try:
-                batch.events.append(Event.from_bytes(msg.data))
+                batch.events.append(Received.from_bytes(msg.data))
                 batch.decoded.append(msg)
             except Exception as exc:  # not an event of ours: never retry it
                 log.error("%s: dropping undecodable message on %s: %s", self.name, msg.subject, exc)
@@ -284,9 +288,9 @@ class Batch:
 
     msgs: list[Msg]
     decoded: list[Msg] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[Received] = field(default_factory=list)
     undecodable: list[Msg] = field(default_factory=list)
-    job: asyncio.Future[tuple[list[Event], Any]] = field(init=False)
+    job: asyncio.Future[tuple[list[Received], Any]] = field(init=False)
 
 
 async def _settle_undecodable(batch: Batch) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from services.common import nats as natsutil
-from services.common.envelope import Event
+from services.common.envelope import Event, Received
 from services.common.inbox import Consumer
 from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
 from services.common.settings import Settings
@@ -73,7 +73,7 @@ def target_progress_changed(view: dict[str, Any], on: date) -> Event:
     )
 
 
-def stage_notice(event: Event) -> Event:
+def stage_notice(event: Received) -> Event:
     """A project's stage change as the dashboards show it (on the live stream)."""
     project = event.payload["project"]
     body = {
@@ -134,7 +134,7 @@ class LiveNotifier:
             _reraise_cancellation(exc)
             log.warning("live notices not all published: %s", exc)
 
-    async def stage_changes(self, events: Iterable[Event]) -> None:
+    async def stage_changes(self, events: Iterable[Received]) -> None:
         """Stage notices of a committed batch, published without waiting for acks: the
         consumer's next batch does not queue behind the dashboards' notices."""
         try:
@@ -300,7 +300,7 @@ def _gauge(target: Target, view: dict[str, Any]) -> None:
 # --- the live consumer ------------------------------------------------------------------------
 
 
-def apply(conn: Connection, events: list[Event]) -> Facts:
+def apply(conn: Connection, events: list[Received]) -> Facts:
     """The consumer's effect, inside the inbox's transaction."""
     return apply_events(conn, ((e.type, e.payload) for e in events))
 
@@ -318,7 +318,7 @@ def rollup_consumer(
 ) -> Consumer:
     """The durable pull consumer of the domain stream; replicas share it as competing consumers."""
 
-    async def after_commit(fresh: list[Event], facts: Facts) -> None:
+    async def after_commit(fresh: list[Received], facts: Facts) -> None:
         tracker.touch(touched(targets, facts))
         await notifier.stage_changes(fresh)
 

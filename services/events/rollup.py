@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -291,7 +292,7 @@ def write(conn: Connection, facts: Facts, generations: Iterable[int]) -> int:
                 conn.exec_driver_sql(_json_upsert(table), {"rows": orjson.dumps(rows).decode()})
             else:  # SQLite: multi-row statements
                 head, tail, names = _sqlite_upsert(table)
-                values = [tuple(r[n] for n in names) for r in rows]
+                values = list(map(itemgetter(*names), rows))
                 db.sqlite_insert_rows(conn, head, len(names), values, tail)
             sent += len(rows)
     return sent

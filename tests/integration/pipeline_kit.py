@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from services.common import db
 from services.common import nats as natsutil
-from services.common.envelope import Event
+from services.common.envelope import Event, Received
 from services.common.inbox import Consumer, inbox_table
 from services.common.outbox import Relay, outbox_table, record
 from services.common.settings import Settings
@@ -69,7 +69,7 @@ def write_thing(engine: Engine, thing_id: int, *, fail: bool = False) -> None:
             raise RuntimeError("rolled back on purpose")
 
 
-def count_event(conn: Connection, events: list[Event]) -> None:
+def count_event(conn: Connection, events: list[Received]) -> None:
     """The effect: +1 per event, so a double count shows as n = 2 (one statement per batch)."""
     slow = float(os.environ.get("KIT_APPLY_SECONDS", "0"))
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
