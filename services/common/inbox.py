@@ -7,6 +7,7 @@ import logging
 from asyncio import FIRST_COMPLETED
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,7 @@ class Consumer:
         self.name = name
         self.after_commit = after_commit
         self.in_flight = max(1, in_flight)
+        self._workers: ThreadPoolExecutor | None = None
         self._stopping = False
         self.applied = 0
         self.duplicates = 0
@@ -152,12 +154,14 @@ class Consumer:
     async def run(self) -> None:
         """Fetch, decode and apply batches until stopped.
 
-        Batches overlap: while one is applied in a worker thread (up to `in_flight` at once,
-        each in its own transaction), the next is fetched, and the last committed one is acked
-        and announced. Each batch is acked only after its own commit."""
+        Batches overlap: `in_flight` worker threads apply one batch each, in its own
+        transaction, with one more batch queued behind them so a thread starts the next the
+        moment it commits; meanwhile the loop fetches, and acks and announces what committed.
+        Each batch is acked only after its own commit."""
         puller: BatchPuller | None = None
         applying: deque[Batch] = deque()
         backoff = 0.2
+        self._workers = ThreadPoolExecutor(self.in_flight, thread_name_prefix=self.name)
         try:
             while not self._stopping:
                 try:
@@ -184,7 +188,7 @@ class Consumer:
                     continue
                 backoff = 0.2
                 committed = []
-                while len(applying) >= self.in_flight:
+                while len(applying) > self.in_flight:
                     oldest = applying.popleft()
                     if await self._committed(oldest):
                         committed.append(oldest)
@@ -195,6 +199,7 @@ class Consumer:
             await self._settle_all(applying)
             if puller is not None:
                 await _release(await puller.close())
+            self._workers.shutdown(wait=False)
 
     async def _next(self, puller: BatchPuller, applying: deque[Batch]) -> list[Msg]:
         """The next batch. A batch that commits meanwhile is acked and announced at once,
@@ -223,7 +228,8 @@ class Consumer:
         return self.process(batch.events)
 
     def _start(self, batch: Batch) -> Batch:
-        batch.job = asyncio.ensure_future(asyncio.to_thread(self._decode_and_process, batch))
+        loop = asyncio.get_running_loop()
+        batch.job = loop.run_in_executor(self._workers, self._decode_and_process, batch)
         return batch
 
     async def _committed(self, batch: Batch) -> bool:
