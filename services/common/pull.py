@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 
@@ -44,13 +45,16 @@ class BatchPuller:
     each message to a buffer; `fetch` hands out what is buffered and keeps up to two batches
     requested ahead, so the broker streams the next batch while the last one is applied.
 
-    A request lingers `expires` seconds. The broker ends one that is not filled with a status
-    saying how many messages it did not deliver; a request no status accounts for (a lost
-    connection) is written off once it must have expired, so the count never sticks.
+    A request lingers a random half to whole of `expires` seconds. The broker serves waiting
+    requests first come, first served, and one request takes every message until it is full:
+    short, unevenly timed requests let replicas of a quiet consumer take turns instead of one
+    keeping the front of the queue. The broker ends a request that is not filled with a
+    status saying how many messages it did not deliver; a request no status accounts for (a
+    lost connection) is written off once it must have expired, so the count never sticks.
     """
 
     def __init__(
-        self, nc: Client, *, stream: str, durable: str, batch: int, expires: float = 2.0
+        self, nc: Client, *, stream: str, durable: str, batch: int, expires: float = 0.5
     ) -> None:
         self.nc = nc
         self.subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
@@ -110,10 +114,11 @@ class BatchPuller:
         if ahead >= self.batch:
             return
         want = 2 * self.batch - ahead
-        body = {"batch": want, "expires": int(self.expires * 1e9)}
+        expires = self.expires * random.uniform(0.5, 1.0)  # noqa: S311 - not a secret
+        body = {"batch": want, "expires": int(expires * 1e9)}
         await self.nc.publish(self.subject, orjson.dumps(body), reply=self._inbox)
         self.waiting += want
-        self.written_off_at = now + self.expires + 1.0
+        self.written_off_at = max(self.written_off_at, now + expires + 1.0)
 
     async def fetch(self, timeout: float) -> list[Msg]:
         """Up to one batch: what is buffered, or the first to arrive within `timeout`."""

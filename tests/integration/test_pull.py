@@ -18,13 +18,17 @@ from services.common.settings import Settings
 DURABLE = "pull-test"
 
 
-async def _setup(settings: Settings, batch: int) -> tuple[Any, Any, BatchPuller]:
+async def _setup(
+    settings: Settings, batch: int, expires: float = 0.5
+) -> tuple[Any, Any, BatchPuller]:
     nc = await natsutil.connect(settings, name="pull-test")
     js = nc.jetstream()
     await natsutil.provision(js, settings)
     config = natsutil.rollup_consumer_config(settings, DURABLE)
     await ensure_consumer(js, settings.stream, config)
-    puller = await BatchPuller(nc, stream=settings.stream, durable=DURABLE, batch=batch).start()
+    puller = await BatchPuller(
+        nc, stream=settings.stream, durable=DURABLE, batch=batch, expires=expires
+    ).start()
     return nc, js, puller
 
 
@@ -66,16 +70,59 @@ async def test_a_backlog_comes_in_batches_each_message_once(pulling) -> None:
         await puller.fetch(timeout=0.5)
 
 
-async def test_a_lone_message_is_not_held_back_for_a_full_batch(pulling) -> None:
-    settings, _nc, js, puller = pulling
-    fetching = asyncio.create_task(puller.fetch(timeout=10))
-    await asyncio.sleep(0.2)  # the puller's request is lingering on the server
-    started = time.monotonic()
-    await _publish(js, settings, 1)
-    msgs = await fetching
-    assert [m.data for m in msgs] == [b"0"]
-    # Returned on arrival, not when the request for 256 would have expired.
-    assert time.monotonic() - started < puller.expires
+async def test_a_lone_message_is_not_held_back_for_a_full_batch(settings_factory) -> None:
+    settings = settings_factory()
+    nc, js, puller = await _setup(settings, batch=128, expires=10)
+    try:
+        fetching = asyncio.create_task(puller.fetch(timeout=20))
+        await asyncio.sleep(0.2)  # the puller's request for 256 is lingering on the server
+        started = time.monotonic()
+        await _publish(js, settings, 1)
+        msgs = await fetching
+        assert [m.data for m in msgs] == [b"0"]
+        # Handed out on arrival, not when the request would have expired.
+        assert time.monotonic() - started < 5
+    finally:
+        await puller.close()
+        await nc.close()
+
+
+async def test_replicas_of_a_quiet_consumer_take_turns(settings_factory) -> None:
+    settings = settings_factory()
+    nc, js, first = await _setup(settings, batch=256)
+    other = await BatchPuller(nc, stream=settings.stream, durable=DURABLE, batch=256).start()
+    got = {"first": 0, "other": 0}
+
+    async def consume(name: str, puller: BatchPuller) -> None:
+        while True:
+            try:
+                msgs = await puller.fetch(timeout=1)
+            except TimeoutError:
+                continue
+            got[name] += len(msgs)
+            for m in msgs:
+                await m.ack()
+
+    tasks = [
+        asyncio.create_task(consume("first", first)),
+        asyncio.create_task(consume("other", other)),
+    ]
+    try:
+        for i in range(300):  # ~100 a second: no request ever fills
+            await _publish(js, settings, 1, start=i)
+            await asyncio.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while sum(got.values()) < 300 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert sum(got.values()) == 300
+        assert min(got.values()) >= 30, got  # neither holds the front of the queue for good
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await first.close()
+        await other.close()
+        await nc.close()
 
 
 async def test_unacked_messages_come_back_and_acked_ones_do_not(settings_factory) -> None:

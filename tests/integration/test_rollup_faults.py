@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.common import db
 from services.common import nats as natsutil
@@ -103,22 +105,28 @@ async def test_sigkill_mid_stream_and_a_nats_restart_leave_the_targets_exact(
     engine = db.make_engine(settings.events_database_url)
     world = kit.random_world(21, projects=400, enterprises=300, today=TODAY)
     events = kit.shuffled(world.events, seed=4)
+    half = len(events) // 2
     nc = await natsutil.connect(settings, name="test-publisher")
     js = nc.jetstream()
     await natsutil.provision(js, settings)
-    await kit.publish(js, settings, events)
-    await kit.publish(js, settings, events[::4], msg_id=kit.fresh_id)  # redeliveries
-    await nc.close()
+    await kit.publish(js, settings, events[:half])
 
     victim = serve(settings, free_port())
     try:
-        await wait_until(lambda: applied_or_zero(engine) > 0, timeout=60)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(10)
+        await wait_until(lambda: applied_or_zero(engine) == half, timeout=60)
+        # Hold the roll-up's lock, then give it the rest: it fetches a batch and waits inside
+        # its transaction, where the kill lands.
+        with blocking_rollups(engine):
+            await kit.publish(js, settings, events[half:])
+            await kit.publish(js, settings, events[::4], msg_id=kit.fresh_id)  # redeliveries
+            await wait_until(lambda: ack_pending(settings) > 0, timeout=30, every=0.1)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
     finally:
         victim.kill()
+        await nc.close()
     partial = applied(engine)
-    assert 0 < partial < len(events), "killed part-way through the stream"
+    assert partial == half, "killed inside a batch: none of it committed"
 
     port = free_port()
     survivor = serve(settings, port)
@@ -138,6 +146,35 @@ async def test_sigkill_mid_stream_and_a_nats_restart_leave_the_targets_exact(
         survivor.terminate()
         survivor.wait(15)
         engine.dispose()
+
+
+@contextmanager
+def blocking_rollups(engine) -> Iterator[None]:
+    """Hold what every roll-up batch needs: SQLite's write lock, or on PostgreSQL the roll-up
+    state row that each batch takes FOR SHARE after writing its inbox rows."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT 1 FROM rollup_state WHERE id = 1 FOR UPDATE"))
+        else:  # the engine begins with BEGIN IMMEDIATE: the write lock is ours until rollback
+            conn.execute(text("SELECT 1"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def ack_pending(settings: Settings) -> int:
+    """Messages the durable has handed out and not had acked."""
+
+    async def ask() -> int:
+        nc = await natsutil.connect(settings, name="test-watcher")
+        try:
+            info = await nc.jetstream().consumer_info(settings.stream, natsutil.ROLLUP_CONSUMER)
+            return info.num_ack_pending
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
 
 
 def applied_or_zero(engine) -> int:
