@@ -35,6 +35,25 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None
     raise AssertionError("condition not reached in time")
 
 
+async def write_things(producer, relay, ids: range, *, wake_each: bool = False) -> None:
+    """Write things through the producing service's outbox, waking its relay after each write
+    or once at the end."""
+    for i in ids:
+        await asyncio.to_thread(kit.write_thing, producer, i)
+        if wake_each:
+            relay.wake()
+    relay.wake()
+
+
+@pytest.fixture
+def pipeline_parts(settings_factory, database_url_factory):
+    """Fresh streams, a producing service's database and a consuming one's."""
+    settings = settings_factory()
+    producer = kit.make_producer(database_url_factory("producer"))
+    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+    return settings, producer, consumer_db
+
+
 async def start_pipeline(
     settings: Settings,
     producer,
@@ -79,15 +98,11 @@ async def start_pipeline(
     return relay, consumer, stop
 
 
-async def test_committed_change_is_consumed_exactly_once(settings_factory, database_url_factory):
-    settings = settings_factory()
-    producer = kit.make_producer(database_url_factory("producer"))
-    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+async def test_committed_change_is_consumed_exactly_once(pipeline_parts):
+    settings, producer, consumer_db = pipeline_parts
     relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
     try:
-        for i in range(1, 21):
-            await asyncio.to_thread(kit.write_thing, producer, i)
-            relay.wake()
+        await write_things(producer, relay, range(1, 21), wake_each=True)
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 20)
         await asyncio.sleep(0.5)  # give any duplicate the time to show up
         assert kit.tallies(consumer_db) == {i: 1 for i in range(1, 21)}
@@ -99,22 +114,14 @@ async def test_committed_change_is_consumed_exactly_once(settings_factory, datab
         await stop()
 
 
-async def test_a_deleted_durable_is_set_up_again_and_nothing_counts_twice(
-    settings_factory, database_url_factory
-):
-    settings = settings_factory()
-    producer = kit.make_producer(database_url_factory("producer"))
-    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+async def test_a_deleted_durable_is_set_up_again_and_nothing_counts_twice(pipeline_parts):
+    settings, producer, consumer_db = pipeline_parts
     relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
     try:
-        for i in range(1, 11):
-            await asyncio.to_thread(kit.write_thing, producer, i)
-        relay.wake()
+        await write_things(producer, relay, range(1, 11))
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 10)
         await consumer.js.delete_consumer(settings.stream, natsutil.ROLLUP_CONSUMER)
-        for i in range(11, 21):
-            await asyncio.to_thread(kit.write_thing, producer, i)
-        relay.wake()
+        await write_things(producer, relay, range(11, 21))
         # The new durable starts from the stream's beginning: 1–10 come again, the inbox
         # absorbs them, 11–20 count once.
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 20)
@@ -124,12 +131,8 @@ async def test_a_deleted_durable_is_set_up_again_and_nothing_counts_twice(
         await stop()
 
 
-async def test_a_batch_whose_transaction_fails_comes_again_and_counts_once(
-    settings_factory, database_url_factory
-):
-    settings = settings_factory()
-    producer = kit.make_producer(database_url_factory("producer"))
-    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+async def test_a_batch_whose_transaction_fails_comes_again_and_counts_once(pipeline_parts):
+    settings, producer, consumer_db = pipeline_parts
     failures = []
 
     def flaky(conn, events) -> None:
@@ -142,9 +145,7 @@ async def test_a_batch_whose_transaction_fails_comes_again_and_counts_once(
         settings, producer, consumer_db, apply=flaky, in_flight=2
     )
     try:
-        for i in range(1, 31):
-            await asyncio.to_thread(kit.write_thing, producer, i)
-            relay.wake()
+        await write_things(producer, relay, range(1, 31), wake_each=True)
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 30)
         await asyncio.sleep(0.5)
         assert failures, "the failing batch was never applied"
@@ -153,10 +154,8 @@ async def test_a_batch_whose_transaction_fails_comes_again_and_counts_once(
         await stop()
 
 
-async def test_rolled_back_write_publishes_nothing(settings_factory, database_url_factory):
-    settings = settings_factory()
-    producer = kit.make_producer(database_url_factory("producer"))
-    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+async def test_rolled_back_write_publishes_nothing(pipeline_parts):
+    settings, producer, consumer_db = pipeline_parts
     relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
     try:
         with pytest.raises(RuntimeError, match="rolled back"):
@@ -180,9 +179,7 @@ async def test_writes_while_nats_is_down_all_arrive_once(tmp_path, database_url_
     consumer_db = kit.make_consumer(database_url_factory("consumer"))
     relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
     try:
-        for i in range(1, 11):
-            await asyncio.to_thread(kit.write_thing, producer, i)
-        relay.wake()
+        await write_things(producer, relay, range(1, 11))
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 10)
         server.stop()
         for i in range(11, 211):  # 200 writes with the broker away
@@ -251,12 +248,8 @@ async def test_relay_killed_between_publish_and_mark_republishes_and_duplicate_i
         await stop()
 
 
-async def test_duplicates_beyond_the_stream_window_are_dropped_by_the_inbox(
-    settings_factory, database_url_factory
-):
-    settings = settings_factory()
-    producer = kit.make_producer(database_url_factory("producer"))
-    consumer_db = kit.make_consumer(database_url_factory("consumer"))
+async def test_duplicates_beyond_the_stream_window_are_dropped_by_the_inbox(pipeline_parts):
+    settings, producer, consumer_db = pipeline_parts
     for i in range(1, 31):
         kit.write_thing(producer, i)
     relay, consumer, stop = await start_pipeline(settings, producer, consumer_db)
