@@ -20,7 +20,7 @@ log = logging.getLogger("plantrack.pull")
 
 PENDING_MESSAGES = "Nats-Pending-Messages"
 """Header of a status that ends a pull request: how many of its messages it did not deliver."""
-HEARTBEAT, NO_MESSAGES, REQUEST_TIMEOUT, CONFLICT = "100", "404", "408", "409"
+HEARTBEAT, NO_MESSAGES, REQUEST_TIMEOUT = "100", "404", "408"
 LINGER = 0.002
 """How long a short batch waits for more of a burst that is still arriving."""
 
@@ -100,10 +100,11 @@ class BatchPuller:
         headers = msg.headers or {}
         left = headers.get(PENDING_MESSAGES)
         self.waiting = max(0, self.waiting - int(left)) if left else 0
-        if status not in (NO_MESSAGES, REQUEST_TIMEOUT, CONFLICT):
+        # A request that ran its time (408) is routine. Anything else (409: consumer deleted,
+        # leadership change, a limit exceeded; 503: no JetStream) would only come back at
+        # once if asked again: the consumer backs off and sets the durable up again.
+        if status not in (NO_MESSAGES, REQUEST_TIMEOUT):
             self.error = PullError(f"{status} {headers.get('Description', '')}".strip())
-        elif status == CONFLICT and "deleted" in headers.get("Description", "").lower():
-            self.error = PullError(f"{status} {headers['Description']}")
 
     async def _request(self) -> None:
         """Keep two batches on the way: ask for more once less than one is."""
