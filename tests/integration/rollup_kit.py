@@ -21,6 +21,9 @@ from services.events.catalogue import Target
 
 MAIN = ("reserve", "starting", "building", "built")
 
+TODAY = date(2025, 6, 30)
+"""The clock of the roll-up tests: mid-plan, so pace and forecast have something to say."""
+
 
 @dataclass
 class World:

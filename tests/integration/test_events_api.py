@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 import orjson
 import pytest
 
-from services.events.app import create_app
 from services.events.catalogue import load_catalogue
-from tests.conftest import auth, running_app
+from tests.conftest import auth
 from tests.integration import rollup_kit as kit
 
-TODAY = date(2025, 6, 30)
 API_FIELDS = {
     "id",
     "clause",
@@ -37,19 +34,8 @@ REPORTED = next(
 )
 
 
-@pytest.fixture
-async def service(settings_factory, database_url_factory):
-    settings = settings_factory(
-        events_database_url=database_url_factory("events"), today=TODAY.isoformat()
-    )
-    app = create_app(settings)
-    async with running_app(app) as client:
-        await asyncio.wait_for(app.state.runtime.nats_ready.wait(), 20)
-        yield client, app, settings
-
-
-async def test_the_whole_catalogue_is_listed_with_the_contract_fields(service, tokens):
-    client, _, _ = service
+async def test_the_whole_catalogue_is_listed_with_the_contract_fields(events_service, tokens):
+    client, _, _ = events_service
     r = await client.get("/api/v1/targets", headers=auth(tokens["viewer"]))
     assert r.status_code == 200
     body = r.json()
@@ -64,8 +50,8 @@ async def test_the_whole_catalogue_is_listed_with_the_contract_fields(service, t
     assert isinstance(empty["current_value"], int), "counts are integers"
 
 
-async def test_targets_filter_by_source_and_status(service, tokens):
-    client, _, _ = service
+async def test_targets_filter_by_source_and_status(events_service, tokens):
+    client, _, _ = events_service
     r = await client.get(
         "/api/v1/targets?source=reported&status=no_data", headers=auth(tokens["viewer"])
     )
@@ -83,16 +69,16 @@ async def test_targets_filter_by_source_and_status(service, tokens):
         ("status=great", "status"),
     ],
 )
-async def test_bad_query_is_a_422_naming_the_field(service, tokens, query, field):
-    client, _, _ = service
+async def test_bad_query_is_a_422_naming_the_field(events_service, tokens, query, field):
+    client, _, _ = events_service
     r = await client.get(f"/api/v1/targets?{query}", headers=auth(tokens["viewer"]))
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
     assert any(field in e["loc"] for e in r.json()["errors"])
 
 
-async def test_every_route_wants_a_token_and_the_right_role(service, tokens):
-    client, _, _ = service
+async def test_every_route_wants_a_token_and_the_right_role(events_service, tokens):
+    client, _, _ = events_service
     assert (await client.get("/api/v1/targets")).status_code == 401
     assert (
         await client.get("/api/v1/targets/summary", headers=auth("not-a-token"))
@@ -108,15 +94,15 @@ async def test_every_route_wants_a_token_and_the_right_role(service, tokens):
     assert r.status_code == 403
 
 
-async def test_unknown_target_is_404(service, tokens):
-    client, _, _ = service
+async def test_unknown_target_is_404(events_service, tokens):
+    client, _, _ = events_service
     r = await client.get("/api/v1/targets/no_such_target", headers=auth(tokens["viewer"]))
     assert r.status_code == 404
     assert "no_such_target" in r.json()["detail"]
 
 
-async def test_reports_keep_their_series_and_the_latest_period_is_current(service, tokens):
-    client, _, _ = service
+async def test_reports_keep_their_series_and_the_latest_period_is_current(events_service, tokens):
+    client, _, _ = events_service
     writer = auth(tokens["investment_promotion"], **{"X-Request-ID": "rq"})
     url = f"/api/v1/targets/{REPORTED.id}/reports"
     for body in (
@@ -169,8 +155,10 @@ async def test_reports_keep_their_series_and_the_latest_period_is_current(servic
         ({"value": "lots", "period": "2024"}, "value", "valid number"),
     ],
 )
-async def test_a_bad_report_is_refused_and_nothing_is_written(service, tokens, body, field, words):
-    client, _, _ = service
+async def test_a_bad_report_is_refused_and_nothing_is_written(
+    events_service, tokens, body, field, words
+):
+    client, _, _ = events_service
     url = f"/api/v1/targets/{REPORTED.id}/reports"
     r = await client.post(url, json=body, headers=auth(tokens["admin"]))
     assert r.status_code == 422
@@ -179,8 +167,8 @@ async def test_a_bad_report_is_refused_and_nothing_is_written(service, tokens, b
     assert (await client.get(url, headers=auth(tokens["admin"]))).json()["total"] == 0
 
 
-async def test_a_counted_target_takes_no_reports(service, tokens):
-    client, _, _ = service
+async def test_a_counted_target_takes_no_reports(events_service, tokens):
+    client, _, _ = events_service
     r = await client.post(
         "/api/v1/targets/schools/reports",
         json={"value": 3, "period": "2024"},
@@ -190,8 +178,8 @@ async def test_a_counted_target_takes_no_reports(service, tokens):
     assert "only reported targets take reports" in r.json()["detail"]
 
 
-async def test_a_report_is_published_as_an_event_through_the_outbox(service, tokens):
-    client, app, settings = service
+async def test_a_report_is_published_as_an_event_through_the_outbox(events_service, tokens):
+    client, app, settings = events_service
     js = app.state.runtime.js
     sub = await js.subscribe(
         f"{settings.domain_subjects}.events.TargetReported", ordered_consumer=True
@@ -209,8 +197,8 @@ async def test_a_report_is_published_as_an_event_through_the_outbox(service, tok
     await sub.unsubscribe()
 
 
-async def test_summary_has_status_counts_designations_and_pipeline(service, tokens):
-    client, app, settings = service
+async def test_summary_has_status_counts_designations_and_pipeline(events_service, tokens):
+    client, app, settings = events_service
     world = kit.World()
     school = world.project("school", date(2024, 1, 5))
     world.move(school, "building", date(2024, 3, 1))
@@ -244,8 +232,8 @@ async def test_summary_has_status_counts_designations_and_pipeline(service, toke
     ]
 
 
-async def test_openapi_documents_the_status_thresholds(service):
-    client, _, _ = service
+async def test_openapi_documents_the_status_thresholds(events_service):
+    client, _, _ = events_service
     spec = (await client.get("/openapi.json")).json()
     described = spec["paths"]["/api/v1/targets"]["get"]["description"]
     assert "0.95" in described and "0.6" in described and "no_data" in described

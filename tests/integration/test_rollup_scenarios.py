@@ -3,28 +3,15 @@ project pipeline's forecast, and the live notices dashboards read."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 import orjson
 import pytest
 
-from services.events.app import create_app
-from tests.conftest import auth, running_app
+from tests.conftest import auth
 from tests.integration import rollup_kit as kit
 
-TODAY = date(2025, 6, 30)
-
-
-@pytest.fixture
-async def service(settings_factory, database_url_factory):
-    settings = settings_factory(
-        events_database_url=database_url_factory("events"), today=TODAY.isoformat()
-    )
-    app = create_app(settings)
-    async with running_app(app) as client:
-        await asyncio.wait_for(app.state.runtime.nats_ready.wait(), 20)
-        yield client, app, settings
+TODAY = kit.TODAY
 
 
 async def feed(app, settings, world: kit.World) -> None:
@@ -41,8 +28,10 @@ async def target(client, token: str, target_id: str, at: date) -> dict:
     return r.json()
 
 
-async def test_a_revoked_or_expired_certificate_leaves_the_stock_from_its_date(service, tokens):
-    client, app, settings = service
+async def test_a_revoked_or_expired_certificate_leaves_the_stock_from_its_date(
+    events_service, tokens
+):
+    client, app, settings = events_service
     world = kit.World()
     a, b, c = (world.enterprise(date(2020, 1, 1)) for _ in range(3))
     revoked = world.grant(a, "high_tech", date(2023, 3, 1))  # valid to 2026-02-28
@@ -91,8 +80,8 @@ async def test_a_revoked_or_expired_certificate_leaves_the_stock_from_its_date(s
     assert "2024-06" not in months, "the series stops at as_of"
 
 
-async def test_the_pipeline_forecast_counts_what_is_due_before_the_deadline(service, tokens):
-    client, app, settings = service
+async def test_the_pipeline_forecast_counts_what_is_due_before_the_deadline(events_service, tokens):
+    client, app, settings = events_service
     world = kit.World()
     done = world.project("school", date(2023, 2, 1), planned_completion=date(2024, 8, 31))
     world.move(done, "building", date(2023, 5, 1))
@@ -120,8 +109,8 @@ async def test_the_pipeline_forecast_counts_what_is_due_before_the_deadline(serv
     assert (before["forecast"], before["forecast_reserve"]) == (2, 1)
 
 
-async def test_changes_are_announced_on_the_live_stream(service, tokens):
-    client, app, settings = service
+async def test_changes_are_announced_on_the_live_stream(events_service, tokens):
+    client, app, settings = events_service
     js = app.state.runtime.js
     sub = await js.subscribe(f"{settings.live_subjects}.>", ordered_consumer=True)
     world = kit.World()

@@ -13,7 +13,7 @@ from services.events.catalogue import load_catalogue
 from tests.conftest import auth, running_app
 from tests.integration import rollup_kit as kit
 
-TODAY = date(2025, 6, 30)
+TODAY = kit.TODAY
 DATES = [date(2023, 1, 1), date(2023, 7, 15), date(2024, 2, 29), date(2024, 12, 31), TODAY]
 COUNTED = [t for t in load_catalogue() if t.source != "reported"]
 
