@@ -13,8 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, Table, create_engine, event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import registry
 from sqlmodel import Session
@@ -94,33 +93,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
-
-
-def insert_ignore(engine: Engine, table: Table, index_elements: list[str]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for the engine's dialect."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=index_elements)
-
-
-def upsert(
-    engine: Engine,
-    table: Table,
-    index_elements: list[str],
-    update: list[str],
-    *,
-    newer_than: str | None = None,
-) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE; with `newer_than`, only when that column grows."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    where = None
-    if newer_than:
-        where = table.c[newer_than] < stmt.excluded[newer_than]
-    return stmt.on_conflict_do_update(
-        index_elements=index_elements,
-        set_={c: stmt.excluded[c] for c in update},
-        where=where,
-    )
 
 
 SQLITE_ROWS = 500

@@ -41,7 +41,8 @@ def inbox_table(metadata: MetaData, name: str = "inbox") -> Table:
 
 
 def claim_fresh(conn: Connection, inbox: Table, ids: list[str]) -> set[str]:
-    """Insert the ids into the inbox, returning those that were not there: one round trip."""
+    """Insert the ids into the inbox, returning those that were not there (one statement
+    unless some were)."""
     now = utcnow()
     if conn.dialect.name == "postgresql":
         rows = conn.execute(

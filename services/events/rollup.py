@@ -249,7 +249,7 @@ def _json_upsert(table: Table) -> str:
 
 
 WRITE_CHUNK = 5_000
-"""Rows per executemany: large enough to be fast, small enough to bound the driver's copies."""
+"""Rows built at a time: large enough to be fast, small enough to bound the copies held."""
 
 RowMaker = Callable[[dict[str, Any]], dict[str, Any] | list[dict[str, Any]]]
 
