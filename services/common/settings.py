@@ -7,9 +7,12 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.contracts.calendar import DEFAULT_TIMEZONE
 
 SERVICES = ("projects", "enterprises", "events")
 SECRET_FILE = "secret.key"
@@ -68,7 +71,18 @@ class Settings(BaseSettings):
     industry_chains: list[str] | None = None  # the plan's key chains unless configured
     validity_years_override: dict[str, int | None] = Field(default_factory=dict)
     expiry_check_seconds: float = 3600.0
+    timezone: str = DEFAULT_TIMEZONE  # the district's: the business date is the day there
     today: str | None = None  # a fixed business date, for drills and demos ("YYYY-MM-DD")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            message = f"unknown timezone {value!r} (an IANA name, e.g. Asia/Shanghai)"
+            raise ValueError(message) from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
