@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from services.common.auth import Role, issue_token
-from services.common.settings import SERVICES, Settings
+from services.common.settings import SERVICES, NoDeployment, Settings
 
 WATCH_SECONDS = 0.2
 """How often `up` looks at its children."""
@@ -21,6 +21,19 @@ app = typer.Typer(help="plantrack: tracks the district's three-year plan.", no_a
 
 def _settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+def _deployment_secret(settings: Settings) -> str:
+    """The running deployment's secret; never a new one, whose tokens every service refuses."""
+    try:
+        return settings.signing_secret(create=False)
+    except NoDeployment as exc:
+        typer.echo(
+            f"{exc}: its secret.key is missing. Give the data directory `plantrack up` "
+            "printed with --data-dir (or set PLANTRACK_DATA_DIR or PLANTRACK_SECRET).",
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def _duration(text: str) -> float:
@@ -154,10 +167,8 @@ def token(
     data_dir: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Print a bearer token for this deployment."""
-    settings = _settings(data_dir)
-    typer.echo(
-        issue_token(settings.signing_secret(), role, subject=subject, ttl_seconds=_duration(ttl))
-    )
+    secret = _deployment_secret(_settings(data_dir))
+    typer.echo(issue_token(secret, role, subject=subject, ttl_seconds=_duration(ttl)))
 
 
 @app.command()
@@ -188,7 +199,7 @@ def replay(
     settings = _settings(data_dir)
     base = url or settings.events_url
     admin = issue_token(
-        settings.signing_secret(), Role.admin, subject="cli-replay", ttl_seconds=3600
+        _deployment_secret(settings), Role.admin, subject="cli-replay", ttl_seconds=3600
     )
     r = httpx.post(
         f"{base}/api/v1/admin/replay", headers={"Authorization": f"Bearer {admin}"}, timeout=3600

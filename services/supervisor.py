@@ -23,7 +23,13 @@ from pathlib import Path
 import httpx
 
 from services.common.natsserver import NatsServer, free_port, local_cluster, port_open
-from services.common.settings import EMBEDDED_NATS_PORT, Settings
+from services.common.settings import (
+    EMBEDDED_NATS_PORT,
+    PRIVATE_FILE_MODE,
+    PRIVATE_UMASK,
+    Settings,
+    private_dir,
+)
 
 APPS = {
     "projects": "services.projects.app:create_app",
@@ -55,6 +61,11 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
         return True
+
+
+def private_log(path: Path) -> int:
+    """A log file opened for appending, readable by this user only."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
 
 
 def exit_cause(returncode: int) -> str:
@@ -141,7 +152,7 @@ class Supervisor:
         if self.report is not None:
             self.report(line)
         try:
-            with (self.log_dir / "supervisor.log").open("a") as fh:
+            with os.fdopen(private_log(self.log_dir / "supervisor.log"), "a") as fh:
                 fh.write(line + "\n")
         except OSError:
             pass
@@ -200,7 +211,7 @@ class Supervisor:
     def start_app(self, name: str, env: dict[str, str], replica: int = 0) -> None:
         port = self.port_of(name, replica)
         key = self.key(name, replica)
-        log = open(self.log_dir / f"{key}.log", "ab")  # noqa: SIM115 - owned by the child
+        log = private_log(self.log_dir / f"{key}.log")
         self.procs[key] = subprocess.Popen(
             [
                 sys.executable,
@@ -221,8 +232,9 @@ class Supervisor:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=PRIVATE_UMASK,  # databases, WAL, logs: readable by this user only
         )
-        log.close()
+        os.close(log)
         self._started(key, self.procs[key].pid, self.log_dir / f"{key}.log")
 
     def _started(self, key: str, pid: int, log: Path | None) -> None:
@@ -234,8 +246,8 @@ class Supervisor:
         part.log = str(log) if log else None
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        private_dir(self.log_dir)
         Settings(
             data_dir=self.data_dir
         ).signing_secret()  # one secret, made before any child reads it
