@@ -29,7 +29,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -189,13 +189,20 @@ def header_key(value: Any) -> str:
 # ---- parsers (cell → value; ValueError says why) -------------------------------------------
 
 
+_NEEDS_FOLDING = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000\u00a0\x00]")
+
+
 def text(value: Any) -> str:
     """Text as given, trimmed; full-width digits and letters made plain, Excel's ".0" dropped."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()[:10]
-    out = str(value).translate(_WIDTH).strip()
+    if type(value) is not str:
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if isinstance(value, datetime | date):
+            return value.isoformat()[:10]
+        value = str(value)
+    if _NEEDS_FOLDING.search(value) is None:
+        return value.strip()
+    out = value.translate(_WIDTH).strip()
     if "\x00" in out:
         raise ValueError(MESSAGES("nul"))
     return out
@@ -203,7 +210,8 @@ def text(value: Any) -> str:
 
 def code_text(value: Any) -> str:
     """A code-like value (a clause number, a certificate number): wholly full-width folded."""
-    return folded(text(value))
+    out = text(value)
+    return out if out.isascii() else folded(out)
 
 
 def _numeric(value: Any) -> str:
@@ -212,6 +220,8 @@ def _numeric(value: Any) -> str:
 
 def integer(value: Any) -> int:
     """A whole number (Excel's 12.0 counts as 12; full-width ５０ as 50)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
     if isinstance(value, bool):
         raise ValueError(MESSAGES("not_whole", value=value))
     if isinstance(value, int):
@@ -332,11 +342,14 @@ def read_sheet(
     return parse_table(name, rows, columns)
 
 
-def read_tables(content: bytes, filename: str) -> list[tuple[str, Table]]:
-    """Every sheet of an .xlsx (a .csv is one sheet) as rows of raw cell values, in order."""
+def read_tables(
+    content: bytes, filename: str, *, sheets: Collection[str] | None = None
+) -> list[tuple[str, Table]]:
+    """The sheets of an .xlsx (a .csv is one sheet) as rows of raw cell values, in order: all
+    of them, or the first and those named in `sheets`."""
     name = (filename or "").lower()
     if content[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
-        return _xlsx_tables(content)
+        return _xlsx_tables(content, sheets)
     if name.endswith(".xls") or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise _unreadable(MESSAGES("old_xls"))
     stem = (filename or "CSV").rsplit("/", 1)[-1].rsplit(".", 1)[0] or "CSV"
@@ -378,13 +391,14 @@ def _find_header(table: Table, columns: Sequence[Column]) -> int | None:
 def _parse_rows(
     sheet: Sheet, table: Table, first: int, positions: dict[str, int], columns: Sequence[Column]
 ) -> None:
+    used = [(col, positions.get(col.field)) for col in columns]
     for idx in range(first, len(table)):
         row_no = idx + 1
-        cells = [_blank_to_none(c) for c in table[idx]]
-        present = [c for c in cells if c is not None]
-        if not present:
+        cells = table[idx]
+        present = next((c for c in cells if c is not None and c != "" and _blank_to_none(c)), None)
+        if present is None:
             continue
-        kind = _skipped_kind(present[0])
+        kind = _skipped_kind(present)
         if kind is not None:
             msg = MESSAGES(
                 "row_skipped",
@@ -392,18 +406,18 @@ def _parse_rows(
                 row=row_no,
                 kind=kind[0],
                 kind_en=kind[1],
-                value=_shown(present[0]),
+                value=_shown(present),
             )
             sheet.skipped.append({"row": row_no, "msg": msg})
             continue
-        values: dict[str, Any] = {}
-        raw: dict[str, Any] = {}
-        for col in columns:
-            idx_ = positions.get(col.field)
-            cell = cells[idx_] if idx_ is not None and idx_ < len(cells) else None
-            raw[col.field] = cell
+        width = len(cells)
+        raw = {
+            col.field: _blank_to_none(cells[i]) if i is not None and i < width else None
+            for col, i in used
+        }
         sheet.raw[row_no] = raw
-        for col in columns:
+        values: dict[str, Any] = {}
+        for col, _ in used:
             cell = raw[col.field]
             if cell is None:
                 if col.required:
@@ -427,9 +441,12 @@ def _parse_rows(
         sheet.rows.append((row_no, values))
 
 
+_SKIP_STARTS = frozenset(word[0] for word in SKIPPED_ROWS)
+
+
 def _skipped_kind(first: Any) -> tuple[str, str] | None:
     """(中文, English) kind of a total or notes row, judged by its first filled cell."""
-    if not isinstance(first, str):
+    if type(first) is not str or first.lstrip(_SPACES)[:1] not in _SKIP_STARTS:
         return None
     key = "".join(folded(first).split())
     for word, kind in SKIPPED_ROWS.items():
@@ -442,12 +459,12 @@ def _skipped_kind(first: Any) -> tuple[str, str] | None:
 
 
 def _blank_to_none(cell: Any) -> Any:
-    if cell is None:
-        return None
-    if isinstance(cell, str):
-        cell = cell.strip().strip("\u3000\u00a0").strip()
-        return cell or None
+    if type(cell) is str:
+        return cell.strip(_SPACES) or None
     return cell
+
+
+_SPACES = " \t\r\n\u3000\u00a0"
 
 
 def _match_headers(
@@ -483,15 +500,17 @@ def _unreadable(msg: Text) -> ImportRejected:
     return ImportRejected([{"loc": ["file"], "msg": msg}], detail=MESSAGES("unreadable", msg=msg))
 
 
-def _xlsx_tables(content: bytes) -> list[tuple[str, Table]]:
+def _xlsx_tables(content: bytes, sheets: Collection[str] | None = None) -> list[tuple[str, Table]]:
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:  # the Rust reader is ~20x faster; openpyxl reads the same cells
-        return _openpyxl_tables(content)
+        return _openpyxl_tables(content, sheets)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         out = []
-        for name in workbook.sheet_names:
+        for i, name in enumerate(workbook.sheet_names):
+            if sheets is not None and i > 0 and name not in sheets:
+                continue
             ws = workbook.get_sheet_by_name(name)
             # skip_empty_area=False keeps leading blank rows, so row numbers stay the sheet's own
             rows = ws.to_python(skip_empty_area=False)
@@ -518,7 +537,9 @@ def _fill_merged(rows: Table, ranges: Iterable[Any]) -> None:
                 row[c] = value
 
 
-def _openpyxl_tables(content: bytes) -> list[tuple[str, Table]]:
+def _openpyxl_tables(
+    content: bytes, sheets: Collection[str] | None = None
+) -> list[tuple[str, Table]]:
     from openpyxl import load_workbook
 
     try:
@@ -526,7 +547,9 @@ def _openpyxl_tables(content: bytes) -> list[tuple[str, Table]]:
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise _unreadable(MESSAGES("not_xlsx", kind=type(exc).__name__)) from exc
     out = []
-    for ws in wb.worksheets:
+    for i, ws in enumerate(wb.worksheets):
+        if sheets is not None and i > 0 and ws.title not in sheets:
+            continue
         rows = [list(r) for r in ws.iter_rows(values_only=True)]
         ranges = [
             ((m.min_row - 1, m.min_col - 1), (m.max_row - 1, m.max_col - 1))

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
+from services.common.contracts.calendar import business_date
 from services.common.errors import Invalid
 from services.common.i18n import Text
 from services.projects.labels import MESSAGES
@@ -73,7 +74,7 @@ def validate_project_code(
         )
     year_text, region = match.group(1), match.group(2)
     year = int(year_text)
-    this_year = (today or date.today()).year
+    this_year = (today or business_date()).year
     if year < FIRST_YEAR:
         raise InvalidProjectCode(
             MESSAGES("code.year_early", year=year, first=FIRST_YEAR),

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlmodel import Session
 
+from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
 from services.common.errors import Conflict, DomainError, PreconditionFailed
 from services.common.history import jsonable
 from services.common.i18n import Text
@@ -32,7 +33,6 @@ from services.common.spreadsheet import (
     sorted_errors,
 )
 from services.projects import progress, service
-from services.projects.catalogue import STAGE_LABELS
 from services.projects.codes import normalise_project_code
 from services.projects.labels import (
     BLOCKER_SHEET_TITLE,
@@ -50,7 +50,6 @@ from services.projects.ledger import (
 )
 from services.projects.models import Blocker, Milestone, Project
 from services.projects.service import EDITABLE, PROJECT, STAGE
-from services.projects.stages import STAGE_ORDER
 
 CHUNK = 900  # under SQLite's bound-parameter limit
 MILESTONE_FIELDS = ("kind", "title", "due_on", "done_on")
@@ -135,7 +134,8 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
 
 def read_workbook(content: bytes, filename: str) -> tuple[Sheet, Sheet | None, Sheet | None]:
     """The ledger sheet (named 重点项目台账, else the first) and the milestone/blocker sheets."""
-    tables = dict(read_tables(content, filename))
+    wanted = (LEDGER_SHEET_TITLE, MILESTONE_SHEET_TITLE, BLOCKER_SHEET_TITLE)
+    tables = dict(read_tables(content, filename, sheets=wanted))
     names = list(tables)
     main = LEDGER_SHEET_TITLE if LEDGER_SHEET_TITLE in tables else names[0]
     ledger = parse_table(main, tables[main], IMPORT_COLUMNS)
@@ -171,8 +171,6 @@ def plan_import(
     for row_no, values in sheet.rows:
         if values.get("code"):
             values["code"] = normalise_project_code(values["code"])
-        for fld, msg in service.field_problems(values, today=today):
-            sheet.error(row_no, fld, msg)
         (keyed if values.get("id") is not None else fresh).append((row_no, values))
     _check_in_file(sheet, sheet.rows)
     existing = _load(session, [v["id"] for _, v in keyed])
@@ -182,11 +180,18 @@ def plan_import(
             continue
         _plan_edit(sheet, plan, row_no, values, existing, today)
     fresh.sort(key=lambda r: r[0])
+    for row_no, values in fresh:
+        _check_fields(sheet, row_no, values, today)
     _plan_new(session, sheet, plan, fresh, today)
     if not sheet.rows and not sheet.errors and milestones is None and blockers is None:
         sheet.errors.append({"loc": ["rows"], "msg": MESSAGES("import.no_rows")})
     plan.errors += sheet.errors
     return plan, sheet, milestones, blockers
+
+
+def _check_fields(sheet: Sheet, row_no: int, values: dict[str, Any], today: date) -> None:
+    for fld, msg in service.field_problems(values, today=today):
+        sheet.error(row_no, fld, msg)
 
 
 def _check_in_file(sheet: Sheet, rows: list[tuple[int, dict[str, Any]]]) -> None:
@@ -207,14 +212,17 @@ def _check_in_file(sheet: Sheet, rows: list[tuple[int, dict[str, Any]]]) -> None
 def _load(session: Session, ids: list[int]) -> dict[int, tuple[dict[str, Any], list]]:
     """The registered projects among `ids`, each with its stage entries."""
     out: dict[int, tuple[dict[str, Any], list]] = {}
+    columns = [PROJECT.c.id, PROJECT.c.version, PROJECT.c.stage, PROJECT.c.created_on]
+    columns += [PROJECT.c[f] for f in EDITABLE]
+    names = [c.name for c in columns]
     for part in _chunks(sorted(set(ids))):
-        for p in session.execute(select(PROJECT).where(PROJECT.c.id.in_(part))):
-            out[p.id] = (dict(p._mapping), [])
+        for p in session.execute(select(*columns).where(PROJECT.c.id.in_(part))).all():
+            out[p[0]] = (dict(zip(names, p, strict=True)), [])
         for s in session.execute(
             select(STAGE.c.project_id, STAGE.c.stage, STAGE.c.entered_on)
             .where(STAGE.c.project_id.in_(part))
             .order_by(STAGE.c.project_id, STAGE.c.ordinal)
-        ):
+        ).all():
             out[s.project_id][1].append((s.stage, s.entered_on))
     return out
 
@@ -233,7 +241,9 @@ def _plan_edit(
     changes = {
         f: values[f]
         for f in EDITABLE
-        if f in sheet.columns and jsonable(values.get(f)) != jsonable(current[f])
+        if f in sheet.columns
+        and values[f] != current[f]
+        and jsonable(values[f]) != jsonable(current[f])
     }
     if "quantity_unit" in changes and values.get("quantity_unit") is None:
         del changes["quantity_unit"]  # a blank unit keeps the category's default
@@ -248,6 +258,8 @@ def _plan_edit(
         if moves is not None:
             plan.unchanged += 1
         return
+    if changes:  # rows as registered need no checks; changed ones do
+        _check_fields(sheet, row_no, values, today)
     version = values.get("version")
     if version is None:
         sheet.error(row_no, "version", MESSAGES("import.no_version"))

@@ -21,6 +21,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import Event, utcnow
 from services.common.errors import Conflict
 from services.common.history import diff, history_row
@@ -43,7 +44,6 @@ from services.projects.catalogue import (
     LEVEL_LABELS,
     MILESTONE_KIND_LABELS,
     PROJECT_CATEGORIES,
-    STAGE_LABELS,
     SUB_DISTRICTS,
 )
 from services.projects.labels import (

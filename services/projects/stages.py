@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.common.contracts.calendar import business_date
+from services.common.contracts.stages import (
+    CANCELLED,
+    FINAL_STAGES,
+    STAGE_LABELS,
+    STAGE_ORDER,
+    STAGES,
+)
 from services.common.errors import Conflict, Invalid
-from services.projects.catalogue import STAGE_LABELS, STAGES
 from services.projects.labels import MESSAGES
-
-STAGE_ORDER: tuple[str, ...] = ("reserve", "starting", "building", "built")
-"""The main line, in order; a project moves forward along it, skipping allowed."""
-
-CANCELLED = "cancelled"
-FINAL_STAGES: frozenset[str] = frozenset({"built", CANCELLED})
 
 
 class IllegalTransition(Conflict):
@@ -61,7 +62,7 @@ def check_transition(
         raise IllegalTransition(
             MESSAGES("stage.backwards", **_names(current_stage, to)), loc=["to"]
         )
-    today = today or date.today()
+    today = today or business_date()
     if on > today:
         raise IllegalTransition(
             MESSAGES("stage.future", on=on.isoformat(), today=today.isoformat()), loc=["on"]

@@ -75,7 +75,8 @@ def test_row_numbers_are_the_sheets_own_and_blank_rows_are_skipped() -> None:
     assert error["msg"].en == (
         "sheet 'Sheet' row 4 column '类别' (火箭): '火箭' is not one of: school (学校), road (道路)"
     )
-    assert error["msg"].zh == "工作表「Sheet」第 4 行“类别”列（火箭）：“火箭”不是可选值之一：学校、道路"
+    zh = "工作表「Sheet」第 4 行“类别”列（火箭）：“火箭”不是可选值之一：学校、道路"
+    assert error["msg"].zh == zh
 
 
 def test_excel_date_cells_and_whole_floats_are_understood() -> None:
