@@ -5,7 +5,7 @@ is final, the forecast gone and what came after is shown apart."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -67,11 +67,10 @@ async def test_a_project_planned_to_finish_on_the_deadline_counts_in_the_forecas
 
 @pytest.fixture
 async def closed_service(settings_factory, database_url_factory):
-    """The events service with its business date pinned after the plan's window."""
-    settings = settings_factory(
-        events_database_url=database_url_factory("events"), today=AFTER.isoformat()
-    )
-    app = create_app(settings)
+    """The events service on an injected clock: 16:30 UTC on 14 December 2026 is already the
+    15th in the district (Asia/Shanghai), a year after the plan's window."""
+    settings = settings_factory(events_database_url=database_url_factory("events"), today=None)
+    app = create_app(settings, clock=lambda: datetime(2026, 12, 14, 16, 30, tzinfo=UTC))
     async with running_app(app) as client:
         await asyncio.wait_for(app.state.runtime.nats_ready.wait(), 20)
         yield client, app, settings
