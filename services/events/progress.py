@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from services.events import reports, service
-from services.events.catalogue import Target
+from services.events import counting, reports
 from services.events.reports import Reading
+from services.events.targets import Target
 
 ON_TRACK = 0.95
 """At least this share of the linear pace (or a forecast that reaches the target), or an SDG
@@ -249,12 +249,12 @@ def forecast(
     conn: Connection, generation: int, target: Target, as_of: date, current: float
 ) -> Forecast:
     """What the target reaches by its deadline (an annual target: by the year's end)."""
-    end = service.period_of(target, as_of).end
+    end = counting.period_of(target, as_of).end
     if target.source == "projects":
-        under_way, reserve = service.pipeline(conn, generation, target, as_of, end)
+        under_way, reserve = counting.pipeline(conn, generation, target, as_of, end)
         return Forecast(_count(target, current + under_way), _count(target, reserve))
     if target.measure == "stock":
-        held = service.holding_through(conn, generation, target, as_of, end)
+        held = counting.holding_through(conn, generation, target, as_of, end)
         return Forecast(held, None, current - held)
     return Forecast(current)
 
@@ -270,12 +270,12 @@ def assess_counted(
     """A project or enterprise target on `as_of`: value, pace, forecast, status; after the
     deadline the value on the deadline and a final status."""
     on = min(as_of, target.deadline)
-    period = service.period_of(target, on)
-    points = [service.point_of(target, on)]
+    period = counting.period_of(target, on)
+    points = [counting.point_of(target, on)]
     growth_from_count = target.measure == "stock" and target.baseline_value is None
     if growth_from_count:
-        points.append(service.point_of(target, target.window.start))
-    found = service.values(conn, generation, target, points)
+        points.append(counting.point_of(target, target.window.start))
+    found = counting.values(conn, generation, target, points)
     amount, counted = found[0]
     current = _count(target, amount + _offset(target))
     sdg = None
@@ -321,13 +321,13 @@ def after_plan_counted(
     for a stock the change in holders since the deadline, otherwise what was added after it."""
     since = target.deadline + timedelta(days=1)
     if target.measure == "stock":
-        ((held, _),) = service.values(
-            conn, generation, target, [service.Point(as_of, since, as_of)]
+        ((held, _),) = counting.values(
+            conn, generation, target, [counting.Point(as_of, since, as_of)]
         )
         value = _count(target, held + _offset(target)) - final
     else:
-        ((value, _),) = service.values(
-            conn, generation, target, [service.Point(as_of, since, as_of)]
+        ((value, _),) = counting.values(
+            conn, generation, target, [counting.Point(as_of, since, as_of)]
         )
         value = _count(target, value)
     return {"since": since, "to": as_of, "value": value}
@@ -448,7 +448,7 @@ def series(
     conn: Connection, generation: int, target: Target, as_of: date, readings: list[Reading]
 ) -> list[dict[str, Any]]:
     """The value at the end of every month of the window, up to `as_of`."""
-    ends = service.month_ends(target.window.start, min(as_of, target.window.end))
+    ends = counting.month_ends(target.window.start, min(as_of, target.window.end))
     if not ends:
         return []
     if target.source == "reported":
@@ -457,9 +457,9 @@ def series(
             last = reports.latest(reports.known_on(readings, end))
             values.append(None if last is None else last.value)
     else:
-        points = [service.point_of(target, end) for end in ends]
+        points = [counting.point_of(target, end) for end in ends]
         offset = _offset(target)
-        found = service.values(conn, generation, target, points)
+        found = counting.values(conn, generation, target, points)
         values = [_count(target, v + offset) for v, _ in found]
     return [
         {"month": end.strftime("%Y-%m"), "value": v} for end, v in zip(ends, values, strict=True)
@@ -476,12 +476,12 @@ def detail(
         people: list[dict[str, Any]] = []
     else:
         view = assess_counted(conn, generation, target, as_of)
-        on = min(as_of, target.deadline)
-        people = service.contributors(conn, generation, target, service.point_of(target, on), limit)
+        final_point = counting.point_of(target, min(as_of, target.deadline))
+        people = counting.contributors(conn, generation, target, final_point, limit)
         if view["after_plan"] is not None and target.measure != "stock":
             since = view["after_plan"]["since"]
-            later = service.Point(as_of, since, as_of)
-            view["after_plan"]["contributors"] = service.contributors(
+            later = counting.Point(as_of, since, as_of)
+            view["after_plan"]["contributors"] = counting.contributors(
                 conn, generation, target, later, limit
             )
     selector = None if target.selector is None else target.selector.model_dump(exclude_none=True)
@@ -506,6 +506,6 @@ def summary(
         "total": len(items),
         "by_status": by_status,
         "items": items,
-        "designations_by_type": service.designations_by_type(conn, generation, as_of),
-        "pipeline_by_stage_category": service.pipeline_by_stage_category(conn, generation, as_of),
+        "designations_by_type": counting.designations_by_type(conn, generation, as_of),
+        "pipeline_by_stage_category": counting.pipeline_by_stage_category(conn, generation, as_of),
     }

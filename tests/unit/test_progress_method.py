@@ -15,7 +15,6 @@ from datetime import date
 
 import pytest
 
-from services.events.catalogue import get_target
 from services.events.progress import (
     SDG_CATEGORIES,
     assess_reported,
@@ -23,6 +22,7 @@ from services.events.progress import (
     sdg_ratio,
 )
 from services.events.reports import Reading, period_bounds
+from services.events.targets import get_target
 
 CASES = [
     # (what, base, base_year, current, current_year, target, direction, R, category)
