@@ -38,9 +38,8 @@ FACT_TABLES = {
 
 
 def today(request: Request) -> date:
-    """The business day: PLANTRACK_TODAY when set (drills, demos, tests), else the real date."""
-    fixed = request.app.state.settings.today
-    return date.fromisoformat(fixed) if fixed else date.today()
+    """The business date (see `services.common.contracts.calendar`)."""
+    return request.app.state.runtime.calendar.today()
 
 
 def as_of_date(

@@ -13,16 +13,24 @@ from sqlalchemy import false
 from sqlmodel import Session
 
 from services.common.auth import ProjectWriter, Reader
+from services.common.contracts.stages import STAGES
 from services.common.errors import Invalid, NotFound
 from services.common.paging import Page, Paging
-from services.common.runtime import Runtime, RuntimeDep, SessionDep, require_if_match, set_etag
+from services.common.runtime import (
+    Runtime,
+    RuntimeDep,
+    SessionDep,
+    TodayDep,
+    require_if_match,
+    set_etag,
+)
 from services.common.spreadsheet import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
 from services.projects import ledger, pipeline, service, workbench
-from services.projects.catalogue import BATCHES, CATEGORY_LABELS, STAGES
+from services.projects.catalogue import BATCHES, CATEGORY_LABELS
 from services.projects.labels import LEDGER_FILE_NAME
 from services.projects.models import (
     HistoryEntry,
@@ -59,12 +67,7 @@ def clean_text(value: str | None, name: str) -> str | None:
     return value
 
 
-async def get_today(request: Request) -> date:
-    # async: no I/O here, and sync dependencies each cost a hop to a worker thread
-    return service.today(request.app.state.settings)
-
-
-Today = Annotated[date, Depends(get_today)]
+Today = TodayDep
 
 
 def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:

@@ -15,19 +15,19 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlmodel import Session
 
+from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
 from services.projects import pipeline
 from services.projects.catalogue import (
     BATCH_LABELS,
     LEVEL_LABELS,
     MILESTONE_KIND_LABELS,
     PROJECT_CATEGORIES,
-    STAGE_LABELS,
     sub_districts,
 )
 from services.projects.labels import BLOCKER_KIND_LABELS, LEDGER_HEADERS
 from services.projects.models import Blocker, Milestone
 from services.projects.service import PROJECT
-from services.projects.stages import STAGE_ORDER, allowed_targets
+from services.projects.stages import allowed_targets
 
 MILESTONE = Milestone.__table__
 BLOCKER = Blocker.__table__
