@@ -4,7 +4,6 @@ import sys, tempfile
 from pathlib import Path
 from alembic import command
 from services.common.db import alembic_config, make_engine, migrate
-
 svc, msg, rev_id = sys.argv[1], sys.argv[2], sys.argv[3]
 mig = Path(f"services/{svc}/migrations")
 tmp = tempfile.mkdtemp()

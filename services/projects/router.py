@@ -31,6 +31,12 @@ from services.common.spreadsheet import (
 )
 from services.projects import ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS
+from services.projects.execution import (
+    investment_summary,
+    list_blockers,
+    milestone_public,
+    milestones_of,
+)
 from services.projects.labels import LEDGER_FILE_NAME
 from services.projects.models import (
     HistoryEntry,
@@ -42,12 +48,6 @@ from services.projects.models import (
     ProjectPublic,
     ProjectUpdate,
     TransitionCreate,
-)
-from services.projects.progress import (
-    investment_summary,
-    list_blockers,
-    milestone_public,
-    milestones_of,
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
