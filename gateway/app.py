@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from gateway.overview import TTL_SECONDS
 from gateway.ratelimit import RateLimiter, TooManyRequests
 from gateway.routes import RouteTemplates
 from services.common.auth import Role, issue_token
+from services.common.contracts.calendar import Clock
 from services.common.errors import install_problem_handlers, problem
 from services.common.metrics import metrics_response
 from services.common.runtime import Runtime, configure_logging
@@ -48,21 +48,18 @@ class ServiceToken:
         return self.value
 
 
-def business_day(settings: Settings) -> date:
-    return date.fromisoformat(settings.today) if settings.today else date.today()
-
-
 def create_app(
     settings: Settings | None = None,
     *,
     heartbeat_seconds: float = stream.HEARTBEAT_SECONDS,
     overview_ttl: float = TTL_SECONDS,
+    clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("gateway")
     # One line per upstream call would drown the gateway's own log; failures are logged anyway.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    runtime = Runtime(name="gateway", settings=settings)
+    runtime = Runtime(name="gateway", settings=settings, clock=clock)
     templates = RouteTemplates()
     app = FastAPI(
         title="plantrack",
@@ -111,7 +108,7 @@ def _lifespan(
         app.state.overview = overview.Overview(
             upstreams,
             token=ServiceToken(app.state.secret),
-            today=lambda: business_day(settings),
+            today=runtime.calendar.today,
             ttl=overview_ttl,
         )
         app.state.openapi = openapi.Aggregate(app, upstreams, templates)

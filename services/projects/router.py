@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -12,16 +11,30 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from services.common.auth import ProjectWriter, Reader
+from services.common.contracts.stages import STAGES
 from services.common.errors import Invalid, NotFound
 from services.common.paging import Page, Paging
-from services.common.runtime import Runtime, RuntimeDep, SessionDep, require_if_match, set_etag
+from services.common.runtime import (
+    Runtime,
+    RuntimeDep,
+    SessionDep,
+    TodayDep,
+    require_if_match,
+    set_etag,
+)
 from services.common.spreadsheet import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
 from services.projects import ledger, pipeline, service
-from services.projects.catalogue import CATEGORY_LABELS, STAGES
+from services.projects.catalogue import CATEGORY_LABELS
+from services.projects.execution import (
+    investment_summary,
+    list_blockers,
+    milestone_public,
+    milestones_of,
+)
 from services.projects.labels import LEDGER_FILE_NAME
 from services.projects.models import (
     HistoryEntry,
@@ -33,12 +46,6 @@ from services.projects.models import (
     ProjectPublic,
     ProjectUpdate,
     TransitionCreate,
-)
-from services.projects.progress import (
-    investment_summary,
-    list_blockers,
-    milestone_public,
-    milestones_of,
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -58,12 +65,7 @@ def clean_text(value: str | None, name: str) -> str | None:
     return value
 
 
-async def get_today(request: Request) -> date:
-    # async: no I/O here, and sync dependencies each cost a hop to a worker thread
-    return service.today(request.app.state.settings)
-
-
-Today = Annotated[date, Depends(get_today)]
+Today = TodayDep
 
 
 def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:

@@ -11,13 +11,13 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
 from services.common.outbox import record
-from services.common.settings import Settings
 from services.projects import events
-from services.projects.catalogue import CATEGORY_LABELS, PROJECT_CATEGORIES, STAGE_LABELS
+from services.projects.catalogue import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.projects.codes import validate_project_code
 from services.projects.models import (
     Blocker,
@@ -54,13 +54,6 @@ SORTS = {
     "planned_completion": PROJECT.c.planned_completion,
     "-total_investment_wan": PROJECT.c.total_investment_wan.desc(),
 }
-
-
-def today(settings: Settings | None = None) -> date:
-    """The business date: the configured `today` (drills, demos, tests) or the calendar's."""
-    if settings is not None and settings.today:
-        return date.fromisoformat(settings.today)
-    return date.today()
 
 
 # ---- validation ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import date
 import orjson
 import pytest
 
-from services.events.catalogue import load_catalogue
+from services.events.targets import load_catalogue
 from tests.conftest import auth
 from tests.integration import rollup_kit as kit
 
