@@ -335,7 +335,7 @@ def read_sheet(
     Headers may be the Chinese header or the field name; unknown columns are ignored, a missing
     required column or an unreadable file raises ImportRejected at once.
     """
-    tables = read_tables(content, filename)
+    tables = read_tables(content, filename, sheets=() if sheet is None else (sheet,))
     name, rows = tables[0]
     if sheet is not None:
         name, rows = next(((n, r) for n, r in tables if n == sheet), tables[0])
@@ -345,8 +345,20 @@ def read_sheet(
 def read_tables(
     content: bytes, filename: str, *, sheets: Collection[str] | None = None
 ) -> list[tuple[str, Table]]:
+    """The sheets of an upload as raw cell rows: all, or the first and those named in `sheets`.
+
+    Bounded and read in a worker process (services.common.sheet_guard).
+    """
+    from services.common.sheet_guard import read_tables as guarded
+
+    return guarded(content, filename, sheets=sheets)
+
+
+def raw_tables(
+    content: bytes, filename: str, sheets: Collection[str] | None = None
+) -> list[tuple[str, Table]]:
     """The sheets of an .xlsx (a .csv is one sheet) as rows of raw cell values, in order: all
-    of them, or the first and those named in `sheets`."""
+    of them, or the first and those named in `sheets`. Unguarded: the envelope calls it."""
     name = (filename or "").lower()
     if content[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
         return _xlsx_tables(content, sheets)

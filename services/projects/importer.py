@@ -32,7 +32,7 @@ from services.common.spreadsheet import (
     read_tables,
     sorted_errors,
 )
-from services.projects import progress, service
+from services.projects import execution, service
 from services.projects.codes import normalise_project_code
 from services.projects.labels import (
     BLOCKER_SHEET_TITLE,
@@ -545,16 +545,16 @@ def _add_child(
     session: Session, model: Any, project: Project, data: dict[str, Any], actor: str, today: date
 ) -> None:
     if model is Milestone:
-        progress.add_milestone(session, project=project, data=data, actor=actor, today=today)
+        execution.add_milestone(session, project=project, data=data, actor=actor, today=today)
     else:
-        progress.raise_blocker(session, project=project, data=data, actor=actor, today=today)
+        execution.raise_blocker(session, project=project, data=data, actor=actor, today=today)
 
 
 def _update_child(
     session: Session, model: Any, child: Any, changes: dict[str, Any], actor: str, today: date
 ) -> None:
     if model is Milestone:
-        progress.update_milestone(
+        execution.update_milestone(
             session,
             milestone=child,
             changes=changes,
@@ -563,7 +563,7 @@ def _update_child(
             today=today,
         )
     else:
-        progress.update_blocker(
+        execution.update_blocker(
             session,
             blocker=child,
             changes=changes,

@@ -25,8 +25,8 @@ from sqlalchemy.sql import ColumnElement, Select, Subquery
 from services.common.contracts.designations import in_force_on
 from services.common.contracts.stages import CANCELLED, STARTED_STAGES
 from services.common.contracts.stages import reached as stage_reached
-from services.events.catalogue import Target
 from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES
+from services.events.targets import Target
 
 
 @dataclass(frozen=True)
@@ -273,12 +273,12 @@ def holding_through(
 
 
 def contributors(
-    conn: Connection, generation: int, target: Target, at: date, limit: int
+    conn: Connection, generation: int, target: Target, point: Point, limit: int
 ) -> list[dict[str, Any]]:
-    """The projects or enterprises that count on `at`, earliest first, at most `limit`."""
+    """The projects or enterprises that count at `point`, earliest first, at most `limit`."""
     sel = target.selector
     assert sel is not None
-    pts = _points([point_of(target, at)])
+    pts = _points([point])
     if target.source == "projects":
         r = _reach(generation, target)
         stmt = (
