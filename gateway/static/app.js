@@ -168,6 +168,21 @@ let failures = 0;
 let retryTimer = null;
 
 /** Fetch the overview; a call during a fetch queues exactly one more. */
+let linkedShown = false;
+
+/** `/#target=ID` (the workbench links a project's targets so): bring that target into view once. */
+function revealLinkedTarget() {
+  const id = new URLSearchParams(window.location.hash.replace(/^#/, "")).get("target");
+  if (!id || linkedShown) return;
+  const row = Array.from(document.querySelectorAll("[data-target-id]")).find(
+    (el) => el.dataset.targetId === id,
+  );
+  if (!row) return;
+  linkedShown = true;
+  row.classList.add("linked");
+  row.scrollIntoView({ block: "center" });
+}
+
 function refresh() {
   if (!getToken()) return Promise.resolve();
   if (inFlight) {
@@ -184,6 +199,7 @@ function refresh() {
       applyOverview(state, data ?? {}, requestedAt);
       document.body.dataset.state = "ready";
       renderAll();
+      revealLinkedTarget();
     } catch (err) {
       onLoadFailed(err);
     } finally {
