@@ -184,7 +184,7 @@ function revealLinkedTarget() {
 }
 
 function refresh() {
-  if (!getToken()) return Promise.resolve();
+  if (state.needToken) return Promise.resolve();
   if (inFlight) {
     fetchAgain = true;
     return inFlight;
@@ -215,7 +215,8 @@ function refresh() {
 
 function onLoadFailed(err) {
   if (err instanceof Unauthorized) {
-    askForToken(true);
+    // Refused token: say so; no token and no session: just ask.
+    askForToken(Boolean(getToken()));
     return;
   }
   console.error("overview failed:", err);
@@ -318,7 +319,7 @@ const stream = new EventStreamClient({
   },
   // Events missed while disconnected may be past the server's replay window.
   onOpen: ({ reconnected }) => reconnected && scheduleRefresh(),
-  onUnauthorized: () => askForToken(true),
+  onUnauthorized: () => askForToken(Boolean(getToken())),
 });
 
 // --- token and controls -------------------------------------------------------
@@ -410,8 +411,10 @@ function boot() {
   applyStaticLabels();
   renderLive();
   wireControls();
-  if (loadToken()) start();
-  else askForToken(false);
+  // A token from the link or from storage; else the session of someone signed in to the
+  // workbench; else the page asks for a token.
+  loadToken();
+  start();
 }
 
 boot();
