@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine, MetaData, Table
 from sqlmodel import Session
 
-from services.common import db
+from services.common import db, sheet_guard
 from services.common import nats as natsutil
 from services.common.contracts.calendar import BusinessCalendar, Clock
 from services.common.errors import (
@@ -280,6 +280,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.secret = settings.signing_secret()
+    sheet_guard.configure(settings)
     install_problem_handlers(app)
     install_request_id(app)
     app.middleware("http")(latency_middleware(name))

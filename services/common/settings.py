@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = 5.0
     rate_limit_per_minute: int = 6000
 
+    # Uploaded spreadsheets: refused (413) over these before reading; read in a worker process
+    sheet_max_rows: int = Field(default=200_000, ge=1)
+    sheet_max_columns: int = Field(default=60, ge=1)
+    sheet_max_cells: int = Field(default=4_000_000, ge=1)
+    sheet_max_uncompressed_mb: int = Field(default=200, ge=1)
+    sheet_max_compression_ratio: float = Field(default=100.0, ge=1)
+    sheet_worker_memory_mb: int = Field(default=1536, ge=64)
+    sheet_read_timeout_seconds: float = Field(default=120.0, gt=0)
+
     industry_chains: list[str] | None = None  # the plan's key chains unless configured
     validity_years_override: dict[str, int | None] = Field(default_factory=dict)
     expiry_check_seconds: float = 3600.0

@@ -15,10 +15,10 @@ from services.common.inbox import Consumer
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
 from services.events import progress
-from services.events.catalogue import Target, load_catalogue
-from services.events.events import LiveNotifier, ProgressTracker, rollup_consumer
+from services.events.consumer import LiveNotifier, ProgressTracker, rollup_consumer
 from services.events.models import metadata, outbox
 from services.events.router import router
+from services.events.targets import Target, load_catalogue
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from services.events import reports, service
-from services.events.catalogue import Target
+from services.events import counting, reports
 from services.events.reports import Reading
+from services.events.targets import Target
 
 ON_TRACK = 0.95
 """At least this share of the linear pace (or a forecast that reaches the target): on track."""
@@ -182,16 +182,16 @@ def forecast(
     conn: Connection, generation: int, target: Target, as_of: date, current: float
 ) -> Forecast:
     """What the target reaches by its deadline (an annual target: by the year's end)."""
-    end = service.period_of(target, as_of).end
+    end = counting.period_of(target, as_of).end
     offset = _offset(target)
     if as_of >= end:
-        final, _ = service.values(conn, generation, target, [service.point_of(target, end)])[0]
+        final, _ = counting.values(conn, generation, target, [counting.point_of(target, end)])[0]
         return Forecast(_count(target, final + offset), 0 if target.source == "projects" else None)
     if target.source == "projects":
-        under_way, reserve = service.pipeline(conn, generation, target, as_of, end)
+        under_way, reserve = counting.pipeline(conn, generation, target, as_of, end)
         return Forecast(_count(target, current + under_way), _count(target, reserve))
     if target.measure == "stock":
-        held = service.holding_through(conn, generation, target, as_of, end)
+        held = counting.holding_through(conn, generation, target, as_of, end)
         return Forecast(held, None, current - held)
     return Forecast(current)
 
@@ -200,12 +200,12 @@ def assess_counted(
     conn: Connection, generation: int, target: Target, as_of: date
 ) -> dict[str, Any]:
     """A project or enterprise target on `as_of`: value, pace, forecast, status."""
-    period = service.period_of(target, as_of)
-    points = [service.point_of(target, as_of)]
+    period = counting.period_of(target, as_of)
+    points = [counting.point_of(target, as_of)]
     growth_from_count = target.measure == "stock" and target.baseline_value is None
     if growth_from_count:
-        points.append(service.point_of(target, target.window.start))
-    found = service.values(conn, generation, target, points)
+        points.append(counting.point_of(target, target.window.start))
+    found = counting.values(conn, generation, target, points)
     amount, counted = found[0]
     current = _count(target, amount + _offset(target))
     annual = target.measure == "annual"
@@ -324,7 +324,7 @@ def series(
     conn: Connection, generation: int, target: Target, as_of: date, readings: list[Reading]
 ) -> list[dict[str, Any]]:
     """The value at the end of every month of the window, up to `as_of`."""
-    ends = service.month_ends(target.window.start, min(as_of, target.window.end))
+    ends = counting.month_ends(target.window.start, min(as_of, target.window.end))
     if not ends:
         return []
     if target.source == "reported":
@@ -333,9 +333,9 @@ def series(
             last = reports.latest(reports.known_on(readings, end))
             values.append(None if last is None else last.value)
     else:
-        points = [service.point_of(target, end) for end in ends]
+        points = [counting.point_of(target, end) for end in ends]
         offset = _offset(target)
-        found = service.values(conn, generation, target, points)
+        found = counting.values(conn, generation, target, points)
         values = [_count(target, v + offset) for v, _ in found]
     return [
         {"month": end.strftime("%Y-%m"), "value": v} for end, v in zip(ends, values, strict=True)
@@ -352,7 +352,7 @@ def detail(
         people: list[dict[str, Any]] = []
     else:
         view = assess_counted(conn, generation, target, as_of)
-        people = service.contributors(conn, generation, target, as_of, limit)
+        people = counting.contributors(conn, generation, target, as_of, limit)
     selector = None if target.selector is None else target.selector.model_dump(exclude_none=True)
     return view | {
         "selector": selector,
@@ -375,6 +375,6 @@ def summary(
         "total": len(items),
         "by_status": by_status,
         "items": items,
-        "designations_by_type": service.designations_by_type(conn, generation, as_of),
-        "pipeline_by_stage_category": service.pipeline_by_stage_category(conn, generation, as_of),
+        "designations_by_type": counting.designations_by_type(conn, generation, as_of),
+        "pipeline_by_stage_category": counting.pipeline_by_stage_category(conn, generation, as_of),
     }

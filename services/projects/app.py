@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.common.contracts.calendar import Clock
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
-from services.projects import progress_router, router
+from services.projects import execution_router, router
 from services.projects.models import metadata, outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,5 +29,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         description="The project office's ledger of major projects and the rolling pipeline.",
         settings=settings,
         runtime=runtime,
-        routers=[router.router, progress_router.router],
+        routers=[router.router, execution_router.router],
     )

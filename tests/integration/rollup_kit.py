@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from services.common import nats as natsutil
 from services.common.envelope import Event
 from services.common.settings import Settings
-from services.events.catalogue import Target
+from services.events.targets import Target
 
 MAIN = ("reserve", "starting", "building", "built")
 

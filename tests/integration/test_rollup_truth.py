@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from services.events.app import create_app
-from services.events.catalogue import load_catalogue
+from services.events.targets import load_catalogue
 from tests.conftest import auth, running_app
 from tests.integration import rollup_kit as kit
 

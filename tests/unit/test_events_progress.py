@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.events.catalogue import load_catalogue
+from services.events.counting import month_ends, period_of, point_of
 from services.events.progress import (
     STATUS_LABELS,
     elapsed_fraction,
@@ -16,7 +16,7 @@ from services.events.progress import (
     sdg_ratio,
 )
 from services.events.reports import Reading, earliest, known_on, latest, period_bounds
-from services.events.service import month_ends, period_of, point_of
+from services.events.targets import load_catalogue
 
 W0, W1 = date(2023, 1, 1), date(2025, 12, 31)
 

@@ -25,8 +25,8 @@ from sqlalchemy.sql import ColumnElement, Select, Subquery
 from services.common.contracts.designations import in_force_on
 from services.common.contracts.stages import CANCELLED, STARTED_STAGES
 from services.common.contracts.stages import reached as stage_reached
-from services.events.catalogue import Target
 from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES
+from services.events.targets import Target
 
 
 @dataclass(frozen=True)
