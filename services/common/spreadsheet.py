@@ -38,6 +38,8 @@ from urllib.parse import quote
 from services.common.errors import Invalid
 from services.common.i18n import Text
 from services.common.labels import MESSAGES, SKIPPED_ROWS
+from services.common.sheet_guard import csv_cell, xlsx_cell
+from services.common.text import refuse_controls
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -189,23 +191,21 @@ def header_key(value: Any) -> str:
 # ---- parsers (cell → value; ValueError says why) -------------------------------------------
 
 
-_NEEDS_FOLDING = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000\u00a0\x00]")
+_NEEDS_FOLDING = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000\u00a0]")
 
 
 def text(value: Any) -> str:
-    """Text as given, trimmed; full-width digits and letters made plain, Excel's ".0" dropped."""
+    """Text as given, trimmed; full-width digits and letters made plain, Excel's ".0" dropped;
+    invisible control characters refused (tabs and line breaks kept)."""
     if type(value) is not str:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         if isinstance(value, datetime | date):
             return value.isoformat()[:10]
         value = str(value)
-    if _NEEDS_FOLDING.search(value) is None:
-        return value.strip()
-    out = value.translate(_WIDTH).strip()
-    if "\x00" in out:
-        raise ValueError(MESSAGES("nul"))
-    return out
+    if _NEEDS_FOLDING.search(value) is not None:
+        value = value.translate(_WIDTH)
+    return refuse_controls(value.strip())
 
 
 def code_text(value: Any) -> str:
@@ -647,7 +647,7 @@ def write_workbook(sheets: Sequence[SheetSpec]) -> bytes:
                     cell.number_format = "yyyy-mm-dd"
                     out.append(cell)
                 else:
-                    out.append(value)
+                    out.append(xlsx_cell(ws, value))
             ws.append(out)
     if lists:
         options = wb.create_sheet(title=OPTIONS_SHEET)
@@ -672,7 +672,9 @@ def write_csv(columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]) -> b
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.header for c in columns])
     for row in rows:
-        writer.writerow(["" if v is None else _csv_value(v) for v in _cells(columns, row)])
+        writer.writerow(
+            ["" if v is None else _csv_value(csv_cell(v)) for v in _cells(columns, row)]
+        )
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
