@@ -93,18 +93,26 @@ def list_targets(
     as_of: AsOf,
     source: Literal["projects", "enterprises", "reported"] | None = None,
     status: Status | None = None,
+    category: Annotated[
+        str | None, Query(description="Only targets that count projects of this category")
+    ] = None,
     limit: Limit = MAX_LIMIT,
     offset: Offset = 0,
 ) -> Response:
     def compute(conn: Connection, generation: int) -> bytes:
-        chosen = [t for t in load_catalogue() if source is None or t.source == source]
+        chosen = [
+            t
+            for t in load_catalogue()
+            if (source is None or t.source == source)
+            and (category is None or (t.selector is not None and category in t.selector.categories))
+        ]
         items = progress.assess_all(conn, chosen, as_of, generation)
         if status is not None:
             items = [i for i in items if i["status"] == status]
         page = {"items": items[offset : offset + limit], "total": len(items)}
         return TargetPage.model_validate(page).model_dump_json().encode()
 
-    key = ("targets", as_of, source, status, limit, offset)
+    key = ("targets", as_of, source, status, category, limit, offset)
     return json_response(views.get(key, compute))
 
 
