@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.storage import is_disk_full
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -141,9 +143,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(sa_exc.OperationalError)
     @app.exception_handler(sa_exc.InterfaceError)
-    async def _database_away(_: Request, exc: Exception) -> JSONResponse:
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
+        if is_disk_full(exc):
+            return disk_full(request, exc)
         logging.getLogger("plantrack").warning("database unavailable: %s", exc)
         return problem(
             503,
@@ -154,8 +158,27 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
+        if is_disk_full(exc):
+            return disk_full(request, exc)
         logging.getLogger("plantrack").exception("unhandled error", exc_info=exc)
         return problem(500, "Internal error", "An unexpected error occurred; it has been logged.")
+
+
+def disk_full(request: Request, exc: BaseException) -> JSONResponse:
+    """507: the write failed for want of disk space, nothing was written; readiness shows it."""
+    import logging
+
+    logging.getLogger("plantrack").error("disk full: %s", exc)
+    storage = getattr(getattr(request.app.state, "runtime", None), "storage", None)
+    if storage is not None:
+        storage.noted_full()
+    return problem(
+        507,
+        "Insufficient storage",
+        "The server's disk is full, so nothing was written. Retry once space has been freed.",
+        headers={"Retry-After": "30"},
+        cause="disk_full",
+    )
