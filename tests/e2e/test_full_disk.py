@@ -108,7 +108,7 @@ def test_a_full_disk_is_507_and_readyz_says_so_and_all_recovers(small_disk: Path
         assert refused.headers["content-type"].startswith("application/problem+json")
         problem = refused.json()
         assert problem["status"] == 507 and problem["cause"] == "disk_full"
-        assert "disk is full" in problem["detail"]
+        assert "磁盘已满" in problem["detail"], problem  # Chinese unless asked otherwise
 
         # a notice the events service sends meanwhile fails to be stored: the stream breaks
         assert not asyncio.run(publish_live(data_dir)), "the broker stored a message on a full disk"
