@@ -33,6 +33,8 @@ async def connect(settings: Settings, *, name: str) -> Client:
     return await nats.connect(
         servers=settings.nats_servers,
         name=name,
+        user=settings.nats_user,
+        password=settings.nats_password,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=2,
