@@ -105,3 +105,39 @@ def write_server_config(data_dir: Path, settings: Settings) -> Path:
 def client_env(data_dir: Path, user: str) -> dict[str, str]:
     """The environment that makes a part connect as its own user."""
     return {"PLANTRACK_NATS_USER": user, "PLANTRACK_NATS_PASSWORD": credentials(data_dir)[user]}
+
+
+def password_variable(user: str) -> str:
+    """The environment variable a deployed nats-server reads `user`'s password from."""
+    return f"NATS_{user.upper()}_PASSWORD"
+
+
+def deploy_accounts(settings: Settings) -> str:
+    """deploy/nats/accounts.conf: the same users and rules, passwords from the environment
+    (`nats-server` refuses to start when one is missing)."""
+    rules = permissions(settings)
+
+    def subjects(items: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(s) for s in items) + "]"
+
+    lines = [
+        "# One user per plantrack part, each allowed only its own subjects. Generated from",
+        "# services/common/natsauth.py by `python -m services.common.natsauth`; do not edit.",
+        "accounts {",
+        f"  {ACCOUNT} {{",
+        "    jetstream: enabled",
+        "    users: [",
+    ]
+    for user in USERS:
+        lines += [
+            f"      {{user: {user}, password: ${password_variable(user)}, permissions: {{",
+            f"        publish: {{allow: {subjects(rules[user]['publish'])}}}",
+            f"        subscribe: {{allow: {subjects(rules[user]['subscribe'])}}}",
+            "      }}",
+        ]
+    lines += ["    ]", "  }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(deploy_accounts(Settings()), end="")
