@@ -298,6 +298,10 @@ class InvestmentCreate(CleanText, Input):
     amount_wan: float = Field(
         ge=0, description="Investment completed in that month, 万元", schema_extra=FINITE
     )
+    correction: bool = Field(
+        default=False,
+        description="Correct a month already reported (else send If-Match with its version)",
+    )
 
     @field_validator("month")
     @classmethod
@@ -324,6 +328,7 @@ class InvestmentSummary(SQLModel):
 class InvestmentPublic(InvestmentSummary):
     month: str
     amount_wan: float
+    version: int = Field(description="The month's version: If-Match for a correction")
 
 
 # ---- blockers (难点堵点) ------------------------------------------------------------------
