@@ -123,10 +123,14 @@ def validation_text(err: dict[str, Any]) -> Text:
     if template is None:
         return Text(f"值无效：{msg}", msg)
     try:
-        zh = template.format(**{k: v for k, v in ctx.items()})
+        zh = template.format(**{k: _plain_number(v) for k, v in ctx.items()})
     except (KeyError, IndexError):
         zh = template.split("：")[0].split("（")[0]
     return Text(zh, msg)
+
+
+def _plain_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
