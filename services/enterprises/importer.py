@@ -11,12 +11,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common.bulk import allocate_ids, bulk_insert, bulk_update
 from services.common.envelope import utcnow
 from services.common.errors import Conflict
 from services.common.history import diff, history_row
 from services.common.settings import Settings
 from services.common.spreadsheet import Sheet
-from services.enterprises.bulk import allocate_ids, bulk_insert, bulk_update
 from services.enterprises.designations import last_day, overlap_message, overlaps
 from services.enterprises.events import (
     DesignationGranted,
