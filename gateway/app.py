@@ -90,6 +90,14 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/app", include_in_schema=False)
+    @app.get("/app/{page:path}", include_in_schema=False)
+    def workbench() -> FileResponse:
+        # One page for every address under /app/: the workbench picks the view from the path.
+        return FileResponse(
+            STATIC / "workbench" / "index.html", headers={"Cache-Control": "no-cache"}
+        )
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     openapi.mount_docs_assets(app)
     return app

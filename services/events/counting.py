@@ -273,12 +273,12 @@ def holding_through(
 
 
 def contributors(
-    conn: Connection, generation: int, target: Target, at: date, limit: int
+    conn: Connection, generation: int, target: Target, point: Point, limit: int
 ) -> list[dict[str, Any]]:
-    """The projects or enterprises that count on `at`, earliest first, at most `limit`."""
+    """The projects or enterprises that count at `point`, earliest first, at most `limit`."""
     sel = target.selector
     assert sel is not None
-    pts = _points([point_of(target, at)])
+    pts = _points([point])
     if target.source == "projects":
         r = _reach(generation, target)
         stmt = (

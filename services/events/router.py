@@ -81,10 +81,18 @@ def list_targets(
     as_of: AsOf,
     source: Literal["projects", "enterprises", "reported"] | None = None,
     status: Status | None = None,
+    category: Annotated[
+        str | None, Query(description="Only targets that count projects of this category")
+    ] = None,
     limit: Limit = MAX_LIMIT,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    chosen = [t for t in load_catalogue() if source is None or t.source == source]
+    chosen = [
+        t
+        for t in load_catalogue()
+        if (source is None or t.source == source)
+        and (category is None or (t.selector is not None and category in t.selector.categories))
+    ]
     with reads.connect() as conn:
         items = progress.assess_all(conn, chosen, as_of, generations(conn).active)
     if status is not None:

@@ -50,9 +50,21 @@ SORTS = {
     "id": PROJECT.c.id,
     "-id": PROJECT.c.id.desc(),
     "name": PROJECT.c.name,
+    "-name": PROJECT.c.name.desc(),
+    "stage": PROJECT.c.stage,
+    "-stage": PROJECT.c.stage.desc(),
+    "sub_district": PROJECT.c.sub_district,
+    "-sub_district": PROJECT.c.sub_district.desc(),
     "planned_start": PROJECT.c.planned_start,
+    "-planned_start": PROJECT.c.planned_start.desc(),
     "planned_completion": PROJECT.c.planned_completion,
+    "-planned_completion": PROJECT.c.planned_completion.desc(),
+    "total_investment_wan": PROJECT.c.total_investment_wan,
     "-total_investment_wan": PROJECT.c.total_investment_wan.desc(),
+    "completed_investment_wan": PROJECT.c.completed_investment_wan,
+    "-completed_investment_wan": PROJECT.c.completed_investment_wan.desc(),
+    "next_due_on": PROJECT.c.next_due_on,
+    "-next_due_on": PROJECT.c.next_due_on.desc(),
 }
 
 
@@ -373,6 +385,13 @@ def update_project(
     record(session, outbox, event.envelope(subject=project.id, on=today))
     _flush(session)
     return project
+
+
+def check_move(project: Project, *, to: str, on: date | None, today: date) -> None:
+    """Raise `IllegalTransition` unless the project may move to `to` on `on` (nothing written)."""
+    check_transition(
+        project.stage, to, on or today, last_transition_on=project.stage_on, today=today
+    )
 
 
 def transition(
