@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
