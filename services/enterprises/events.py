@@ -62,6 +62,7 @@ DESIGNATION_SNAPSHOT = (
     "renews_id",
     "certificate_no",
     "status",
+    "item_name",
 )
 
 
