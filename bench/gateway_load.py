@@ -106,19 +106,19 @@ def start_bare(payload: bytes, data_dir: Path) -> tuple[subprocess.Popen[bytes],
 
 async def wait_consumed(nats_url: str, settings: Settings, limit: float) -> int:
     """Wait for the events service to drain its backlog, so it does not share the CPU with the
-    measurement; returns what is still pending (-1: no roll-up consumer yet)."""
+    measurement; returns what is still pending (-1: no roll-up consumer yet). A limit of 0
+    only looks."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     deadline = time.monotonic() + limit
-    pending = -1
     try:
-        while time.monotonic() < deadline:
+        while True:
             try:
                 info = await js.consumer_info(settings.stream, "events-rollup")
             except Exception:
                 return -1
             pending = info.num_pending + info.num_ack_pending
-            if pending == 0:
+            if pending == 0 or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(2)
     finally:
@@ -161,6 +161,18 @@ def load(args: argparse.Namespace, sup: Supervisor, nats_url: str, admin: str) -
         bulk_import(sup.url(service), path, admin, list(chunks), service)
     in_stream = asyncio.run(top_up_events(nats_url, SETTINGS, args.events, args.projects))
     print(f"domain stream: {in_stream} events", flush=True)
+    backlog = asyncio.run(wait_consumed(nats_url, SETTINGS, 0))
+    if args.freshness and backlog > 0:
+        viewer = issue_token(SECRET, Role.viewer, subject="bench-viewer", ttl_seconds=86400)
+        fresh = asyncio.run(
+            freshness(sup.url("gateway"), admin, viewer, 20, nats_url, SETTINGS.subject_prefix)
+        )
+        left = asyncio.run(wait_consumed(nats_url, SETTINGS, 0))
+        print(
+            f"freshness while the roll-up works through its backlog ({backlog} events to apply "
+            f"before, {left} after): " + json.dumps(fresh),
+            flush=True,
+        )
     pending = asyncio.run(wait_consumed(nats_url, SETTINGS, args.drain_limit))
     print(f"roll-up backlog at measurement: {pending}", flush=True)
     return in_stream
@@ -184,7 +196,13 @@ def main() -> None:
             headers={"Authorization": f"Bearer {viewer}"},
             timeout=60,
         )
-        print(f"overview: {len(overview.content)} bytes, degraded={overview.json()['degraded']}")
+        degraded = overview.json()["degraded"]
+        print(f"overview: {len(overview.content)} bytes, degraded={degraded}", flush=True)
+        if degraded:
+            raise SystemExit(
+                f"FAILED: the overview is degraded ({', '.join(degraded)}): a section was not "
+                "built within the gateway's timeout, so its figures would measure a partial answer"
+            )
         bare_proc, bare = start_bare(overview.content, data_dir)
         report(args, asyncio.run(measure(args, gateway, bare, viewer)), in_stream)
         fresh = asyncio.run(
@@ -213,8 +231,8 @@ def report(args: argparse.Namespace, figures: dict, events: int) -> None:
             f"{name:<28}{f['rps']:>10.0f}{f['p50_ms']:>10.2f}{f['p99_ms']:>10.2f}{f['errors']:>8}"
         )
     print(
-        f"overview / bare: req/s x{o['rps'] / b['rps']:.2f} (goal >= 0.5), "
-        f"p99 x{o['p99_ms'] / b['p99_ms']:.2f} (goal <= 2)"
+        f"overview / bare: req/s x{o['rps'] / b['rps']:.2f} (goal >= 0.8), "
+        f"p99 x{o['p99_ms'] / b['p99_ms']:.2f} (goal <= 1.5)"
     )
     sys.stdout.flush()
 

@@ -55,7 +55,8 @@ def permissions(settings: Settings) -> dict[str, dict[str, list[str]]]:
         "enterprises": {"publish": [f"{domain}.enterprises.>", *streams], "subscribe": [INBOX]},
         "events": {
             "publish": [f"{live}.>", *streams, *_consumes(settings.stream)],
-            "subscribe": [INBOX],
+            # the live lane reads new domain events as they are published
+            "subscribe": [INBOX, f"{domain}.>"],
         },
         "gateway": {
             "publish": [*streams, *_consumes(settings.live_stream)],

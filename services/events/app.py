@@ -15,7 +15,8 @@ from services.common.inbox import Consumer
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
 from services.events import progress
-from services.events.consumer import LiveNotifier, ProgressTracker, rollup_consumer
+from services.events.consumer import LiveNotifier, ProgressTracker, announcer, rollup_consumer
+from services.events.live import LiveLane
 from services.events.models import metadata, outbox
 from services.events.router import router
 from services.events.targets import Target, load_catalogue
@@ -52,7 +53,9 @@ def reading_engine(engine: Engine) -> Engine:
     return reads
 
 
-async def _stop_when_cancelled(*loops: Consumer | ProgressTracker, reads: Engine) -> None:
+async def _stop_when_cancelled(
+    *loops: Consumer | ProgressTracker | LiveLane, reads: Engine
+) -> None:
     """Ask the loops to stop when the runtime cancels its tasks: the NATS client can lose a
     cancel inside a fetch, and a loop told to stop ends after its current step."""
     try:
@@ -85,9 +88,17 @@ def _consumer_starter(
             tracker=tracker,
             notifier=notifier,
         )
+        lane = LiveLane(
+            nc=rt.nc,
+            domain_subjects=rt.settings.domain_subjects,
+            consumer=consumer,
+            after_commit=announcer(targets, tracker, notifier, urgent=True),
+        )
         app.state.consumer = consumer
-        rt.spawn(_stop_when_cancelled(consumer, tracker, reads=reads), "stopper")
+        app.state.lane = lane
+        rt.spawn(_stop_when_cancelled(consumer, lane, tracker, reads=reads), "stopper")
         rt.spawn(tracker.run(), "progress")
+        rt.spawn(lane.run(), "live-lane")
         rt.spawn(consumer.run(), "rollup")
 
     return start

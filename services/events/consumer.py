@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +27,9 @@ from services.common.inbox import Consumer
 from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
 from services.common.settings import Settings
 from services.events.models import inbox
-from services.events.rollup import Facts, apply_events, generations
+from services.events.rollup import Facts, apply_events
 from services.events.targets import Target
-from services.events.views import tick
+from services.events.views import Reading, read_clock, tick
 
 if TYPE_CHECKING:
     from services.events.models import TargetReport
@@ -212,7 +212,9 @@ class ProgressTracker:
         self.values: dict[str, dict[str, Any]] = {}
         self.generation: int | None = None
         self.day: date | None = None
+        self.reading: Reading | None = None  # the roll-up clock at the last full refresh
         self._pending: set[str] = set()
+        self._urgent = False
         self._wake = asyncio.Event()
         self._stopping = False
         self.announced = 0
@@ -222,9 +224,12 @@ class ProgressTracker:
         self._stopping = True
         self._wake.set()
 
-    def touch(self, ids: Iterable[str]) -> None:
+    def touch(self, ids: Iterable[str], *, urgent: bool = False) -> None:
+        """Recompute these targets soon; `urgent`: without waiting for more to coalesce (a
+        change someone just made, from the live lane)."""
         self._pending.update(i for i in ids if i in self.targets)
         if self._pending:
+            self._urgent = self._urgent or urgent
             self._wake.set()
 
     async def run(self) -> None:
@@ -239,8 +244,9 @@ class ProgressTracker:
                 return
             # Let a burst of batches coalesce; under a heavy stream, recompute at most a tenth
             # of the time, so the consumer keeps the database and the interpreter.
-            await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
-            ids, self._pending = self._pending, set()
+            if not self._urgent:
+                await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
+            ids, self._pending, self._urgent = self._pending, set(), False
             started = time.perf_counter()
             try:
                 await self.refresh(ids, everything=everything)
@@ -267,10 +273,13 @@ class ProgressTracker:
 
     def _compute(self, ids: set[str], everything: bool) -> tuple[list[dict[str, Any]], date]:
         with self.engine.connect() as conn:
-            generation = generations(conn).active
+            now = read_clock(conn)
+            generation = now.generation
             day = self.today()
             if generation != self.generation or day != self.day or not self.values:
                 everything = True
+            elif everything and not ids and now == self.reading:
+                return [], day  # nothing written since the last full refresh: nothing moved
             chosen = (
                 list(self.targets.values())
                 if everything
@@ -278,6 +287,8 @@ class ProgressTracker:
             )
             views = self.assess(conn, chosen, day, generation) if chosen else []
         self.generation, self.day = generation, day
+        if everything:
+            self.reading = now
         return views, day
 
 
@@ -300,6 +311,23 @@ def apply(conn: Connection, events: list[Received]) -> Facts:
     return facts
 
 
+def announcer(
+    targets: list[Target],
+    tracker: ProgressTracker,
+    notifier: LiveNotifier,
+    *,
+    urgent: bool = False,
+) -> Callable[[list[Received], Facts], Awaitable[None]]:
+    """What follows a committed batch: its stage notices, and the targets it may have moved
+    recomputed (and announced when they changed)."""
+
+    async def after_commit(fresh: list[Received], facts: Facts) -> None:
+        tracker.touch(touched(targets, facts), urgent=urgent)
+        await notifier.stage_changes(fresh)
+
+    return after_commit
+
+
 def rollup_consumer(
     *,
     nc: Client,
@@ -312,11 +340,6 @@ def rollup_consumer(
     name: str = natsutil.ROLLUP_CONSUMER,
 ) -> Consumer:
     """The durable pull consumer of the domain stream; replicas share it as competing consumers."""
-
-    async def after_commit(fresh: list[Received], facts: Facts) -> None:
-        tracker.touch(touched(targets, facts))
-        await notifier.stage_changes(fresh)
-
     return Consumer(
         nc=nc,
         js=js,
@@ -327,7 +350,7 @@ def rollup_consumer(
         config=natsutil.rollup_consumer_config(settings, name),
         batch=settings.consumer_batch,
         name=name,
-        after_commit=after_commit,
+        after_commit=announcer(targets, tracker, notifier),
         # PostgreSQL applies two batches at once (each waits on the server's commit); SQLite
         # has one writer, so a second transaction would only queue for its lock.
         in_flight=2 if engine.dialect.name == "postgresql" else 1,

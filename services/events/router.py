@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
@@ -44,9 +45,10 @@ def today(request: Request) -> date:
     return request.app.state.runtime.calendar.today()
 
 
-def as_of_date(
+async def as_of_date(
     request: Request, as_of: Annotated[date | None, Query(description=AS_OF_HELP)] = None
 ) -> date:
+    # async: no I/O here, and each sync dependency costs a hop to a worker thread
     return as_of or today(request)
 
 
@@ -55,7 +57,7 @@ def reading_engine(request: Request) -> Engine:
     return request.app.state.reads
 
 
-def view_cache(request: Request) -> ViewCache:
+async def view_cache(request: Request) -> ViewCache:
     """Target views kept per state of the roll-up (see `services.events.views`)."""
     return request.app.state.views
 
@@ -64,7 +66,7 @@ def json_response(body: bytes) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-def target_of(target_id: str) -> Target:
+async def target_of(target_id: str) -> Target:
     """The catalogue's target, or 404."""
     return get_target(target_id)
 
@@ -87,7 +89,7 @@ Offset = Annotated[int, Query(ge=0)]
     + "\n"
     + progress.STATUS_RULES,
 )
-def list_targets(
+async def list_targets(
     _: Reader,
     views: Views,
     as_of: AsOf,
@@ -113,7 +115,7 @@ def list_targets(
         return TargetPage.model_validate(page).model_dump_json().encode()
 
     key = ("targets", as_of, source, status, category, limit, offset)
-    return json_response(views.get(key, compute))
+    return json_response(await run_in_threadpool(views.get, key, compute))
 
 
 @router.get(
@@ -123,12 +125,12 @@ def list_targets(
     summary="Targets by status, designations by type, projects by stage × category",
     description="What the dashboard overview needs, in one call.\n\n" + progress.STATUS_RULES,
 )
-def summary(_: Reader, views: Views, as_of: AsOf) -> Response:
+async def summary(_: Reader, views: Views, as_of: AsOf) -> Response:
     def compute(conn: Connection, generation: int) -> bytes:
         found = progress.summary(conn, load_catalogue(), as_of, generation)
         return TargetSummary.model_validate(found).model_dump_json().encode()
 
-    return json_response(views.get(("summary", as_of), compute))
+    return json_response(await run_in_threadpool(views.get, ("summary", as_of), compute))
 
 
 @router.get(
@@ -138,7 +140,7 @@ def summary(_: Reader, views: Views, as_of: AsOf) -> Response:
     summary="One target as it stood on a date, with contributors and monthly series",
     description=progress.COUNTING_RULES + "\n" + progress.STATUS_RULES,
 )
-def read_target(
+async def read_target(
     _: Reader,
     views: Views,
     target: TargetDep,
@@ -152,7 +154,7 @@ def read_target(
         return TargetDetail.model_validate(found).model_dump_json().encode()
 
     key = ("target", target.id, as_of, contributors_limit)
-    return json_response(views.get(key, compute))
+    return json_response(await run_in_threadpool(views.get, key, compute))
 
 
 @router.post(
