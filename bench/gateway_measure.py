@@ -7,7 +7,6 @@ import asyncio
 import os
 import statistics
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,8 +112,9 @@ async def _new_projects(client: httpx.AsyncClient, auth: dict[str, str], n: int)
     for i in range(n):
         body = {"name": f"芝罘区时效测试项目{i}", "category": "road"}
         r = await client.post("/api/v1/projects", headers=auth, json=body)
-        if r.status_code == 201:
-            ids.append(r.json()["id"])
+        if r.status_code != 201:
+            raise SystemExit(f"FAILED: a project for the freshness test: {r.status_code} {r.text}")
+        ids.append(r.json()["id"])
     return ids
 
 
@@ -144,7 +144,6 @@ async def freshness(
     """POST `n` transitions one after another; time each until its SSE event is received, and
     until its notice reached the live stream (the rest is the gateway's share)."""
     auth_w = {"Authorization": f"Bearer {writer}"}
-    today = date.today().isoformat()
     sse: dict[int, float] = {}
     live: dict[int, float] = {}
     domain: dict[int, float] = {}
@@ -157,8 +156,12 @@ async def freshness(
             watcher = asyncio.create_task(_watch(stream, sse))
             for pid in ids:
                 sent[pid] = time.perf_counter()
-                body = {"to": "starting", "on": today}
-                await client.post(f"/api/v1/projects/{pid}/transitions", headers=auth_w, json=body)
+                body = {"to": "starting"}  # on the service's business date
+                r = await client.post(
+                    f"/api/v1/projects/{pid}/transitions", headers=auth_w, json=body
+                )
+                if r.status_code != 200:
+                    raise SystemExit(f"FAILED: a transition: {r.status_code} {r.text}")
                 while pid not in sse and time.perf_counter() < sent[pid] + 5.0:
                     await asyncio.sleep(0.001)
             watcher.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from services.events import progress
 from services.events.consumer import LiveNotifier, ProgressTracker, announcer, rollup_consumer
 from services.events.live import LiveLane
 from services.events.models import metadata, outbox
-from services.events.router import router
+from services.events.router import router, warm
 from services.events.targets import Target, load_catalogue
 from services.events.views import ViewCache
 
@@ -117,11 +118,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     assert runtime.engine is not None
     targets = load_catalogue()
     reads = reading_engine(runtime.engine)
+    views = ViewCache(reads)
     tracker = ProgressTracker(
         engine=reads,
         targets=targets,
         assess=progress.assess_all,
         today=runtime.calendar.today,
+        warm=partial(warm, views),
     )
     app = create_service_app(
         name="events",
@@ -134,5 +137,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     runtime.on_nats(_consumer_starter(app, targets, tracker, reads))
     app.state.tracker = tracker
     app.state.reads = reads
-    app.state.views = ViewCache(reads)
+    app.state.views = views
     return app

@@ -201,6 +201,7 @@ class ProgressTracker:
         notifier: LiveNotifier | None = None,
         refresh_seconds: float = 30.0,
         debounce_seconds: float = 0.2,
+        warm: Callable[[date], None] | None = None,
     ) -> None:
         self.engine = engine
         self.targets = {t.id: t for t in targets}
@@ -209,6 +210,7 @@ class ProgressTracker:
         self.notifier = notifier
         self.refresh_seconds = refresh_seconds
         self.debounce_seconds = debounce_seconds
+        self.warm = warm
         self.values: dict[str, dict[str, Any]] = {}
         self.generation: int | None = None
         self.day: date | None = None
@@ -259,6 +261,8 @@ class ProgressTracker:
     async def refresh(self, ids: Iterable[str] = (), *, everything: bool = True) -> int:
         """Recompute targets, update the gauges, announce changes; returns how many changed."""
         views, day = await asyncio.to_thread(self._compute, set(ids), everything)
+        if self.warm is not None and views:  # the views readers ask for, ready before they ask
+            await asyncio.to_thread(self.warm, day)
         changed = []
         for view in views:
             before = self.values.get(view["id"])

@@ -126,11 +126,20 @@ async def list_targets(
     description="What the dashboard overview needs, in one call.\n\n" + progress.STATUS_RULES,
 )
 async def summary(_: Reader, views: Views, as_of: AsOf) -> Response:
+    return json_response(await run_in_threadpool(summary_view, views, as_of))
+
+
+def summary_view(views: ViewCache, as_of: date) -> bytes:
     def compute(conn: Connection, generation: int) -> bytes:
         found = progress.summary(conn, load_catalogue(), as_of, generation)
         return TargetSummary.model_validate(found).model_dump_json().encode()
 
-    return json_response(await run_in_threadpool(views.get, ("summary", as_of), compute))
+    return views.get(("summary", as_of), compute)
+
+
+def warm(views: ViewCache, today: date) -> None:
+    """Compute today's summary (what the dashboards ask for) ahead of the next request."""
+    summary_view(views, today)
 
 
 @router.get(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -74,7 +74,7 @@ class ViewCache:
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
         self.hits = 0
-        self.computed = 0
+        self.computed: Counter[Hashable] = Counter()  # by the key's first part (its kind)
 
     def get(self, key: Hashable, compute: Compute) -> bytes:
         """The view of `key` as of now: kept, or computed and kept."""
@@ -90,7 +90,7 @@ class ViewCache:
                     return found
                 body = compute(conn, now.generation)
             self._keep(key, now, body)
-            self.computed += 1
+            self.computed[key[0] if isinstance(key, tuple) else key] += 1
             return body
 
     def _current(self, key: Hashable, now: Reading) -> bytes | None:
