@@ -296,3 +296,35 @@ def test_the_api_reference_renders_openapi_31_offline(browser, system: System):
     assert remote == []
     shot(page, "api_docs")
     page.close()
+
+
+def test_the_address_keeps_the_filters_and_the_back_button_returns(browser, system: System):
+    from playwright.sync_api import expect
+
+    building = new_project(system, name="芝罘区筛选测试小学", created_on="2024-01-10")
+    api(
+        system,
+        "POST",
+        f"/api/v1/projects/{building['id']}/transitions",
+        json={"to": "building", "on": "2024-02-01"},
+    )
+    page = open_as(browser, system, Role.project_office)
+    page.get_by_label("建设阶段").select_option(label="在建")
+    page.get_by_role("button", name="查询").click()
+    expect(page).to_have_url(re.compile(r"/app/projects\?stage=building$"))
+    stages = page.locator("#ledger tbody tr td:nth-child(3)")
+    expect(stages.first).to_have_text("在建")
+    assert set(stages.all_inner_texts()) == {"在建"}
+    page.get_by_role("button", name="建设阶段").click()  # sort by the column
+    expect(page).to_have_url(re.compile(r"stage=building&sort=stage"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/app/projects\?stage=building$"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/app/projects$"))
+    expect(page.get_by_label("建设阶段")).to_have_value("")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Project ledger")).to_be_visible()
+    shot(page, "ledger_english")
+    no_raw_codes_or_json(page)
+    page.get_by_role("button", name="中文").click()
+    page.close()

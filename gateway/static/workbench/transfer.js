@@ -11,16 +11,27 @@ function count(value) {
   return Array.isArray(value) ? value.length : Number(value) || 0;
 }
 
-/** Every error of a plan or a refusal as {row, column, message}, the column in Chinese. */
+/**
+ * Every error of a plan or a refusal as {row, column, message}. `loc` is ["rows", row, field]
+ * (the ledger sheet), ["sheets", sheet, row, field], ["columns", header] or ["file"]; the
+ * message itself is the API's, in Chinese.
+ */
 function errorRows(ctx, errors) {
+  const headers = ctx.vocab.ledger_headers || {};
   return (errors || []).map((e) => {
     const loc = e.loc || [];
-    const rowAt = loc.indexOf("rows");
-    const row = e.row ?? (rowAt >= 0 ? loc[rowAt + 1] : null);
-    const name = e.column ?? (rowAt >= 0 ? loc[rowAt + 2] : loc[loc.length - 1]);
-    const sheet = e.sheet ?? (rowAt > 0 ? loc[rowAt - 1] : null);
-    const column = ctx.vocab.ledger_headers[name] || name || "—";
-    return { row: row ?? "—", column: sheet && typeof sheet === "string" && sheet !== "file" ? `${sheet} · ${column}` : column, message: e.msg };
+    let row = "—";
+    let column = "—";
+    if (loc[0] === "rows") {
+      row = loc[1] ?? "—";
+      column = headers[loc[2]] || loc[2] || "—";
+    } else if (loc[0] === "sheets") {
+      row = loc[2] ?? "—";
+      column = `${loc[1]} · ${headers[loc[3]] || loc[3] || "—"}`;
+    } else if (loc[0] === "columns") {
+      column = loc[1] ?? "—";
+    }
+    return { row, column, message: e.msg };
   });
 }
 
@@ -94,7 +105,7 @@ export async function render(root, ctx) {
   const show = (ans) => {
     const body = ans.body || {};
     const errors = errorRows(ctx, body.errors);
-    fill(result, planView(ctx, body.plan && !Array.isArray(body.plan) ? body.plan : body, errors));
+    fill(result, planView(ctx, body, errors));
     return errors.length === 0;
   };
 
