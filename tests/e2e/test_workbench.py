@@ -3,6 +3,7 @@ who keep the ledger. Each saves a screenshot under tests/artifacts/workbench/.""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,6 @@ from tests.e2e.conftest import ARTIFACTS, System, require_events_rollups
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-# zh-CN: date inputs show dates the way a Chinese desktop does (2024/01/15).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--lang=zh-CN"]
 SHOTS = ARTIFACTS / "workbench"
 ACTION_BUTTONS = (
@@ -34,11 +34,16 @@ ACTION_BUTTONS = (
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Uploads and dry runs take a few seconds on a busy machine: wait for them, not a clock.
+    expect.set_options(timeout=20_000)
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # A Chinese desktop: date pickers read 2024/01/15 (chromium-l10n and LANG).
+        env = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"}
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
         yield chromium
         chromium.close()
 
