@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from services.common.db import service_registry
 from services.common.envelope import utcnow
 from services.common.history import history_table
+from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.enterprises.catalogue import (
@@ -338,3 +339,4 @@ class ImportResult(SQLModel):
 
 outbox = outbox_table(metadata)
 history = history_table(metadata)
+idempotency = idempotency_table(metadata)

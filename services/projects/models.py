@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from services.common.db import service_registry
 from services.common.history import history_table
+from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.projects.catalogue import LEVELS, MILESTONE_KINDS
@@ -441,3 +442,4 @@ class Pipeline(SQLModel):
 
 outbox = outbox_table(metadata)
 history = history_table(metadata)
+idempotency = idempotency_table(metadata)

@@ -14,7 +14,8 @@ from sqlmodel import Session
 
 from services.common.auth import ProjectWriter, Reader
 from services.common.contracts.stages import STAGES
-from services.common.errors import Invalid, NotFound
+from services.common.errors import Invalid, NotFound, request_language
+from services.common.i18n import localise
 from services.common.paging import Page, Paging
 from services.common.runtime import (
     Runtime,
@@ -29,7 +30,7 @@ from services.common.spreadsheet import (
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
-from services.projects import ledger, pipeline, service, workbench
+from services.projects import importer, ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS
 from services.projects.execution import (
     investment_summary,
@@ -262,23 +263,41 @@ def project_vocabulary(_: Reader, today: Today) -> Any:
 @router.post(
     "/projects/import",
     status_code=201,
-    summary="Import a ledger (.xlsx or .csv in the export's layout); all or nothing",
+    summary="Import a ledger (.xlsx or .csv, as exported); all or nothing; ?dry_run=true plans",
+    description="A row with the export's id and version updates that project (stage changes "
+    "through the stage machine), an unchanged row changes nothing, a row without an id is a "
+    "new project unless it matches a registered one (code, or name + sub-district + category). "
+    "The workbook's 里程碑 and 难点堵点 sheets are imported the same way. The answer counts "
+    "`created`, `updated` and `unchanged` rows and lists the `plan`; a dry run (200) answers "
+    "the same plan, with every error, and writes nothing.",
     responses={422: {"description": "Nothing imported; `errors` names every bad row and column"}},
 )
 def import_projects(
+    request: Request,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
     today: Today,
     file: Annotated[UploadFile, File(description="The ledger, .xlsx or .csv (UTF-8)")],
+    dry_run: Annotated[bool, Query(description="Answer the plan; write nothing")] = False,
 ) -> dict[str, Any]:
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    rows = ledger.parse_import(session, content, file.filename or "", today=today)
-    ids = ledger.import_rows(session, rows, actor=principal.subject)
-    commit(session, runtime)
-    return {"imported": len(ids), "ids": ids}
+    body = importer.import_ledger(
+        session,
+        content,
+        file.filename or "",
+        actor=principal.subject,
+        today=today,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        response.status_code = 200
+    else:
+        commit(session, runtime)
+    return localise(body, request_language(request))
 
 
 @router.get("/projects/{project_id}", response_model=ProjectDetail, summary="One project")
