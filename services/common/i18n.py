@@ -112,3 +112,14 @@ def localise(value: Any, language: str) -> Any:
     if isinstance(value, list | tuple):
         return [localise(v, language) for v in value]
     return value
+
+
+def code_of(value: Any, labels: Mapping[str, str]) -> Any:
+    """The code for a value that is one of `labels`' Chinese labels ({code: 标签}); any other
+    value as it is (the field's own validation then judges it)."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        for code, label in labels.items():
+            if stripped == label:
+                return code
+    return value

@@ -23,6 +23,7 @@ from services.common.settings import Settings
 from services.events.models import inbox
 from services.events.rollup import Facts, apply_events, generations
 from services.events.targets import Target
+from services.events.views import tick
 
 if TYPE_CHECKING:
     from services.events.models import TargetReport
@@ -301,8 +302,12 @@ def _gauge(target: Target, view: dict[str, Any]) -> None:
 
 
 def apply(conn: Connection, events: list[Received]) -> Facts:
-    """The consumer's effect, inside the inbox's transaction."""
-    return apply_events(conn, ((e.type, e.payload) for e in events))
+    """The consumer's effect, inside the inbox's transaction; a batch that wrote facts ticks
+    the roll-up clock, so no target view computed before it is served after it commits."""
+    facts = apply_events(conn, ((e.type, e.payload) for e in events))
+    if len(facts):
+        tick(conn)
+    return facts
 
 
 def rollup_consumer(

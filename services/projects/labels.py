@@ -139,6 +139,18 @@ MESSAGES = catalogue(
             "the project code {code} is already registered to project {id}",
         ),
         "not_found": ("没有编号为 {id} 的项目", "there is no project {id}"),
+        # investment
+        "investment.reported": (
+            "{month} 的完成投资已填报（{amount} 万元，第 {version} 版）。如要更正，请带上"
+            ' If-Match: "{version}"，或在请求中写明 correction: true',
+            "{month} is already reported ({amount} 万元, version {version}). To correct it, "
+            'send If-Match: "{version}" or correction: true',
+        ),
+        "investment.stale": (
+            "{month} 的完成投资已被他人更正，现为第 {version} 版（{amount} 万元）；请核对后再更正",
+            "{month} was corrected meanwhile: it is now version {version} ({amount} 万元); "
+            "check it and correct again",
+        ),
         # the ledger import
         "import.dup_code": (
             "项目代码 {code} 已登记为项目 {id}（{name}），疑似重复登记。如是同一项目，请在导出的"

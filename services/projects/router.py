@@ -13,9 +13,9 @@ from sqlalchemy import false
 from sqlmodel import Session
 
 from services.common.auth import ProjectWriter, Reader
-from services.common.contracts.stages import STAGES
+from services.common.contracts.stages import STAGE_LABELS, STAGES
 from services.common.errors import Invalid, NotFound, request_language
-from services.common.i18n import localise
+from services.common.i18n import Text, code_of, localise
 from services.common.paging import Page, Paging
 from services.common.runtime import (
     Runtime,
@@ -31,17 +31,16 @@ from services.common.spreadsheet import (
     content_disposition,
 )
 from services.projects import importer, ledger, pipeline, service, workbench
-from services.projects.catalogue import BATCHES, CATEGORY_LABELS
+from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
 from services.projects.execution import (
     investment_summary,
     list_blockers,
     milestone_public,
     milestones_of,
 )
-from services.projects.labels import LEDGER_FILE_NAME
+from services.projects.labels import LEDGER_FILE_NAME, MESSAGES
 from services.projects.models import (
     HistoryEntry,
-    Level,
     Pipeline,
     Project,
     ProjectCreate,
@@ -118,7 +117,7 @@ async def list_filters(
     stage: Annotated[str | None, Query(description=f"One of {', '.join(STAGES)}")] = None,
     category: Annotated[str | None, Query(description="A catalogue category key")] = None,
     sub_district: str | None = None,
-    level: Level | None = None,
+    level: Annotated[str | None, Query(description="province, city or district (省级…)")] = None,
     lead_department: str | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Name or code contains")] = None,
     overdue: Annotated[
@@ -135,15 +134,30 @@ async def list_filters(
         int | None, Query(ge=2000, le=2100, description="The batch's year (default this year)")
     ] = None,
 ) -> Filters:
+    # the Chinese labels the API returns (在建, 学校, 区级) are accepted as the codes
+    stage = code_of(stage, STAGE_LABELS)
+    category = code_of(category, CATEGORY_LABELS)
+    level = code_of(level, LEVEL_LABELS)
     if stage is not None and stage not in STAGES:
+        allowed = "、".join(STAGE_LABELS.values()) + " / " + ", ".join(STAGES)
         raise Invalid(
-            f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", loc=["query", "stage"]
+            MESSAGES("stage.unknown", stage=stage, allowed=allowed), loc=["query", "stage"]
         )
     if category is not None and category not in CATEGORY_LABELS:
-        allowed = ", ".join(CATEGORY_LABELS)
+        msg = MESSAGES(
+            "category.unknown",
+            value=category,
+            allowed=", ".join(CATEGORY_LABELS),
+            allowed_zh="、".join(CATEGORY_LABELS.values()),
+        )
+        raise Invalid(msg, loc=["query", "category"])
+    if level is not None and level not in LEVEL_LABELS:
         raise Invalid(
-            f"unknown project category {category!r}; allowed: {allowed}",
-            loc=["query", "category"],
+            Text(
+                f"未知的项目级别“{level}”；可选：{'、'.join(LEVEL_LABELS.values())}",
+                f"unknown level {level!r}; use one of {', '.join(LEVEL_LABELS)}",
+            ),
+            loc=["query", "level"],
         )
     conds = service.conditions(
         today=today,

@@ -193,6 +193,7 @@ def test_an_illegal_move_is_explained_in_the_apis_words_before_submitting(browse
         timeout=30,
     )
     assert refusal.status_code == 409
+    assert re.search(r"[\u4e00-\u9fff]", refusal.json()["detail"]), "the reason is in Chinese"
     expect(dialog.locator("#move-check")).to_have_text(refusal.json()["detail"])
     expect(dialog.get_by_role("button", name="保存")).to_be_disabled()
     shot(page, "illegal_move_explained", full_page=False)
