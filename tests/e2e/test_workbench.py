@@ -136,6 +136,11 @@ def test_a_clerk_registers_a_school_records_its_progress_and_the_school_target_r
         page.get_by_label(f"{month} 完成投资（万元）").fill(amount)
     page.get_by_role("button", name="填报投资").click()
     expect(page.locator("#investment").get_by_text("4,500.5", exact=False).first).to_be_visible()
+    # April was misreported: the correction is recorded, not silently overwritten.
+    page.get_by_label("2024-04 完成投资（万元）").fill("1600")
+    page.get_by_role("button", name="填报投资").click()
+    expect(page.locator("#investment")).to_contain_text("更正 1 次")
+    expect(page.locator("#history")).to_contain_text("1500.5 → 1600")
 
     for stage, on in (("开工", "2024-03-01"), ("在建", "2024-06-01"), ("建成", "2025-06-30")):
         page.get_by_role("button", name="推进阶段").click()
@@ -156,7 +161,7 @@ def test_a_clerk_registers_a_school_records_its_progress_and_the_school_target_r
     project = api(system, "GET", f"/api/v1/projects/{project_id}")
     assert project["stage"] == "built" and project["built_on"] == "2025-06-30"
     assert project["created_on"] == "2024-01-15"
-    assert project["completed_investment_wan"] == 4500.5
+    assert project["completed_investment_wan"] == 4600
     assert [m["title"] for m in project["milestones"]] == ["立项审批", "主体封顶"]
 
     # The roll-up follows the events; wait for it, then see it on the dashboard page.
