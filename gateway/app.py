@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import openapi, overview, proxy, stream
+from gateway.accounts import router as accounts_router
+from gateway.accounts.service import AccountLocked, Accounts, AddressThrottled, Clock, utc_now
 from gateway.observe import Observe
 from gateway.overview import TTL_SECONDS
 from gateway.ratelimit import RateLimiter, TooManyRequests
@@ -57,6 +59,7 @@ def create_app(
     *,
     heartbeat_seconds: float = stream.HEARTBEAT_SECONDS,
     overview_ttl: float = TTL_SECONDS,
+    clock: Clock = utc_now,
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("gateway")
@@ -77,16 +80,19 @@ def create_app(
     app.state.runtime = runtime
     app.state.secret = settings.signing_secret()
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.accounts = Accounts(settings, clock=clock)
     app.state.heartbeat_seconds = heartbeat_seconds
     runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
-    app.add_exception_handler(TooManyRequests, _too_many)
+    for retried in (TooManyRequests, AccountLocked, AddressThrottled):
+        app.add_exception_handler(retried, _too_many)
     app.add_middleware(Observe, templates=templates)
 
     _health_routes(app, runtime)
     app.include_router(openapi.router)
     app.include_router(overview.router)
     app.include_router(stream.router)
+    app.include_router(accounts_router.router)
     app.include_router(proxy.router)
 
     @app.get("/", include_in_schema=False)
@@ -115,6 +121,8 @@ def _lifespan(
             ttl=overview_ttl,
         )
         app.state.openapi = openapi.Aggregate(app, upstreams, templates)
+        accounts: Accounts = app.state.accounts
+        accounts.migrate()
         await runtime.start()
         runtime.spawn(app.state.openapi.prime(), "openapi")
         try:
@@ -122,12 +130,13 @@ def _lifespan(
         finally:
             await runtime.stop()
             await upstreams.aclose()
+            accounts.close()
 
     return lifespan
 
 
 async def _too_many(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TooManyRequests)
+    assert isinstance(exc, TooManyRequests | AccountLocked | AddressThrottled)
     headers = {"Retry-After": str(exc.extra.get("retry_after", 1))}
     return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
 

@@ -74,6 +74,15 @@ def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
 ProjectDep = Annotated[Project, Depends(load_project)]
 
 
+def writable_project(principal: ProjectWriter, project: ProjectDep) -> Project:
+    """The project of the path, for a writer whose sub-district scope holds it (403 otherwise)."""
+    principal.check_scope(project.sub_district)
+    return project
+
+
+WritableProject = Annotated[Project, Depends(writable_project)]
+
+
 def commit(session: Session, runtime: Runtime) -> None:
     """Commit the change and its outbox events, then nudge the relay to publish them now."""
     session.commit()
@@ -145,6 +154,7 @@ def create_project(
     today: Today,
     response: Response,
 ) -> Any:
+    principal.check_scope(body.sub_district)
     project = service.create(session, data=body.model_dump(), actor=principal.subject, today=today)
     out = public(session, project, response)
     commit(session, runtime)
@@ -213,6 +223,7 @@ def import_projects(
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
     rows = ledger.parse_import(session, content, file.filename or "", today=today)
+    principal.check_scope(*(values.get("sub_district") for values, _ in rows))
     ids = ledger.import_rows(session, rows, actor=principal.subject)
     commit(session, runtime)
     return {"imported": len(ids), "ids": ids}
@@ -238,13 +249,15 @@ def read_project(project: ProjectDep, session: SessionDep, today: Today, respons
 def update_project(
     request: Request,
     body: ProjectUpdate,
-    project: ProjectDep,
+    project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
+    if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
+        principal.check_scope(body.sub_district)
     require_if_match(request, project.version)
     service.update_project(
         session,
@@ -268,7 +281,7 @@ def update_project(
 def transition_project(
     request: Request,
     body: TransitionCreate,
-    project: ProjectDep,
+    project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
