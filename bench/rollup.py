@@ -67,8 +67,8 @@ async def live(settings: Settings, url: str, total: int) -> float:
     from services.common.runtime import tune_gc
     from services.events import progress
     from services.events.app import MIGRATIONS, reading_engine
-    from services.events.catalogue import load_catalogue
-    from services.events.events import LiveNotifier, ProgressTracker, rollup_consumer
+    from services.events.consumer import LiveNotifier, ProgressTracker, rollup_consumer
+    from services.events.targets import load_catalogue
 
     engine = db.make_engine(url)
     db.migrate(engine, MIGRATIONS)

@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,13 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway import openapi, overview, proxy, stream
 from gateway.accounts import router as accounts_router
-from gateway.accounts.service import AccountLocked, Accounts, AddressThrottled, Clock, utc_now
+from gateway.accounts.service import AccountLocked, Accounts, AddressThrottled
 from gateway.observe import Observe
 from gateway.overview import TTL_SECONDS
 from gateway.ratelimit import RateLimiter, TooManyRequests
 from gateway.routes import RouteTemplates
 from services.common.auth import Role, issue_token
+from services.common.contracts.calendar import Clock, system_clock
 from services.common.errors import install_problem_handlers, problem
 from services.common.metrics import metrics_response
 from services.common.runtime import Runtime, configure_logging
@@ -50,22 +50,18 @@ class ServiceToken:
         return self.value
 
 
-def business_day(settings: Settings) -> date:
-    return date.fromisoformat(settings.today) if settings.today else date.today()
-
-
 def create_app(
     settings: Settings | None = None,
     *,
     heartbeat_seconds: float = stream.HEARTBEAT_SECONDS,
     overview_ttl: float = TTL_SECONDS,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("gateway")
     # One line per upstream call would drown the gateway's own log; failures are logged anyway.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    runtime = Runtime(name="gateway", settings=settings)
+    runtime = Runtime(name="gateway", settings=settings, clock=clock)
     templates = RouteTemplates()
     app = FastAPI(
         title="plantrack",
@@ -80,7 +76,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.secret = settings.signing_secret()
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.accounts = Accounts(settings, clock=clock)
+    app.state.accounts = Accounts(settings, clock=clock or system_clock)
     app.state.heartbeat_seconds = heartbeat_seconds
     runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
@@ -98,6 +94,14 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/app", include_in_schema=False)
+    @app.get("/app/{page:path}", include_in_schema=False)
+    def workbench() -> FileResponse:
+        # One page for every address under /app/: the workbench picks the view from the path.
+        return FileResponse(
+            STATIC / "workbench" / "index.html", headers={"Cache-Control": "no-cache"}
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     openapi.mount_docs_assets(app)
@@ -117,7 +121,7 @@ def _lifespan(
         app.state.overview = overview.Overview(
             upstreams,
             token=ServiceToken(app.state.secret),
-            today=lambda: business_day(settings),
+            today=runtime.calendar.today,
             ttl=overview_ttl,
         )
         app.state.openapi = openapi.Aggregate(app, upstreams, templates)

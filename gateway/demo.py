@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from gateway import demo_data as d
+from services.common.contracts.calendar import business_date
 from services.enterprises.uscc import check_character
 
 SEED = 370602
@@ -250,7 +251,7 @@ def last_period(today: date) -> str:
 
 def load_demo(gateway_url: str, admin_token: str, *, today: date | None = None) -> str:
     """Load the demo set through the gateway (once: a ledger with projects is left alone)."""
-    today = today or date.today()
+    today = today or business_date()
     rng = random.Random(SEED)
     headers = {"Authorization": f"Bearer {admin_token}"}
     with httpx.Client(base_url=gateway_url, headers=headers, timeout=60) as client:

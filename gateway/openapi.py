@@ -6,6 +6,7 @@ import asyncio
 import copy
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -128,20 +129,21 @@ async def openapi_json(request: Request) -> Response:
 
 @router.get("/docs")
 def docs() -> HTMLResponse:
-    # Swagger UI's files are served from the installed swagger-ui-bundle, not a CDN:
-    # district networks are often closed to the internet.
+    # Swagger UI 5 (the first to read OpenAPI 3.1) is served from the installed
+    # fastapi-offline package, not a CDN: district networks are often closed to the internet.
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="plantrack API",
         swagger_js_url="/docs-assets/swagger-ui-bundle.js",
         swagger_css_url="/docs-assets/swagger-ui.css",
-        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        swagger_favicon_url="/docs-assets/favicon.png",
     )
 
 
 def mount_docs_assets(app: FastAPI) -> None:
     """Serve Swagger UI's own files at /docs-assets."""
+    import fastapi_offline
     from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
 
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")

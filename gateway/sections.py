@@ -8,7 +8,7 @@ from typing import Any
 from services.enterprises.catalogue import DESIGNATION_TYPES
 from services.projects.catalogue import BATCH_LABELS, BATCHES, CATEGORY_LABELS
 
-STATUSES = ("achieved", "on_track", "at_risk", "behind", "no_data")
+STATUSES = ("achieved", "on_track", "at_risk", "behind", "no_data", "met", "missed")
 TARGET_FIELDS = (
     "id",
     "clause",
@@ -25,6 +25,10 @@ TARGET_FIELDS = (
     "forecast",
     "forecast_reserve",
     "status",
+    "final",
+    "sdg_ratio",
+    "sdg_category",
+    "after_plan",
     "deadline",
 )
 OVERDUE_LIMIT = 20

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from services.common.auth import Role, issue_token
-from services.common.settings import SERVICES, Settings
+from services.common.settings import SERVICES, NoDeployment, Settings
+
+WATCH_SECONDS = 0.2
+"""How often `up` looks at its children."""
 
 app = typer.Typer(help="plantrack: tracks the district's three-year plan.", no_args_is_help=True)
 
 
 def _settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+def _deployment_secret(settings: Settings) -> str:
+    """The running deployment's secret; never a new one, whose tokens every service refuses."""
+    try:
+        return settings.signing_secret(create=False)
+    except NoDeployment as exc:
+        typer.echo(
+            f"{exc}: its secret.key is missing. Give the data directory `plantrack up` "
+            "printed with --data-dir (or set PLANTRACK_DATA_DIR or PLANTRACK_SECRET).",
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def _duration(text: str) -> float:
@@ -44,7 +61,7 @@ def up(
     demo: Annotated[bool, typer.Option(help="Load a demo data set through the API")] = False,
 ) -> None:
     """Start NATS (unless PLANTRACK_NATS_URL is set), the three services and the gateway."""
-    from services.supervisor import Supervisor
+    from services.supervisor import PortTaken, Supervisor
 
     settings = _settings(data_dir)
     external = settings.nats_url if "PLANTRACK_NATS_URL" in __import__("os").environ else None
@@ -54,6 +71,8 @@ def up(
         nats_url=external,
         nats_cluster=nats_cluster,
         replicas=replicas,
+        report=lambda line: typer.echo(line, err=True),
+        restart=True,
     )
 
     def _stop(*_: object) -> None:
@@ -62,6 +81,7 @@ def up(
     # Installed explicitly: a process started from a background job inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    failed: str | None = None
     try:
         sup.start()
         sup.wait_ready()
@@ -87,13 +107,60 @@ def up(
         typer.echo(f"  tokens      plantrack token ROLE --data-dir {sup.data_dir}")
         typer.echo("Ctrl-C stops everything.")
         sys.stdout.flush()
-        signal.pause()
+        while True:
+            sup.watch()
+            time.sleep(WATCH_SECONDS)
     except KeyboardInterrupt:
         pass
+    except PortTaken as exc:
+        failed = str(exc)
+    except (RuntimeError, TimeoutError) as exc:
+        failed = f"plantrack could not start: {exc} (logs in {sup.log_dir})"
     finally:
-        typer.echo("stopping…")
+        if failed is None:
+            typer.echo("stopping…")
         sup.stop()
-        typer.echo("stopped")
+        if failed is None:
+            typer.echo("stopped")
+    if failed is not None:
+        typer.echo(failed, err=True)
+        raise typer.Exit(1)
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+@app.command()
+def status(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """List each part of the running system: pid, uptime, restarts, last exit."""
+    from services.supervisor import read_status
+
+    where = _settings(data_dir).data_dir.resolve()
+    body = read_status(where)
+    if body is None:
+        typer.echo(f"plantrack is not running from {where}", err=True)
+        raise typer.Exit(1)
+    now = time.time()
+    typer.echo(f"plantrack is running from {where} (pid {body['pid']}, {body['gateway']})")
+    typer.echo(f"{'part':<14}{'pid':>8}  {'state':<11}{'uptime':>9}{'restarts':>10}  last exit")
+    for name, part in body["parts"].items():
+        running = part["state"] == "running" and part["started_at"]
+        uptime = _ago(now - part["started_at"]) if running else "-"
+        typer.echo(
+            f"{name:<14}{part['pid'] or '-':>8}  {part['state']:<11}{uptime:>9}"
+            f"{part['restarts']:>10}  {part['last_exit'] or '-'}"
+        )
+    if any(p["state"] != "running" for p in body["parts"].values()):
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -106,10 +173,8 @@ def token(
     data_dir: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Print a bearer token for this deployment."""
-    settings = _settings(data_dir)
-    typer.echo(
-        issue_token(settings.signing_secret(), role, subject=subject, ttl_seconds=_duration(ttl))
-    )
+    secret = _deployment_secret(_settings(data_dir))
+    typer.echo(issue_token(secret, role, subject=subject, ttl_seconds=_duration(ttl)))
 
 
 @app.command()
@@ -140,7 +205,7 @@ def replay(
     settings = _settings(data_dir)
     base = url or settings.events_url
     admin = issue_token(
-        settings.signing_secret(), Role.admin, subject="cli-replay", ttl_seconds=3600
+        _deployment_secret(settings), Role.admin, subject="cli-replay", ttl_seconds=3600
     )
     r = httpx.post(
         f"{base}/api/v1/admin/replay", headers={"Authorization": f"Bearer {admin}"}, timeout=3600

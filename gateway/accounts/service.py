@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from gateway.accounts import passwords
 from gateway.accounts.models import api_keys, login_throttle, sessions, users
 from services.common import db
 from services.common.auth import Principal, Role
+from services.common.contracts.calendar import Clock, system_clock
 from services.common.errors import (
     Conflict,
     DomainError,
@@ -37,12 +38,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 API_KEY_PREFIX = "ptk_"
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 MAX_LOCK = timedelta(days=1)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -169,7 +164,7 @@ def check_roles(roles: Iterable[str]) -> list[str]:
 class Accounts:
     """The accounts database and the rules about it."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
         self.engine: Engine = db.make_engine(settings.database_url("gateway"), pool_size=5)

@@ -3,7 +3,7 @@
 import { apiLabel, fmtNumber, h, fill, isNumber } from "./dom.js";
 import { t } from "./i18n.js";
 
-export const STATUSES = ["achieved", "on_track", "at_risk", "behind", "no_data"];
+export const STATUSES = ["achieved", "on_track", "at_risk", "behind", "no_data", "met", "missed"];
 
 const NUMERALS = { 一: 1, 二: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9 };
 

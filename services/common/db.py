@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,8 @@ from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import registry
 from sqlmodel import Session
+
+from services.common.settings import PRIVATE_FILE_MODE
 
 log = logging.getLogger("plantrack.db")
 
@@ -45,9 +48,32 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.startswith("sqlite")
 
 
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+"""After a checkpoint SQLite truncates the WAL file back to this size, so it cannot only grow."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory database."""
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def make_private(path: Path) -> None:
+    """A SQLite database (and its WAL and shared-memory files) readable by this user only.
+    Made before SQLite opens it: SQLite gives the WAL the database file's mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+    os.close(fd)
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if each.exists() and each.stat().st_mode & 0o077:
+            each.chmod(PRIVATE_FILE_MODE)
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None:
+            make_private(path)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
         )
@@ -63,6 +89,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             # Checkpoint (and sync) every ~40 MB of WAL rather than every 4 MB: bulk writers
             # such as the roll-up consumer then spend a third less time committing.
             cur.execute("PRAGMA wal_autocheckpoint=10000")
+            cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()

@@ -92,6 +92,7 @@ class NatsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,  # its store and log: readable by this user only
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +19,9 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine, MetaData, Table
 from sqlmodel import Session
 
-from services.common import db
+from services.common import db, sheet_guard
 from services.common import nats as natsutil
+from services.common.contracts.calendar import BusinessCalendar, Clock
 from services.common.errors import (
     PreconditionFailed,
     PreconditionRequired,
@@ -64,9 +66,11 @@ class Runtime:
         metadata: MetaData | None = None,
         migrations_dir: Path | None = None,
         outbox: Table | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
+        self.calendar = BusinessCalendar.from_settings(settings, clock=clock)
         self.metadata = metadata
         self.migrations_dir = migrations_dir
         self.outbox = outbox
@@ -201,6 +205,16 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def get_today(request: Request) -> date:
+    """The business date of this request (see `services.common.contracts.calendar`)."""
+    # async: no I/O here, and sync dependencies each cost a hop to a worker thread
+    runtime: Runtime = request.app.state.runtime
+    return runtime.calendar.today()
+
+
+TodayDep = Annotated[date, Depends(get_today)]
+
+
 def etag(version: int) -> str:
     return f'W/"{version}"'
 
@@ -266,6 +280,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.secret = settings.signing_secret()
+    sheet_guard.configure(settings)
     install_problem_handlers(app)
     install_request_id(app)
     app.middleware("http")(latency_middleware(name))

@@ -7,14 +7,33 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.contracts.calendar import DEFAULT_TIMEZONE
 
 SERVICES = ("projects", "enterprises", "events")
 SECRET_FILE = "secret.key"
 EMBEDDED_NATS_PORT = 4322
 DEFAULT_PORTS = {"gateway": 8000, "projects": 8001, "enterprises": 8002, "events": 8003}
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_UMASK = 0o077
+"""What every process of a deployment creates files with: readable by its user alone."""
+
+
+class NoDeployment(RuntimeError):
+    """A data dir with no secret in it, where one was expected to run."""
+
+
+def private_dir(path: Path) -> Path:
+    """`path` (and its parents) made if missing; itself readable by this user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_DIR_MODE)
+    return path
 
 
 class Settings(BaseSettings):
@@ -72,10 +91,30 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = 5.0
     rate_limit_per_minute: int = 6000
 
+    # Uploaded spreadsheets: refused (413) over these before reading; read in a worker process
+    sheet_max_rows: int = Field(default=200_000, ge=1)
+    sheet_max_columns: int = Field(default=60, ge=1)
+    sheet_max_cells: int = Field(default=4_000_000, ge=1)
+    sheet_max_uncompressed_mb: int = Field(default=200, ge=1)
+    sheet_max_compression_ratio: float = Field(default=100.0, ge=1)
+    sheet_worker_memory_mb: int = Field(default=1536, ge=64)
+    sheet_read_timeout_seconds: float = Field(default=120.0, gt=0)
+
     industry_chains: list[str] | None = None  # the plan's key chains unless configured
     validity_years_override: dict[str, int | None] = Field(default_factory=dict)
     expiry_check_seconds: float = 3600.0
+    timezone: str = DEFAULT_TIMEZONE  # the district's: the business date is the day there
     today: str | None = None  # a fixed business date, for drills and demos ("YYYY-MM-DD")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            message = f"unknown timezone {value!r} (an IANA name, e.g. Asia/Shanghai)"
+            raise ValueError(message) from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -92,17 +131,20 @@ class Settings(BaseSettings):
             raise ValueError(f"{name} must be PostgreSQL in production")
         if url:
             return url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         return f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
 
-    def signing_secret(self) -> str:
-        """The JWT secret: given, or generated once into the data dir (mode 0600)."""
+    def signing_secret(self, *, create: bool = True) -> str:
+        """The JWT secret: given, or generated once into the data dir (mode 0600). With
+        `create=False` a data dir without one is refused (NoDeployment), not given a new one."""
         if self.secret:
             return self.secret
         path = self.data_dir / SECRET_FILE
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            if not create:
+                raise NoDeployment(f"no plantrack deployment in {self.data_dir.resolve()}")
+            private_dir(self.data_dir)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
         return path.read_text().strip()

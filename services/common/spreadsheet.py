@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from services.common.errors import Invalid
+from services.common.sheet_guard import read_rows
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -169,7 +170,7 @@ def read_sheet(content: bytes, filename: str, columns: Sequence[Column]) -> Shee
     Headers may be the Chinese header or the field name; unknown columns are ignored, a missing
     required column or an unreadable file raises ImportRejected at once.
     """
-    table = _raw_rows(content, filename)
+    table = iter(read_rows(content, filename))  # bounded, and read in a worker process
     try:
         header = next(table, None)
         if header is None:

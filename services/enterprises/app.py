@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common.contracts.calendar import Clock
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
 from services.enterprises.expiry import ExpiryScheduler
@@ -16,13 +17,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class EnterprisesRuntime(Runtime):
     """The service's runtime, which also runs the designation expiry scheduler."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         super().__init__(
             name="enterprises",
             settings=settings,
             metadata=metadata,
             migrations_dir=MIGRATIONS,
             outbox=outbox,
+            clock=clock,
         )
         self.expiry = ExpiryScheduler(self)
 
@@ -32,13 +34,13 @@ class EnterprisesRuntime(Runtime):
         self.spawn(self.expiry.run(), "expiry")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     return create_service_app(
         name="enterprises",
         title="plantrack enterprises",
         description="The cultivated-enterprise registry and its designations.",
         settings=settings,
-        runtime=EnterprisesRuntime(settings),
+        runtime=EnterprisesRuntime(settings, clock=clock),
         routers=[router],
     )

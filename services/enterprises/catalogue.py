@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+from services.common.contracts.designations import LEVEL_LABELS, LEVELS
 from services.common.errors import Invalid
 
 CALENDAR_YEAR: Final = "calendar_year"
@@ -15,15 +16,6 @@ CALENDAR_YEAR: Final = "calendar_year"
 
 Validity = int | Literal["calendar_year"] | None
 """Years from `granted_on`, `"calendar_year"`, or `None` for no expiry."""
-
-# Levels, in order of rank. Labels are what a clerk sees on a certificate.
-LEVEL_LABELS: dict[str, str] = {
-    "national": "国家级",
-    "provincial": "省级",
-    "municipal": "市级",
-    "district": "区级",
-}
-LEVELS: tuple[str, ...] = tuple(LEVEL_LABELS)
 
 _ALL_LEVELS = LEVELS
 _PROVINCIAL_UP = ("national", "provincial")
@@ -396,17 +388,6 @@ def default_expiry(
     if isinstance(rule, str):  # the one string rule is CALENDAR_YEAR
         return date(granted_on.year, 12, 31)
     return _add_years(granted_on, rule)
-
-
-def is_in_force(
-    *, granted_on: date, expires_on: date | None, revoked_on: date | None, on: date
-) -> bool:
-    """Whether a designation holds on `on`: from grant through `expires_on`, until revoked."""
-    if on < granted_on:
-        return False
-    if expires_on is not None and on > expires_on:
-        return False
-    return revoked_on is None or on < revoked_on
 
 
 def industry_chains(configured: Iterable[str] | None = None) -> tuple[str, ...]:

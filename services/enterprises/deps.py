@@ -14,7 +14,6 @@ from services.common.errors import Invalid
 from services.common.runtime import Runtime, SessionDep
 from services.common.settings import Settings
 from services.enterprises import catalogue, service
-from services.enterprises.expiry import today as business_today
 from services.enterprises.models import Enterprise
 
 
@@ -22,12 +21,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_today(request: Request) -> date:
-    return business_today(request.app.state.settings)
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-TodayDep = Annotated[date, Depends(get_today)]
 
 
 def load_enterprise(enterprise_id: int, session: SessionDep, _: Reader) -> Enterprise:

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
@@ -16,23 +15,13 @@ from services.common.db import session_scope
 from services.common.envelope import utcnow
 from services.common.history import history_row, record_changes
 from services.common.runtime import Runtime
-from services.common.settings import Settings
 from services.enterprises.events import DesignationExpired, designation_event, publish
 from services.enterprises.models import ACTIVE, EXPIRED, Designation, Enterprise, history
 
 log = logging.getLogger("plantrack.enterprises.expiry")
 
-# Business dates are the district's: a certificate lapses at midnight in Yantai, not in UTC.
-DISTRICT_TIMEZONE = ZoneInfo("Asia/Shanghai")
 BATCH = 500
 SYSTEM_ACTOR = "system:expiry"
-
-
-def today(settings: Settings | None = None) -> date:
-    """The business date: `settings.today` if fixed (drills, demos, tests), else today in Yantai."""
-    if settings is not None and settings.today:
-        return date.fromisoformat(settings.today)
-    return datetime.now(DISTRICT_TIMEZONE).date()
 
 
 def expire_due(
@@ -135,7 +124,8 @@ class ExpiryScheduler:
     def __init__(self, runtime: Runtime, *, clock: Callable[[], date] | None = None) -> None:
         self.runtime = runtime
         self.interval = runtime.settings.expiry_check_seconds
-        self.clock = clock or (lambda: today(runtime.settings))
+        # The business date: a certificate lapses at midnight in the district, not in UTC.
+        self.clock = clock or runtime.calendar.today
         self._kick = asyncio.Event()
 
     def kick(self) -> None:

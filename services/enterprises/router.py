@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, UploadFile
 from services.common.auth import EnterpriseWriter, Reader
 from services.common.errors import Invalid
 from services.common.paging import Page, Paging
-from services.common.runtime import RuntimeDep, SessionDep, require_if_match, set_etag
+from services.common.runtime import RuntimeDep, SessionDep, TodayDep, require_if_match, set_etag
 from services.common.spreadsheet import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
@@ -23,7 +23,6 @@ from services.enterprises.deps import (
     EnterpriseDep,
     FiltersDep,
     SettingsDep,
-    TodayDep,
     WritableEnterprise,
     committed,
 )

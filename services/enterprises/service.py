@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from services.common.contracts.designations import in_force_on
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
@@ -185,12 +186,7 @@ def _stale(current: int) -> PreconditionFailed:
 
 def in_force(on: date) -> ColumnElement[bool]:
     """SQL condition: a designation holds on `on` (granted, not past expiry, not revoked)."""
-    d = Designation.__table__.c
-    return (
-        (d.granted_on <= on)
-        & (d.expires_on.is_(None) | (d.expires_on >= on))
-        & (d.revoked_on.is_(None) | (d.revoked_on > on))
-    )
+    return in_force_on(Designation.__table__.c, on)
 
 
 def search(

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, event
 
+from services.common.contracts.calendar import Clock
 from services.common.inbox import Consumer
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
 from services.events import progress
-from services.events.catalogue import Target, load_catalogue
-from services.events.events import LiveNotifier, ProgressTracker, rollup_consumer
+from services.events.consumer import LiveNotifier, ProgressTracker, rollup_consumer
 from services.events.models import metadata, outbox
 from services.events.router import router
+from services.events.targets import Target, load_catalogue
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -92,7 +92,7 @@ def _consumer_starter(
     return start
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = Runtime(
         name="events",
@@ -100,16 +100,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metadata=metadata,
         migrations_dir=MIGRATIONS,
         outbox=outbox,
+        clock=clock,
     )
     assert runtime.engine is not None
     targets = load_catalogue()
-    fixed = date.fromisoformat(settings.today) if settings.today else None
     reads = reading_engine(runtime.engine)
     tracker = ProgressTracker(
         engine=reads,
         targets=targets,
         assess=progress.assess_all,
-        today=lambda: fixed or date.today(),
+        today=runtime.calendar.today,
     )
     app = create_service_app(
         name="events",

@@ -18,7 +18,15 @@ from services.common.outbox import outbox_table
 registry = service_registry()
 metadata = registry.metadata
 
-Status = Literal["achieved", "on_track", "at_risk", "behind", "no_data"]
+Status = Literal["achieved", "on_track", "at_risk", "behind", "no_data", "met", "missed"]
+SdgCategory = Literal[
+    "target_achieved",
+    "substantial_progress",
+    "moderate_progress",
+    "limited_progress",
+    "deterioration",
+    "not_assessable",
+]
 Number = int | float
 """Counts stay integers in JSON; quantities and statistics may be fractional."""
 PERIOD_PATTERN = r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
@@ -220,6 +228,29 @@ class TargetBase(SQLModel):
     note: str | None = None
 
 
+class Contributor(SQLModel):
+    """A project or enterprise that counts towards a target on `as_of`."""
+
+    kind: Literal["project", "enterprise"]
+    id: int
+    name: str
+    counted_on: date
+    category: str | None = None
+    quantity: float | None = None
+    quantity_unit: str | None = None
+    planned_completion: date | None = None
+    designations: list[dict[str, Any]] | None = None
+
+
+class AfterPlan(SQLModel):
+    """What happened after a target's deadline: kept and shown, never counted."""
+
+    since: date = Field(description="The day after the deadline")
+    to: date = Field(description="as_of")
+    value: Number
+    contributors: list[Contributor] | None = None
+
+
 class TargetPublic(TargetBase):
     """A target and how far it has come on `as_of`."""
 
@@ -243,26 +274,31 @@ class TargetPublic(TargetBase):
     forecast_lapsing: Number | None = Field(
         default=None, description="Certificates held now that lapse before the deadline"
     )
-    status: Status
-    status_label: str
-    sdg_ratio: float | None = Field(
-        default=None, description="UN SDG progress ratio: observed CAGR / required CAGR"
+    status: Status = Field(
+        description="achieved / on_track / at_risk / behind / no_data while the window runs; "
+        "after the deadline final: met / missed (the value on the deadline decides)"
     )
+    status_label: str = Field(description="The status in Chinese, as the pages show it")
+    final: bool = Field(default=False, description="The deadline has passed: the status is final")
+    sdg_ratio: float | None = Field(
+        default=None,
+        description="The published SDG progress ratio R = d · CAGR_observed / |CAGR_required| "
+        "(reported statistics and stocks); null when not assessable",
+    )
+    sdg_category: SdgCategory = Field(
+        default="not_assessable",
+        description="The published method's category: target achieved, R ≥ 0.95 substantial, "
+        "≥ 0.6 moderate, ≥ 0 limited, < 0 deterioration; not assessable with fewer than two "
+        "years of data",
+    )
+    sdg_category_label: str = Field(default="", description="The category in Chinese")
     counted: int = Field(description="How many projects, enterprises or reports make it up")
-
-
-class Contributor(SQLModel):
-    """A project or enterprise that counts towards a target on `as_of`."""
-
-    kind: Literal["project", "enterprise"]
-    id: int
-    name: str
-    counted_on: date
-    category: str | None = None
-    quantity: float | None = None
-    quantity_unit: str | None = None
-    planned_completion: date | None = None
-    designations: list[dict[str, Any]] | None = None
+    after_plan: AfterPlan | None = Field(
+        default=None,
+        description="After the deadline: what the same rule counted from the day after it to "
+        "as_of (for a stock the change in holders; for a reported statistic the latest report); "
+        "shown as 计划期后, it counts for nothing",
+    )
 
 
 class SeriesPoint(SQLModel):

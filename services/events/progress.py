@@ -2,48 +2,78 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from services.events import reports, service
-from services.events.catalogue import Target
+from services.events import counting, reports
 from services.events.reports import Reading
+from services.events.targets import Target
 
 ON_TRACK = 0.95
-"""At least this share of the linear pace (or a forecast that reaches the target): on track."""
+"""At least this share of the linear pace (or a forecast that reaches the target), or an SDG
+ratio at least this: on track."""
 AT_RISK = 0.6
-"""At least this share of the pace, short of ON_TRACK: at risk; below it: behind."""
-DAYS_PER_YEAR = 365.25
+"""At least this share of the pace, or an SDG ratio at least this, short of ON_TRACK: at risk."""
+LIMITED = 0.0
+"""An SDG ratio at least this, short of AT_RISK: limited progress; below it: deterioration."""
+ZERO_BASE = 0.001
+"""The method's stand-in for a base value (or target) of 0, which has no growth rate."""
 
-# The one place the service's Chinese status labels live.
+# The one place the service's Chinese status labels live (the pages' words).
 STATUS_LABELS: dict[str, str] = {
-    "achieved": "已完成",
-    "on_track": "进度正常",
+    "achieved": "达成",
+    "on_track": "正常推进",
     "at_risk": "存在风险",
-    "behind": "进度滞后",
+    "behind": "滞后",
     "no_data": "暂无数据",
+    "met": "到期达成",
+    "missed": "到期未达成",
+}
+FINAL = ("met", "missed")
+"""A target's status once its deadline has passed: the value on the deadline decides."""
+
+# The published method's categories, its symbols' words, and the status each gives.
+SDG_CATEGORIES: dict[str, tuple[str, str]] = {
+    "target_achieved": ("目标已实现", "achieved"),
+    "substantial_progress": ("进展显著", "on_track"),
+    "moderate_progress": ("取得进展，仍需加快", "at_risk"),
+    "limited_progress": ("进展有限", "behind"),
+    "deterioration": ("倒退", "behind"),
+    "not_assessable": ("数据不足，无法评估", "no_data"),
 }
 
 STATUS_RULES = f"""\
-**status** is judged on `as_of`, in this order:
+**status** is judged on `as_of`:
 
+* After the deadline (`as_of` later than it) the status is final: `met` when the value on the
+  deadline reached the target, `missed` otherwise (a reported target without a report for the
+  window stays `no_data` until one comes). There is no forecast and no pace; what happened after
+  the deadline is shown apart as `after_plan`, and counts for nothing.
 * `no_data`: no value yet (a reported target without a report), or nothing counted (no project
   or enterprise makes up a counted target).
 * `achieved`: the current value has reached the target (`≥`; `≤` for a ceiling, `direction:
   at_most`).
-* Otherwise the current value is compared with `expected_now`, the linear pace
+* Counted targets (projects, enterprises) are compared with `expected_now`, the linear pace
   `baseline + (target − baseline) × elapsed / window` (annual targets: over the current
-  calendar year; a missing baseline counts as 0 for counted targets):
+  calendar year; a missing baseline counts as 0):
   `on_track` when current ≥ {ON_TRACK} × expected or the forecast reaches the target;
   `at_risk` when current ≥ {AT_RISK} × expected; `behind` below that. For a ceiling the
   comparison is mirrored (current ≤ expected / {ON_TRACK}, / {AT_RISK}).
-* A reported target without a baseline has no linear pace; it is judged by the UN SDG ratio
-  `sdg_ratio` = observed CAGR / required CAGR (first report or baseline → latest report):
-  ≥ {ON_TRACK} on_track, ≥ {AT_RISK} at_risk, below behind; with a single report it is
-  `at_risk` (short of the target, pace unknown).
+* Reported statistics are judged by the published SDG progress measure (Statistics Canada's
+  method, as open-sdg's sdg-build implements it). Each year's value is the report of its
+  latest period; the base is the plan's baseline (the year before the window) or else the
+  earliest year reported, the current value the latest year. With whole years between them,
+  CAGR_o = (y_t / y_0)^(1/(t − t0)) − 1, CAGR_r = (target / y_0)^(1/(T − t0)) − 1 (T the
+  deadline's year) and `sdg_ratio` R = d · CAGR_o / |CAGR_r| (d = +1 for a floor, −1 for a
+  ceiling, and the sign flipped for a negative base); a base of 0 counts as {ZERO_BASE}.
+  `sdg_category`: `target_achieved`; R ≥ {ON_TRACK} `substantial_progress` (status `on_track`);
+  R ≥ {AT_RISK} `moderate_progress` (`at_risk`); R ≥ {LIMITED} `limited_progress` (`behind`);
+  R < {LIMITED} `deterioration` (`behind`); fewer than two years of data, or a base and a value
+  of opposite signs, `not_assessable` (`no_data`).
 """
 
 
@@ -60,10 +90,13 @@ by when an event was processed, so `as_of` answers exactly for any past date:
   adds none; a revoked grant stops counting from its revocation); `annual`: the same within
   the calendar year of `as_of`; `landed` selectors count enterprises by `landed_on`.
 * `reported`: the report of the latest period over by `as_of`.
+* after the deadline: the value on the deadline (a later cancellation, revocation or expiry
+  does not undo what the window counted); what the same rule counts from the day after the
+  deadline to `as_of` is `after_plan`.
 * forecast: for projects, those counted plus those under way planned to reach the stage by
-  the deadline (reserve projects planned in time shown apart as `forecast_reserve`); for a
-  stock, the holders whose certificates still run on the deadline (the rest,
-  `forecast_lapsing`, lapse unless renewed); otherwise the current value.
+  the deadline, the deadline itself included (reserve projects planned in time shown apart as
+  `forecast_reserve`); for a stock, the holders whose certificates still run on the deadline
+  (the rest, `forecast_lapsing`, lapse unless renewed); otherwise the current value.
 """
 
 
@@ -90,19 +123,55 @@ def reached(current: float, target: float, direction: str) -> bool:
     return current <= target if direction == "at_most" else current >= target
 
 
+def growth(value: float, base: float, years: int) -> float:
+    """Compound annual growth rate from `base` to `value` over whole `years`."""
+    return (value / base) ** (1 / years) - 1
+
+
 def sdg_ratio(
-    *, y0: float, t0: date, yt: float, t: date, target: float, deadline: date
+    *,
+    base: float,
+    base_year: int,
+    current: float,
+    current_year: int,
+    target: float,
+    target_year: int,
+    direction: str = "at_least",
 ) -> float | None:
-    """Observed CAGR over required CAGR (open-sdg's method); None where it is not defined."""
-    years_done = (t - t0).days / DAYS_PER_YEAR
-    years_all = (deadline - t0).days / DAYS_PER_YEAR
-    if y0 <= 0 or yt <= 0 or target <= 0 or target == y0 or years_done <= 0 or years_all <= 0:
+    """R = sign · d · CAGR_o / |CAGR_r| (the published method); None where it is not assessable.
+
+    A base or target of 0 counts as ZERO_BASE; fewer than one whole year between the base and
+    the current value, a target year not after the base year, or a base and a current value of
+    opposite signs are not assessable. A required growth of 0 (the base is the target) and a
+    value moving away from it gives ±inf."""
+    if current_year - base_year < 1 or target_year - base_year < 1:
         return None
-    observed = (yt / y0) ** (1 / years_done) - 1
-    required = (target / y0) ** (1 / years_all) - 1
+    sign = -1 if base < 0 else 1
+    base = base or ZERO_BASE
+    target = target or ZERO_BASE
+    if (base > 0 > current) or (base < 0 < current):
+        return None
+    observed = growth(current, base, current_year - base_year)
+    required = growth(target, base, target_year - base_year)
+    d = -1 if direction == "at_most" else 1
     if required == 0:
-        return None
-    return round(observed / required, 4)
+        return math.copysign(math.inf, sign * d * observed) if observed else 0.0
+    return sign * d * observed / abs(required)
+
+
+def sdg_category(ratio: float | None, *, achieved: bool) -> str:
+    """The method's category: achieved first, then the thresholds ≥0.95, ≥0.6, ≥0, <0."""
+    if achieved:
+        return "target_achieved"
+    if ratio is None:
+        return "not_assessable"
+    if ratio >= ON_TRACK:
+        return "substantial_progress"
+    if ratio >= AT_RISK:
+        return "moderate_progress"
+    if ratio >= LIMITED:
+        return "limited_progress"
+    return "deterioration"
 
 
 def judge(
@@ -113,23 +182,14 @@ def judge(
     expected: float | None,
     forecast: float | None,
     direction: str = "at_least",
-    sdg: float | None = None,
 ) -> str:
-    """The target's status by the rules of STATUS_RULES."""
+    """A counted target's status against the linear pace, by the rules of STATUS_RULES."""
     if current is None or counted == 0:
         return "no_data"
     if reached(current, target, direction):
         return "achieved"
-    if expected is not None:
-        return _against_pace(current, target, expected, forecast, direction)
-    if sdg is not None:
-        return "on_track" if sdg >= ON_TRACK else "at_risk" if sdg >= AT_RISK else "behind"
-    return "at_risk"
-
-
-def _against_pace(
-    current: float, target: float, expected: float, forecast: float | None, direction: str
-) -> str:
+    if expected is None:
+        return "no_data"
     if direction == "at_most":
         if current * ON_TRACK <= expected or (forecast is not None and forecast <= target):
             return "on_track"
@@ -137,6 +197,13 @@ def _against_pace(
     if current >= ON_TRACK * expected or (forecast is not None and forecast >= target):
         return "on_track"
     return "at_risk" if current >= AT_RISK * expected else "behind"
+
+
+def judge_final(*, value: float | None, target: float, direction: str) -> str:
+    """A closed target's status: the value on its deadline met the target or missed it."""
+    if value is None:
+        return "no_data"
+    return "met" if reached(value, target, direction) else "missed"
 
 
 # --- a target's whole view on a date -----------------------------------------------------------
@@ -182,53 +249,60 @@ def forecast(
     conn: Connection, generation: int, target: Target, as_of: date, current: float
 ) -> Forecast:
     """What the target reaches by its deadline (an annual target: by the year's end)."""
-    end = service.period_of(target, as_of).end
-    offset = _offset(target)
-    if as_of >= end:
-        final, _ = service.values(conn, generation, target, [service.point_of(target, end)])[0]
-        return Forecast(_count(target, final + offset), 0 if target.source == "projects" else None)
+    end = counting.period_of(target, as_of).end
     if target.source == "projects":
-        under_way, reserve = service.pipeline(conn, generation, target, as_of, end)
+        under_way, reserve = counting.pipeline(conn, generation, target, as_of, end)
         return Forecast(_count(target, current + under_way), _count(target, reserve))
     if target.measure == "stock":
-        held = service.holding_through(conn, generation, target, as_of, end)
+        held = counting.holding_through(conn, generation, target, as_of, end)
         return Forecast(held, None, current - held)
     return Forecast(current)
+
+
+def closed(target: Target, as_of: date) -> bool:
+    """Whether the target's window is over on `as_of`: its status is then final."""
+    return as_of > target.deadline
 
 
 def assess_counted(
     conn: Connection, generation: int, target: Target, as_of: date
 ) -> dict[str, Any]:
-    """A project or enterprise target on `as_of`: value, pace, forecast, status."""
-    period = service.period_of(target, as_of)
-    points = [service.point_of(target, as_of)]
+    """A project or enterprise target on `as_of`: value, pace, forecast, status; after the
+    deadline the value on the deadline and a final status."""
+    on = min(as_of, target.deadline)
+    period = counting.period_of(target, on)
+    points = [counting.point_of(target, on)]
     growth_from_count = target.measure == "stock" and target.baseline_value is None
     if growth_from_count:
-        points.append(service.point_of(target, target.window.start))
-    found = service.values(conn, generation, target, points)
+        points.append(counting.point_of(target, target.window.start))
+    found = counting.values(conn, generation, target, points)
     amount, counted = found[0]
     current = _count(target, amount + _offset(target))
+    sdg = None
+    if target.measure == "stock":
+        base = found[1][0] if growth_from_count else target.baseline_value
+        sdg = sdg_ratio(
+            base=float(base or 0),
+            base_year=target.window.start.year - 1,
+            current=current,
+            current_year=on.year,
+            target=target.target_value,
+            target_year=target.deadline.year,
+            direction=target.direction,
+        )
+    if closed(target, as_of):
+        after = after_plan_counted(conn, generation, target, as_of, current)
+        status = judge_final(value=current, target=target.target_value, direction=target.direction)
+        return _view(target, as_of, current, None, Forecast(None), status, sdg, counted, after)
     annual = target.measure == "annual"
-    baseline = 0 if annual else (target.baseline_value or 0)
     expected = expected_now(
-        baseline=baseline,
+        baseline=0 if annual else (target.baseline_value or 0),
         target=target.target_value,
         start=period.start,
         end=period.end,
         as_of=as_of,
     )
     ahead = forecast(conn, generation, target, as_of, current)
-    sdg = None
-    y0 = found[1][0] if growth_from_count else target.baseline_value
-    if not annual and y0 is not None:
-        sdg = sdg_ratio(
-            y0=y0,
-            t0=target.window.start,
-            yt=current,
-            t=min(as_of, target.deadline),
-            target=target.target_value,
-            deadline=target.deadline,
-        )
     status = judge(
         current=current,
         counted=counted,
@@ -236,16 +310,79 @@ def assess_counted(
         expected=expected,
         forecast=ahead.value,
         direction=target.direction,
-        sdg=sdg,
     )
-    return _view(target, as_of, current, expected, ahead, status, sdg, counted)
+    return _view(target, as_of, current, expected, ahead, status, sdg, counted, None)
+
+
+def after_plan_counted(
+    conn: Connection, generation: int, target: Target, as_of: date, final: float
+) -> dict[str, Any]:
+    """What the target's rule counts after its deadline, up to `as_of`, outside the plan:
+    for a stock the change in holders since the deadline, otherwise what was added after it."""
+    since = target.deadline + timedelta(days=1)
+    if target.measure == "stock":
+        ((held, _),) = counting.values(
+            conn, generation, target, [counting.Point(as_of, since, as_of)]
+        )
+        value = _count(target, held + _offset(target)) - final
+    else:
+        ((value, _),) = counting.values(
+            conn, generation, target, [counting.Point(as_of, since, as_of)]
+        )
+        value = _count(target, value)
+    return {"since": since, "to": as_of, "value": value}
+
+
+def yearly(readings: list[Reading]) -> list[tuple[int, float]]:
+    """Each year's value, oldest first: the report of the year's latest period."""
+    by_year: dict[int, list[Reading]] = {}
+    for reading in readings:
+        by_year.setdefault(reading.period_end.year, []).append(reading)
+    out = []
+    for year in sorted(by_year):
+        last = reports.latest(by_year[year])
+        assert last is not None
+        out.append((year, last.value))
+    return out
+
+
+def reported_ratio(target: Target, known: list[Reading]) -> float | None:
+    """The published method's ratio over the reported years (None: not assessable)."""
+    years = yearly(known)
+    if not years:
+        return None
+    base_year, base = years[0]
+    if target.baseline_value is not None:
+        base_year, base = target.window.start.year - 1, float(target.baseline_value)
+    current_year, current = years[-1]
+    return sdg_ratio(
+        base=base,
+        base_year=base_year,
+        current=current,
+        current_year=current_year,
+        target=target.target_value,
+        target_year=target.deadline.year,
+        direction=target.direction,
+    )
 
 
 def assess_reported(target: Target, as_of: date, readings: list[Reading]) -> dict[str, Any]:
-    """A reported target on `as_of`: the latest period's report, paced from its baseline."""
-    known = reports.known_on(readings, as_of)
+    """A reported target on `as_of`: the latest period's report, judged by the published
+    method; after the deadline the latest report for the window and a final status."""
+    on = min(as_of, target.deadline)
+    known = reports.known_on(readings, on)
     last = reports.latest(known)
     current = None if last is None else last.value
+    sdg = reported_ratio(target, known)
+    if closed(target, as_of):
+        later = [r for r in reports.known_on(readings, as_of) if r.period_end > target.deadline]
+        newest = reports.latest(later)
+        after = None
+        if newest is not None:
+            after = {"since": target.deadline + timedelta(days=1), "to": as_of}
+            after["value"] = newest.value
+        status = judge_final(value=current, target=target.target_value, direction=target.direction)
+        return _view(target, as_of, current, None, Forecast(None), status, sdg, len(known), after)
     expected = None
     if target.baseline_value is not None:
         expected = expected_now(
@@ -255,31 +392,11 @@ def assess_reported(target: Target, as_of: date, readings: list[Reading]) -> dic
             end=target.deadline,
             as_of=as_of,
         )
-    sdg = None
-    if last is not None:
-        first = reports.earliest(known)
-        y0, t0 = (target.baseline_value, target.window.start)
-        if y0 is None and first is not None and first.id != last.id:
-            y0, t0 = first.value, first.period_end
-        if y0 is not None:
-            sdg = sdg_ratio(
-                y0=y0,
-                t0=t0,
-                yt=last.value,
-                t=last.period_end,
-                target=target.target_value,
-                deadline=target.deadline,
-            )
-    status = judge(
-        current=current,
-        counted=len(known),
-        target=target.target_value,
-        expected=expected,
-        forecast=None,
-        direction=target.direction,
-        sdg=sdg,
-    )
-    return _view(target, as_of, current, expected, Forecast(None), status, sdg, len(known))
+    status = "no_data"
+    if current is not None:
+        achieved = reached(current, target.target_value, target.direction)
+        status = SDG_CATEGORIES[sdg_category(sdg, achieved=achieved)][1]
+    return _view(target, as_of, current, expected, Forecast(None), status, sdg, len(known), None)
 
 
 def _view(
@@ -291,7 +408,10 @@ def _view(
     status: str,
     sdg: float | None,
     counted: int,
+    after: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    achieved = current is not None and reached(current, target.target_value, target.direction)
+    category = sdg_category(sdg, achieved=achieved)
     return catalogue_fields(target) | {
         "as_of": as_of,
         "current_value": current,
@@ -302,8 +422,12 @@ def _view(
         "forecast_lapsing": ahead.lapsing,
         "status": status,
         "status_label": STATUS_LABELS[status],
-        "sdg_ratio": sdg,
+        "final": status in FINAL,
+        "sdg_ratio": None if sdg is None or not math.isfinite(sdg) else round(sdg, 4),
+        "sdg_category": category,
+        "sdg_category_label": SDG_CATEGORIES[category][0],
         "counted": counted,
+        "after_plan": after,
     }
 
 
@@ -324,7 +448,7 @@ def series(
     conn: Connection, generation: int, target: Target, as_of: date, readings: list[Reading]
 ) -> list[dict[str, Any]]:
     """The value at the end of every month of the window, up to `as_of`."""
-    ends = service.month_ends(target.window.start, min(as_of, target.window.end))
+    ends = counting.month_ends(target.window.start, min(as_of, target.window.end))
     if not ends:
         return []
     if target.source == "reported":
@@ -333,9 +457,9 @@ def series(
             last = reports.latest(reports.known_on(readings, end))
             values.append(None if last is None else last.value)
     else:
-        points = [service.point_of(target, end) for end in ends]
+        points = [counting.point_of(target, end) for end in ends]
         offset = _offset(target)
-        found = service.values(conn, generation, target, points)
+        found = counting.values(conn, generation, target, points)
         values = [_count(target, v + offset) for v, _ in found]
     return [
         {"month": end.strftime("%Y-%m"), "value": v} for end, v in zip(ends, values, strict=True)
@@ -352,7 +476,14 @@ def detail(
         people: list[dict[str, Any]] = []
     else:
         view = assess_counted(conn, generation, target, as_of)
-        people = service.contributors(conn, generation, target, as_of, limit)
+        final_point = counting.point_of(target, min(as_of, target.deadline))
+        people = counting.contributors(conn, generation, target, final_point, limit)
+        if view["after_plan"] is not None and target.measure != "stock":
+            since = view["after_plan"]["since"]
+            later = counting.Point(as_of, since, as_of)
+            view["after_plan"]["contributors"] = counting.contributors(
+                conn, generation, target, later, limit
+            )
     selector = None if target.selector is None else target.selector.model_dump(exclude_none=True)
     return view | {
         "selector": selector,
@@ -375,6 +506,6 @@ def summary(
         "total": len(items),
         "by_status": by_status,
         "items": items,
-        "designations_by_type": service.designations_by_type(conn, generation, as_of),
-        "pipeline_by_stage_category": service.pipeline_by_stage_category(conn, generation, as_of),
+        "designations_by_type": counting.designations_by_type(conn, generation, as_of),
+        "pipeline_by_stage_category": counting.pipeline_by_stage_category(conn, generation, as_of),
     }

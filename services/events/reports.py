@@ -15,9 +15,9 @@ from services.common.auth import Principal
 from services.common.envelope import new_id, utcnow
 from services.common.errors import Conflict, Invalid
 from services.common.outbox import record
-from services.events.catalogue import Target
-from services.events.events import target_reported
+from services.events.consumer import target_reported
 from services.events.models import ReportCreate, TargetReport, outbox
+from services.events.targets import Target
 
 REPORTS: Table = TargetReport.__table__  # type: ignore[assignment]
 EARLIEST_YEAR = 2000

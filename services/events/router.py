@@ -12,8 +12,7 @@ from services.common.auth import Admin, Reader, TargetReporter
 from services.common.paging import MAX_LIMIT
 from services.common.runtime import RuntimeDep, SessionDep
 from services.events import progress, replay, reports
-from services.events.catalogue import Target, get_target, load_catalogue
-from services.events.events import ProgressTracker
+from services.events.consumer import ProgressTracker
 from services.events.models import (
     ReplayResult,
     ReportCreate,
@@ -25,6 +24,7 @@ from services.events.models import (
     TargetSummary,
 )
 from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES, generations
+from services.events.targets import Target, get_target, load_catalogue
 
 router = APIRouter(prefix="/api/v1")
 
@@ -38,9 +38,8 @@ FACT_TABLES = {
 
 
 def today(request: Request) -> date:
-    """The business day: PLANTRACK_TODAY when set (drills, demos, tests), else the real date."""
-    fixed = request.app.state.settings.today
-    return date.fromisoformat(fixed) if fixed else date.today()
+    """The business date (see `services.common.contracts.calendar`)."""
+    return request.app.state.runtime.calendar.today()
 
 
 def as_of_date(
@@ -82,10 +81,18 @@ def list_targets(
     as_of: AsOf,
     source: Literal["projects", "enterprises", "reported"] | None = None,
     status: Status | None = None,
+    category: Annotated[
+        str | None, Query(description="Only targets that count projects of this category")
+    ] = None,
     limit: Limit = MAX_LIMIT,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    chosen = [t for t in load_catalogue() if source is None or t.source == source]
+    chosen = [
+        t
+        for t in load_catalogue()
+        if (source is None or t.source == source)
+        and (category is None or (t.selector is not None and category in t.selector.categories))
+    ]
     with reads.connect() as conn:
         items = progress.assess_all(conn, chosen, as_of, generations(conn).active)
     if status is not None:

@@ -4,15 +4,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common.contracts.calendar import Clock
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
-from services.projects import progress_router, router
+from services.projects import execution_router, router
 from services.projects.models import metadata, outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = Runtime(
         name="projects",
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metadata=metadata,
         migrations_dir=MIGRATIONS,
         outbox=outbox,
+        clock=clock,
     )
     return create_service_app(
         name="projects",
@@ -27,5 +29,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The project office's ledger of major projects and the rolling pipeline.",
         settings=settings,
         runtime=runtime,
-        routers=[router.router, progress_router.router],
+        routers=[router.router, execution_router.router],
     )

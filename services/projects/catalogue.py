@@ -159,16 +159,6 @@ PROJECT_CATEGORIES: dict[str, ProjectCategory] = dict(
 )
 CATEGORY_LABELS: dict[str, str] = {k: c.label for k, c in PROJECT_CATEGORIES.items()}
 
-# The rolling pipeline (article 32). `cancelled` is off the main line.
-STAGE_LABELS: dict[str, str] = {
-    "reserve": "储备",
-    "starting": "开工",
-    "building": "在建",
-    "built": "建成",
-    "cancelled": "已取消",
-}
-STAGES: tuple[str, ...] = tuple(STAGE_LABELS)
-
 # The four yearly lists of article 32, in the plan's order, keyed by the stage they hold.
 BATCH_LABELS: dict[str, str] = {
     "built": "建成一批",

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
+from services.common.contracts.calendar import business_date
 from services.common.errors import Invalid
 
 PROJECT_CODE_FORMAT = "YYYY-RRRRRR-NN-NN-NNNNNN"
@@ -72,7 +73,7 @@ def validate_project_code(
         )
     year_text, region = match.group(1), match.group(2)
     year = int(year_text)
-    this_year = (today or date.today()).year
+    this_year = (today or business_date()).year
     if year < FIRST_YEAR:
         raise InvalidProjectCode(
             f"year {year} in the project code is too early: codes of this form are issued "

@@ -21,6 +21,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import Event, utcnow
 from services.common.errors import Conflict
 from services.common.history import diff, history_row
@@ -41,7 +42,6 @@ from services.projects.catalogue import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
     PROJECT_CATEGORIES,
-    STAGE_LABELS,
 )
 from services.projects.codes import normalise_project_code
 from services.projects.labels import LEDGER_HEADERS, LEDGER_SHEET_TITLE, OC4IDS_PUBLISHER

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from services.common.contracts.calendar import business_date
 from services.projects.catalogue import (
     CATEGORY_LABELS,
     CITY_NAME,
@@ -170,7 +171,7 @@ def to_oc4ids_project(
     p: Mapping[str, Any], *, today: date | None = None, id_prefix: str = ID_PREFIX
 ) -> dict[str, Any]:
     """One plantrack project (as in the API's project shape) as an OC4IDS project object."""
-    today = today or date.today()
+    today = today or business_date()
     category_key = p.get("category") or "other"
     category = PROJECT_CATEGORIES.get(category_key, PROJECT_CATEGORIES["other"])
     stage = p.get("stage") or "reserve"

@@ -9,19 +9,34 @@ import orjson
 from anyio import from_thread
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from sqlalchemy import false
 from sqlmodel import Session
 
 from services.common.auth import ProjectWriter, Reader
+from services.common.contracts.stages import STAGES
 from services.common.errors import Invalid, NotFound
 from services.common.paging import Page, Paging
-from services.common.runtime import Runtime, RuntimeDep, SessionDep, require_if_match, set_etag
+from services.common.runtime import (
+    Runtime,
+    RuntimeDep,
+    SessionDep,
+    TodayDep,
+    require_if_match,
+    set_etag,
+)
 from services.common.spreadsheet import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
-from services.projects import ledger, pipeline, service
-from services.projects.catalogue import CATEGORY_LABELS, STAGES
+from services.projects import ledger, pipeline, service, workbench
+from services.projects.catalogue import BATCHES, CATEGORY_LABELS
+from services.projects.execution import (
+    investment_summary,
+    list_blockers,
+    milestone_public,
+    milestones_of,
+)
 from services.projects.labels import LEDGER_FILE_NAME
 from services.projects.models import (
     HistoryEntry,
@@ -33,12 +48,6 @@ from services.projects.models import (
     ProjectPublic,
     ProjectUpdate,
     TransitionCreate,
-)
-from services.projects.progress import (
-    investment_summary,
-    list_blockers,
-    milestone_public,
-    milestones_of,
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -58,12 +67,7 @@ def clean_text(value: str | None, name: str) -> str | None:
     return value
 
 
-async def get_today(request: Request) -> date:
-    # async: no I/O here, and sync dependencies each cost a hop to a worker thread
-    return service.today(request.app.state.settings)
-
-
-Today = Annotated[date, Depends(get_today)]
+Today = TodayDep
 
 
 def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
@@ -100,10 +104,21 @@ def public(session: Session, project: Project, response: Response | None = None)
 
 
 class Filters:
-    """The list filters as WHERE clauses, shared by the list and the exports."""
+    """The list filters as WHERE clauses, shared by the list, the ledger and the exports."""
 
-    def __init__(self, conds: list[Any]) -> None:
-        self.conds = conds
+    def __init__(
+        self, conds: list[Any], *, batch: str | None = None, year: int = 0, today: date
+    ) -> None:
+        self._conds = conds
+        self.batch, self.year, self.today = batch, year, today
+
+    def conds(self, session: Session) -> list[Any]:
+        """The clauses; a year's batch is the pipeline's rule, so it is read from the database."""
+        if self.batch is None:
+            return self._conds
+        year = self.year or self.today.year
+        cond = workbench.batch_condition(session, batch=self.batch, year=year, today=self.today)
+        return [*self._conds, cond]
 
 
 async def list_filters(
@@ -117,6 +132,16 @@ async def list_filters(
     overdue: Annotated[
         bool | None, Query(description="Has a milestone past due and not done")
     ] = None,
+    has_open_blockers: Annotated[
+        bool | None, Query(description="Has (true) or has no (false) unresolved blocker")
+    ] = None,
+    batch: Annotated[
+        Literal[tuple(BATCHES)] | None,  # type: ignore[valid-type]
+        Query(description="In this batch of the year's four batches (planned or actual)"),
+    ] = None,
+    year: Annotated[
+        int | None, Query(ge=2000, le=2100, description="The batch's year (default this year)")
+    ] = None,
 ) -> Filters:
     if stage is not None and stage not in STAGES:
         raise Invalid(
@@ -128,18 +153,19 @@ async def list_filters(
             f"unknown project category {category!r}; allowed: {allowed}",
             loc=["query", "category"],
         )
-    return Filters(
-        service.conditions(
-            today=today,
-            stage=stage,
-            category=category,
-            sub_district=clean_text(sub_district, "sub_district"),
-            level=level,
-            lead_department=clean_text(lead_department, "lead_department"),
-            q=clean_text(q, "q"),
-            overdue=overdue,
-        )
+    conds = service.conditions(
+        today=today,
+        stage=stage,
+        category=category,
+        sub_district=clean_text(sub_district, "sub_district"),
+        level=level,
+        lead_department=clean_text(lead_department, "lead_department"),
+        q=clean_text(q, "q"),
+        overdue=overdue,
     )
+    if has_open_blockers is not None:
+        conds.append(workbench.open_blockers_condition(has_open_blockers))
+    return Filters(conds, batch=batch, year=year or 0, today=today)
 
 
 FiltersDep = Annotated[Filters, Depends(list_filters)]
@@ -171,7 +197,7 @@ def list_projects(
     sort: Literal[tuple(service.SORTS)] = "id",  # type: ignore[valid-type]
 ) -> Any:
     items, total = service.search(
-        session, conds=filters.conds, limit=page.limit, offset=page.offset, sort=sort
+        session, conds=filters.conds(session), limit=page.limit, offset=page.offset, sort=sort
     )
     # The hot path of dashboards: the rows already have the public shape, so they are written
     # straight to JSON instead of being validated again into models (a third of the time).
@@ -191,19 +217,56 @@ def export_projects(
     today: Today,
     filters: FiltersDep,
     format: Literal["xlsx", "csv", "oc4ids"] = "xlsx",
+    template: Annotated[
+        bool, Query(description="The import template: the ledger's columns, no projects")
+    ] = False,
 ) -> Response:
     if format == "oc4ids":
-        package = ledger.export_oc4ids(session, filters.conds, uri=str(request.url), today=today)
+        package = ledger.export_oc4ids(
+            session, filters.conds(session), uri=str(request.url), today=today
+        )
         if package is None:
             raise NotFound("no project matches: an OC4IDS package needs at least one project")
         return JSONResponse(package)
-    content = ledger.export_sheet(session, filters.conds, format)
+    conds = [false()] if template else filters.conds(session)
+    content = ledger.export_sheet(session, conds, format)
     name = f"{LEDGER_FILE_NAME}-{ledger.stamp()}.{format}"
     return Response(
         content,
         media_type=XLSX_MEDIA_TYPE if format == "xlsx" else CSV_MEDIA_TYPE,
         headers={"Content-Disposition": content_disposition(name)},
     )
+
+
+@router.get(
+    "/projects/ledger",
+    summary="The ledger page: the list's filters, sort and paging, plus each project's next "
+    "milestone and open blockers",
+)
+def ledger_page(
+    session: SessionDep,
+    _: Reader,
+    page: Paging,
+    filters: FiltersDep,
+    today: Today,
+    sort: Literal[tuple(service.SORTS)] = "id",  # type: ignore[valid-type]
+) -> Response:
+    items, total = service.search(
+        session, conds=filters.conds(session), limit=page.limit, offset=page.offset, sort=sort
+    )
+    extra = workbench.ledger_columns(session, [item["id"] for item in items], today=today)
+    rows = [{**{k: item[k] for k in PUBLIC_FIELDS}, **extra[item["id"]]} for item in items]
+    body = {"items": rows, "total": total}
+    return Response(orjson.dumps(body, option=JSON_OPTIONS), media_type="application/json")
+
+
+@router.get(
+    "/projects/vocabulary",
+    summary="The words of the pages: categories, stages and their moves, levels, kinds, "
+    "sub-districts, each code with its Chinese label; and the business date",
+)
+def project_vocabulary(_: Reader, today: Today) -> Any:
+    return workbench.vocabulary(today=today)
 
 
 @router.post(
@@ -287,9 +350,15 @@ def transition_project(
     principal: ProjectWriter,
     today: Today,
     response: Response,
+    dry_run: Annotated[
+        bool, Query(description="Only check the move: 200 with the project unchanged, or the 409")
+    ] = False,
 ) -> Any:
     if request.headers.get("if-match"):
         require_if_match(request, project.version)
+    if dry_run:
+        service.check_move(project, to=body.to, on=body.on, today=today)
+        return public(session, project, response)
     service.transition(
         session,
         project=project,

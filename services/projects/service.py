@@ -11,13 +11,13 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
 from services.common.outbox import record
-from services.common.settings import Settings
 from services.projects import events
-from services.projects.catalogue import CATEGORY_LABELS, PROJECT_CATEGORIES, STAGE_LABELS
+from services.projects.catalogue import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.projects.codes import validate_project_code
 from services.projects.models import (
     Blocker,
@@ -50,17 +50,22 @@ SORTS = {
     "id": PROJECT.c.id,
     "-id": PROJECT.c.id.desc(),
     "name": PROJECT.c.name,
+    "-name": PROJECT.c.name.desc(),
+    "stage": PROJECT.c.stage,
+    "-stage": PROJECT.c.stage.desc(),
+    "sub_district": PROJECT.c.sub_district,
+    "-sub_district": PROJECT.c.sub_district.desc(),
     "planned_start": PROJECT.c.planned_start,
+    "-planned_start": PROJECT.c.planned_start.desc(),
     "planned_completion": PROJECT.c.planned_completion,
+    "-planned_completion": PROJECT.c.planned_completion.desc(),
+    "total_investment_wan": PROJECT.c.total_investment_wan,
     "-total_investment_wan": PROJECT.c.total_investment_wan.desc(),
+    "completed_investment_wan": PROJECT.c.completed_investment_wan,
+    "-completed_investment_wan": PROJECT.c.completed_investment_wan.desc(),
+    "next_due_on": PROJECT.c.next_due_on,
+    "-next_due_on": PROJECT.c.next_due_on.desc(),
 }
-
-
-def today(settings: Settings | None = None) -> date:
-    """The business date: the configured `today` (drills, demos, tests) or the calendar's."""
-    if settings is not None and settings.today:
-        return date.fromisoformat(settings.today)
-    return date.today()
 
 
 # ---- validation ----------------------------------------------------------------------------
@@ -380,6 +385,13 @@ def update_project(
     record(session, outbox, event.envelope(subject=project.id, on=today))
     _flush(session)
     return project
+
+
+def check_move(project: Project, *, to: str, on: date | None, today: date) -> None:
+    """Raise `IllegalTransition` unless the project may move to `to` on `on` (nothing written)."""
+    check_transition(
+        project.stage, to, on or today, last_transition_on=project.stage_on, today=today
+    )
 
 
 def transition(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.common.contracts.calendar import business_date
+from services.common.contracts.stages import (
+    CANCELLED,
+    FINAL_STAGES,
+    STAGE_LABELS,
+    STAGE_ORDER,
+    STAGES,
+)
 from services.common.errors import Conflict, Invalid
-from services.projects.catalogue import STAGE_LABELS, STAGES
-
-STAGE_ORDER: tuple[str, ...] = ("reserve", "starting", "building", "built")
-"""The main line, in order; a project moves forward along it, skipping allowed."""
-
-CANCELLED = "cancelled"
-FINAL_STAGES: frozenset[str] = frozenset({"built", CANCELLED})
 
 
 class IllegalTransition(Conflict):
@@ -56,7 +57,7 @@ def check_transition(
             f"back to {_label(to)}",
             loc=["to"],
         )
-    today = today or date.today()
+    today = today or business_date()
     if on > today:
         raise IllegalTransition(
             f"the transition date {on.isoformat()} is in the future (today is {today.isoformat()})",

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from services.events.catalogue import Target, get_target
+from services.events.targets import Target, get_target
 from tests.drills.cluster import TODAY, Databases
 from tests.drills.traffic import TrafficStats
 

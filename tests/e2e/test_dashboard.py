@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import date
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from gateway.demo import load_demo
 from services.common.auth import Role
+from services.common.contracts.calendar import business_date
 from tests.e2e.conftest import ARTIFACTS, System, require_events_rollups
 
 OVERVIEW = "/api/v1/dashboard/overview"
@@ -41,7 +41,7 @@ def new_project(system: System, name: str) -> int:
 def transition(system: System, project_id: int, to: str) -> httpx.Response:
     return httpx.post(
         f"{system.url}/api/v1/projects/{project_id}/transitions",
-        json={"to": to, "on": date.today().isoformat(), "note": "e2e"},
+        json={"to": to, "on": business_date().isoformat(), "note": "e2e"},
         headers=system.headers(Role.project_office),
         timeout=30,
     )
@@ -109,7 +109,7 @@ async def test_a_stage_change_reaches_the_event_stream_promptly(system: System):
         sent = time.perf_counter()
         r = await client.post(
             f"/api/v1/projects/{project_id}/transitions",
-            json={"to": "building", "on": date.today().isoformat()},
+            json={"to": "building", "on": business_date().isoformat()},
             headers=system.headers(Role.project_office),
         )
         assert r.status_code in (200, 201), r.text

@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from services.common import nats as natsutil
 from services.common.envelope import Event
 from services.common.settings import Settings
-from services.events.catalogue import Target
+from services.events.targets import Target
 
 MAIN = ("reserve", "starting", "building", "built")
 
@@ -368,6 +368,112 @@ def truth(target: Target, events: list[Event], at: date) -> float:
         elif d["renews_id"] is None and lo <= granted <= hi:
             holders.add(d["enterprise_id"])
     return len(holders)
+
+
+def _period_end(target: Target, at: date) -> date:
+    if target.measure != "annual":
+        return target.window.end
+    year = min(max(at, target.window.start), target.window.end).year
+    return min(target.window.end, date(year, 12, 31))
+
+
+def _baseline(target: Target) -> float:
+    return float(target.baseline_value or 0)
+
+
+def truth_value(target: Target, events: list[Event], at: date) -> float:
+    """The figure the API shows: the count plus the plan's baseline for new and sum targets."""
+    on = min(at, target.window.end)
+    offset = _baseline(target) if target.measure in ("new", "sum") else 0
+    return truth(target, events, on) + offset
+
+
+def truth_forecast(
+    target: Target, events: list[Event], at: date
+) -> tuple[float | None, float | None, float | None]:
+    """(forecast, reserve, lapsing) by the documented rule, from the snapshots alone."""
+    if at > target.window.end:
+        return None, None, None
+    end = _period_end(target, at)
+    current = truth_value(target, events, at)
+    sel = target.selector
+    assert sel is not None
+    if target.source == "projects":
+        under = reserve = 0.0
+        later = MAIN[MAIN.index(sel.stage) :]
+        for p in latest(events, "project").values():
+            if p["category"] not in sel.categories:
+                continue
+            if sel.quantity_unit and p["quantity_unit"] != sel.quantity_unit:
+                continue
+            stages = [(s["stage"], _d(s["on"])) for s in p["stages"]]
+            first = min(on for _, on in stages)
+            started = [on for st, on in stages if st in MAIN[1:]]
+            reached = [on for st, on in stages if st in later]
+            cancelled = [on for st, on in stages if st == "cancelled"]
+            planned = _d(p["planned_completion"] if sel.stage == "built" else p["planned_start"])
+            if first > at or (cancelled and min(cancelled) <= at):
+                continue
+            if (reached and min(reached) <= at) or planned is None or planned > end:
+                continue
+            weight = (p["quantity"] or 0) if target.measure == "sum" else 1
+            if started and min(started) <= at:
+                under += weight
+            else:
+                reserve += weight
+        return current + under, reserve, None
+    if target.measure == "stock" and not sel.landed:
+        lasting = set()
+        for d in latest(events, "designation").values():
+            if d["type"] not in sel.designations or (sel.levels and d["level"] not in sel.levels):
+                continue
+            granted, expires = _d(d["granted_on"]), _d(d["expires_on"])
+            revoked = _d(d["revoked_on"])
+            held = granted <= at and (expires is None or at <= expires)
+            if held and (revoked is None or revoked > at) and (expires is None or expires >= end):
+                lasting.add(d["enterprise_id"])
+        return len(lasting), None, current - len(lasting)
+    return current, None, None
+
+
+def truth_status(target: Target, events: list[Event], at: date) -> tuple[str, float | None]:
+    """(status, expected_now) by the documented rules, computed apart from the service."""
+    value = truth_value(target, events, at)
+    floor = target.direction == "at_least"
+    hit = value >= target.target_value if floor else value <= target.target_value
+    if at > target.window.end:
+        return ("met" if hit else "missed"), None
+    counted = truth_count(target, events, at)
+    if target.measure == "annual":
+        start, base = date(_period_end(target, at).year, 1, 1), 0.0
+        start = max(start, target.window.start)
+    else:
+        start, base = target.window.start, _baseline(target)
+    end = _period_end(target, at)
+    share = min(1.0, max(0.0, ((at - start).days + 1) / ((end - start).days + 1)))
+    expected = base + (target.target_value - base) * share
+    if counted == 0:
+        return "no_data", expected
+    if hit:
+        return "achieved", expected
+    forecast = truth_forecast(target, events, at)[0]
+    if floor:
+        on_pace = value >= 0.95 * expected or (
+            forecast is not None and forecast >= target.target_value
+        )
+        return (
+            "on_track" if on_pace else "at_risk" if value >= 0.6 * expected else "behind"
+        ), expected
+    on_pace = 0.95 * value <= expected or (forecast is not None and forecast <= target.target_value)
+    return ("on_track" if on_pace else "at_risk" if 0.6 * value <= expected else "behind"), expected
+
+
+def truth_count(target: Target, events: list[Event], at: date) -> int:
+    """How many projects or enterprises make the value up (a sum's projects, not its km)."""
+    if target.measure != "sum":
+        return int(truth(target, events, at))
+    counting = target.model_copy(update={"measure": "new"})
+    return int(truth(counting, events, at))
 
 
 # --- publishing and waiting ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from services.common.db import make_engine
 from services.common.settings import Settings
-from services.enterprises.expiry import expire_due, today
+from services.enterprises.expiry import expire_due
 from services.enterprises.models import Designation, outbox
 from tests.conftest import auth
 from tests.integration.enterprises_kit import (
@@ -41,11 +41,6 @@ async def seed(svc: Service, token: str, spans: list[tuple[str, str | None]]) ->
         assert d.status_code == 201, d.text
         ids.append(d.json()["id"])
     return ids
-
-
-def test_today_honours_the_configured_business_date() -> None:
-    assert today(Settings(today="2024-02-29")) == date(2024, 2, 29)
-    assert abs((today(Settings()) - date.today()).days) <= 1
 
 
 async def test_a_designation_holds_through_its_expiry_date_and_lapses_the_day_after(

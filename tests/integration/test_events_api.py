@@ -7,7 +7,7 @@ from datetime import date
 import orjson
 import pytest
 
-from services.events.catalogue import load_catalogue
+from services.events.targets import load_catalogue
 from tests.conftest import auth
 from tests.integration import rollup_kit as kit
 
@@ -58,6 +58,16 @@ async def test_targets_filter_by_source_and_status(events_service, tokens):
     assert r.status_code == 200
     expected = [t.id for t in load_catalogue() if t.source == "reported"]
     assert [t["id"] for t in r.json()["items"]] == expected
+
+
+async def test_targets_filter_by_the_project_category_they_count(events_service, tokens):
+    client, _, _ = events_service
+    r = await client.get(
+        "/api/v1/targets", params={"category": "school"}, headers=auth(tokens["viewer"])
+    )
+    assert r.status_code == 200
+    expected = [t.id for t in load_catalogue() if t.selector and "school" in t.selector.categories]
+    assert expected and [t["id"] for t in r.json()["items"]] == expected
 
 
 @pytest.mark.parametrize(

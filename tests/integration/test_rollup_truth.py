@@ -1,5 +1,6 @@
 """Targets rolled up over real NATS equal a ground truth computed from the published snapshots,
-whatever the order, duplicates or number of competing consumers."""
+whatever the order, duplicates or number of competing consumers: values, and the forecast,
+pace and status judged from them (by rules written again here, apart from the service)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from datetime import date
 import pytest
 
 from services.events.app import create_app
-from services.events.catalogue import load_catalogue
+from services.events.targets import load_catalogue
 from tests.conftest import auth, running_app
 from tests.integration import rollup_kit as kit
 
 TODAY = kit.TODAY
 DATES = [date(2023, 1, 1), date(2023, 7, 15), date(2024, 2, 29), date(2024, 12, 31), TODAY]
+CLOSED = date(2026, 3, 1)
+"""After every counted target's deadline: final statuses and no forecast."""
 COUNTED = [t for t in load_catalogue() if t.source != "reported"]
 
 
@@ -33,6 +36,43 @@ def expected_on(events, at: date) -> dict[str, float]:
 async def assert_truth(client, token: str, events) -> None:
     for at in DATES:
         assert await values_on(client, token, at) == pytest.approx(expected_on(events, at)), at
+
+
+async def views_on(client, token: str, at: date) -> dict[str, dict]:
+    r = await client.get("/api/v1/targets", params={"as_of": at.isoformat()}, headers=auth(token))
+    assert r.status_code == 200, r.text
+    return {t["id"]: t for t in r.json()["items"] if t["source"] != "reported"}
+
+
+def judged(view: dict) -> tuple:
+    return (
+        view["current_value"],
+        view["forecast"],
+        view["forecast_reserve"],
+        view["forecast_lapsing"],
+        view["status"],
+        view["expected_now"],
+    )
+
+
+def truth_judged(target, events, at: date) -> tuple:
+    forecast, reserve, lapsing = kit.truth_forecast(target, events, at)
+    status, expected = kit.truth_status(target, events, at)
+    return (
+        kit.truth_value(target, events, at),
+        forecast,
+        reserve,
+        lapsing,
+        status,
+        None if expected is None else pytest.approx(expected, abs=1e-4),
+    )
+
+
+async def assert_judged_truth(client, token: str, events) -> None:
+    for at in [*DATES, CLOSED]:
+        views = await views_on(client, token, at)
+        for t in COUNTED:
+            assert judged(views[t.id]) == truth_judged(t, events, at), (t.id, at)
 
 
 @pytest.fixture
@@ -58,6 +98,7 @@ async def test_shuffled_and_duplicated_events_give_the_ground_truth(settings, to
         await kit.drained(js, settings)
         assert app.state.consumer.duplicates >= len(events[::3])
         await assert_truth(client, tokens["viewer"], world.events)
+        await assert_judged_truth(client, tokens["viewer"], world.events)
 
 
 async def test_competing_replicas_count_each_event_once(settings, tokens):

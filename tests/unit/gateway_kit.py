@@ -34,6 +34,10 @@ TARGET = {
     "forecast": 11,
     "forecast_reserve": 2,
     "status": "behind",
+    "final": False,
+    "sdg_ratio": None,
+    "sdg_category": "not_assessable",
+    "after_plan": None,
     "deadline": "2025-12-31",
     "internal_note": "not part of the overview",
 }

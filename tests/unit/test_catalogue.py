@@ -15,7 +15,7 @@ import yaml
 
 from services.common.errors import NotFound
 from services.enterprises.catalogue import DESIGNATION_TYPES
-from services.events.catalogue import (
+from services.events.targets import (
     DEFAULT_PATH,
     CatalogueError,
     Target,
@@ -171,7 +171,7 @@ def test_number_patterns_read_the_plans_own_forms() -> None:
 
 
 def test_catalogue_loads_from_beside_the_module() -> None:
-    assert DEFAULT_PATH.name == "catalogue.yaml"
+    assert DEFAULT_PATH.name == "targets.yaml"
     assert TARGETS and all(isinstance(t, Target) for t in TARGETS)
 
 
@@ -403,7 +403,7 @@ def entry(**changes: Any) -> dict[str, Any]:
 
 
 def write(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
-    path = tmp_path / "catalogue.yaml"
+    path = tmp_path / "targets.yaml"
     path.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
     return path
 

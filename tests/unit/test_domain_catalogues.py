@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from services.common.contracts.designations import is_in_force
+from services.common.contracts.stages import STAGE_LABELS, STAGES
 from services.enterprises import catalogue as ent
 from services.projects import catalogue as proj
 
@@ -171,9 +173,7 @@ def test_level_outside_the_types_levels_is_refused() -> None:
 def test_in_force_from_grant_through_expiry_until_revoked(
     granted: date, expires: date | None, revoked: date | None, on: date, holds: bool
 ) -> None:
-    assert (
-        ent.is_in_force(granted_on=granted, expires_on=expires, revoked_on=revoked, on=on) is holds
-    )
+    assert is_in_force(granted_on=granted, expires_on=expires, revoked_on=revoked, on=on) is holds
 
 
 def test_industry_sections_are_a_to_t_with_chinese_labels() -> None:
@@ -298,7 +298,7 @@ def test_unknown_category_is_invalid() -> None:
 
 
 def test_stage_batch_milestone_and_level_labels() -> None:
-    assert proj.STAGE_LABELS == {
+    assert STAGE_LABELS == {
         "reserve": "储备",
         "starting": "开工",
         "building": "在建",
@@ -306,7 +306,7 @@ def test_stage_batch_milestone_and_level_labels() -> None:
         "cancelled": "已取消",
     }
     assert list(proj.BATCH_LABELS.values()) == ["建成一批", "在建一批", "开工一批", "储备一批"]
-    assert set(proj.BATCH_LABELS) <= set(proj.STAGES)
+    assert set(proj.BATCH_LABELS) <= set(STAGES)
     assert set(proj.MILESTONE_KINDS) == {
         "approval",
         "land",

@@ -17,7 +17,6 @@ from services.enterprises.events import (
     designation_event,
     outbox_rows,
 )
-from services.enterprises.expiry import today
 from services.enterprises.importer import Known, Plan, _plan_designations
 from services.enterprises.ledger import PlannedDesignation, PlannedEnterprise, read_plan
 from services.enterprises.uscc import check_character
@@ -88,11 +87,6 @@ def test_a_grant_may_not_be_dated_in_the_future_nor_end_before_it_starts() -> No
         check_validity(D("2025-01-01"), D("2024-12-31"), today=TODAY, loc=("rows", 3))
     assert backwards.value.errors[0]["loc"] == ["rows", 3, "expires_on"]
     check_validity(TODAY, TODAY, today=TODAY)
-
-
-def test_the_business_date_is_configurable() -> None:
-    assert today(Settings(today="2024-02-29")) == D("2024-02-29")
-    assert abs((today(Settings()) - date.today()).days) <= 1
 
 
 def test_designation_events_carry_both_snapshots_as_the_contract_shows() -> None:

@@ -6,17 +6,16 @@ from datetime import date
 
 import pytest
 
-from services.events.catalogue import load_catalogue
+from services.events.counting import month_ends, period_of, point_of
 from services.events.progress import (
     STATUS_LABELS,
     elapsed_fraction,
     expected_now,
     judge,
     progress_ratio,
-    sdg_ratio,
 )
 from services.events.reports import Reading, earliest, known_on, latest, period_bounds
-from services.events.service import month_ends, period_of, point_of
+from services.events.targets import load_catalogue
 
 W0, W1 = date(2023, 1, 1), date(2025, 12, 31)
 
@@ -57,37 +56,21 @@ def test_nothing_counted_is_no_data_and_a_ceiling_is_judged_downwards():
     assert judge(current=70, expected=40, **ceiling) == "behind"
 
 
-def test_without_a_pace_the_sdg_ratio_judges_and_alone_a_value_is_at_risk():
-    common = {"current": 40, "counted": 2, "target": 45, "expected": None, "forecast": None}
-    assert judge(sdg=1.2, **common) == "on_track"
-    assert judge(sdg=0.7, **common) == "at_risk"
-    assert judge(sdg=0.1, **common) == "behind"
-    assert judge(sdg=None, **common) == "at_risk"
-
-
-def test_sdg_ratio_is_observed_over_required_growth():
-    # From 100 to 121 in two years is 10 % a year; 133.1 in three years needs 10 % too.
-    ratio = sdg_ratio(
-        y0=100,
-        t0=date(2023, 1, 1),
-        yt=121,
-        t=date(2025, 1, 1),
-        target=133.1,
-        deadline=date(2026, 1, 1),
-    )
-    assert ratio == pytest.approx(1.0, abs=0.01)
-    assert sdg_ratio(y0=0, t0=W0, yt=5, t=W1, target=10, deadline=W1) is None
-    assert sdg_ratio(y0=10, t0=W0, yt=5, t=W0, target=20, deadline=W1) is None
-
-
 def test_progress_is_current_over_target():
     assert progress_ratio(4, 13) == 0.3077
     assert progress_ratio(None, 13) is None
 
 
-def test_every_status_has_a_chinese_label():
-    assert set(STATUS_LABELS) == {"achieved", "on_track", "at_risk", "behind", "no_data"}
-    assert all(label.strip() for label in STATUS_LABELS.values())
+def test_every_status_has_the_pages_chinese_label():
+    assert STATUS_LABELS == {
+        "achieved": "达成",
+        "on_track": "正常推进",
+        "at_risk": "存在风险",
+        "behind": "滞后",
+        "no_data": "暂无数据",
+        "met": "到期达成",
+        "missed": "到期未达成",
+    }
 
 
 @pytest.mark.parametrize(

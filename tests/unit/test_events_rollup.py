@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from services.events.catalogue import load_catalogue
-from services.events.events import touched
+from services.events.consumer import touched
 from services.events.rollup import HANDLERS, Facts, rows_for
+from services.events.targets import load_catalogue
 from tests.integration import rollup_kit as kit
 
 

@@ -42,6 +42,8 @@ async def test_the_overview_has_every_section_in_the_page_s_shape(settings_facto
             "at_risk": 0,
             "behind": 1,
             "no_data": 0,
+            "met": 0,
+            "missed": 0,
         }
         expected = {k: v for k, v in TARGET.items() if k != "internal_note"}
         assert targets["items"] == [expected]

@@ -1,4 +1,4 @@
-"""The plan's target catalogue: every numeric target, loaded and checked from catalogue.yaml."""
+"""The plan's targets: every numeric target, loaded and checked from targets.yaml."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from services.common.errors import NotFound
 
-DEFAULT_PATH = Path(__file__).with_name("catalogue.yaml")
+DEFAULT_PATH = Path(__file__).with_name("targets.yaml")
 
 Measure = Literal["stock", "new", "sum", "annual", "reported"]
 Source = Literal["projects", "enterprises", "reported"]

@@ -22,12 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
-from services.events.catalogue import Target
+from services.common.contracts.designations import in_force_on
+from services.common.contracts.stages import CANCELLED, STARTED_STAGES
+from services.common.contracts.stages import reached as stage_reached
 from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES
-
-MAIN_LINE = ("reserve", "starting", "building", "built")
-STARTED = MAIN_LINE[1:]
-CANCELLED = "cancelled"
+from services.events.targets import Target
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def _reach(generation: int, target: Target) -> Subquery:
     sel = target.selector
     assert sel is not None and sel.stage is not None
     p, s = PROJECTS.c, STAGES.c
-    reached = MAIN_LINE[MAIN_LINE.index(sel.stage) :]
+    reached = stage_reached(sel.stage)
     where = [p.generation == generation, p.category.in_(sel.categories)]
     if sel.quantity_unit is not None:
         where.append(p.quantity_unit == sel.quantity_unit)
@@ -110,7 +109,7 @@ def _reach(generation: int, target: Target) -> Subquery:
             p.planned_completion,
             planned.label("planned_on"),
             func.min(s.entered_on).label("first_on"),
-            func.min(case((s.stage.in_(STARTED), s.entered_on))).label("started_on"),
+            func.min(case((s.stage.in_(STARTED_STAGES), s.entered_on))).label("started_on"),
             func.min(case((s.stage.in_(reached), s.entered_on))).label("reached_on"),
             func.min(case((s.stage == CANCELLED, s.entered_on))).label("cancelled_on"),
         )
@@ -172,12 +171,8 @@ def _enterprise_filters(target: Target) -> list[ColumnElement[bool]]:
 
 
 def valid_on(q: Any, at: Any) -> ColumnElement[bool]:
-    """Held on `at`: granted, not past `expires_on` (inclusive), not yet revoked."""
-    return and_(
-        q.c.granted_on <= at,
-        or_(q.c.expires_on.is_(None), q.c.expires_on >= at),
-        or_(q.c.revoked_on.is_(None), q.c.revoked_on > at),
-    )
+    """Held on `at`: the designations contract's in-force rule."""
+    return in_force_on(q.c, at)
 
 
 def _designation_counts(target: Target, q: Any, pts: Any) -> ColumnElement[bool]:
@@ -278,12 +273,12 @@ def holding_through(
 
 
 def contributors(
-    conn: Connection, generation: int, target: Target, at: date, limit: int
+    conn: Connection, generation: int, target: Target, point: Point, limit: int
 ) -> list[dict[str, Any]]:
-    """The projects or enterprises that count on `at`, earliest first, at most `limit`."""
+    """The projects or enterprises that count at `point`, earliest first, at most `limit`."""
     sel = target.selector
     assert sel is not None
-    pts = _points([point_of(target, at)])
+    pts = _points([point])
     if target.source == "projects":
         r = _reach(generation, target)
         stmt = (

@@ -20,9 +20,9 @@ from services.common.envelope import Event, Received
 from services.common.inbox import Consumer
 from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
 from services.common.settings import Settings
-from services.events.catalogue import Target
 from services.events.models import inbox
 from services.events.rollup import Facts, apply_events, generations
+from services.events.targets import Target
 
 if TYPE_CHECKING:
     from services.events.models import TargetReport

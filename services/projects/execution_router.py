@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from services.common.auth import ProjectWriter, Reader
 from services.common.paging import Page, Paging
 from services.common.runtime import RuntimeDep, SessionDep, require_if_match, set_etag
-from services.projects import progress
+from services.projects import execution
 from services.projects.models import (
     Blocker,
     BlockerCreate,
@@ -37,12 +37,12 @@ router = APIRouter(prefix="/api/v1", tags=["progress"])
 
 def load_milestone(project: ProjectDep, milestone_id: RowId, session: SessionDep) -> Milestone:
     assert project.id is not None
-    return progress.get_milestone(session, project.id, milestone_id)
+    return execution.get_milestone(session, project.id, milestone_id)
 
 
 def load_blocker(project: ProjectDep, blocker_id: RowId, session: SessionDep) -> Blocker:
     assert project.id is not None
-    return progress.get_blocker(session, project.id, blocker_id)
+    return execution.get_blocker(session, project.id, blocker_id)
 
 
 MilestoneDep = Annotated[Milestone, Depends(load_milestone)]
@@ -56,7 +56,7 @@ BlockerDep = Annotated[Blocker, Depends(load_blocker)]
 def list_milestones(project: ProjectDep, session: SessionDep, today: Today) -> Any:
     assert project.id is not None
     return [
-        progress.milestone_public(m, today) for m in progress.milestones_of(session, project.id)
+        execution.milestone_public(m, today) for m in execution.milestones_of(session, project.id)
     ]
 
 
@@ -70,10 +70,10 @@ def add_milestone(
     today: Today,
     response: Response,
 ) -> Any:
-    m = progress.add_milestone(
+    m = execution.add_milestone(
         session, project=project, data=body.model_dump(), actor=principal.subject, today=today
     )
-    out = progress.milestone_public(m, today)
+    out = execution.milestone_public(m, today)
     commit(session, runtime)
     set_etag(response, m.version)
     return out
@@ -96,7 +96,7 @@ def update_milestone(
     response: Response,
 ) -> Any:
     require_if_match(request, milestone.version)
-    progress.update_milestone(
+    execution.update_milestone(
         session,
         milestone=milestone,
         changes=body.model_dump(exclude_unset=True),
@@ -104,7 +104,7 @@ def update_milestone(
         actor=principal.subject,
         today=today,
     )
-    out = progress.milestone_public(milestone, today)
+    out = execution.milestone_public(milestone, today)
     commit(session, runtime)
     set_etag(response, milestone.version)
     return out
@@ -115,7 +115,7 @@ def update_milestone(
 
 @router.get("/projects/{project_id}/investment", response_model=InvestmentSummary)
 def read_investment(project: ProjectDep, session: SessionDep) -> Any:
-    return progress.investment_summary(session, project)
+    return execution.investment_summary(session, project)
 
 
 @router.post(
@@ -132,7 +132,7 @@ def report_investment(
     principal: ProjectWriter,
     today: Today,
 ) -> Any:
-    out = progress.report_investment(
+    out = execution.report_investment(
         session,
         project=project,
         month=body.month,
@@ -156,7 +156,7 @@ def project_blockers(
     open: Annotated[bool | None, Query(description="Only unresolved (true) or resolved")] = None,
     overdue: Annotated[bool | None, Query(description="Unresolved and past due")] = None,
 ) -> Any:
-    items, total = progress.list_blockers(
+    items, total = execution.list_blockers(
         session,
         today=today,
         limit=page.limit,
@@ -178,10 +178,10 @@ def raise_blocker(
     today: Today,
     response: Response,
 ) -> Any:
-    b = progress.raise_blocker(
+    b = execution.raise_blocker(
         session, project=project, data=body.model_dump(), actor=principal.subject, today=today
     )
-    out = progress.blocker_public(b, today, project.name)
+    out = execution.blocker_public(b, today, project.name)
     commit(session, runtime)
     set_etag(response, b.version)
     return out
@@ -204,7 +204,7 @@ def update_blocker(
     response: Response,
 ) -> Any:
     require_if_match(request, blocker.version)
-    progress.update_blocker(
+    execution.update_blocker(
         session,
         blocker=blocker,
         changes=body.model_dump(exclude_unset=True),
@@ -212,7 +212,7 @@ def update_blocker(
         actor=principal.subject,
         today=today,
     )
-    out = progress.blocker_public(blocker, today, project.name)
+    out = execution.blocker_public(blocker, today, project.name)
     commit(session, runtime)
     set_etag(response, blocker.version)
     return out
@@ -232,7 +232,7 @@ def all_blockers(
     overdue: Annotated[bool | None, Query(description="Unresolved and past due")] = None,
     responsible_department: str | None = None,
 ) -> Any:
-    items, total = progress.list_blockers(
+    items, total = execution.list_blockers(
         session,
         today=today,
         limit=page.limit,

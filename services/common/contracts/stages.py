@@ -1,0 +1,28 @@
+"""The project stage order: 储备 → 开工 → 在建 → 建成 along the main line, or 已取消 off it."""
+
+from __future__ import annotations
+
+STAGE_LABELS: dict[str, str] = {
+    "reserve": "储备",
+    "starting": "开工",
+    "building": "在建",
+    "built": "建成",
+    "cancelled": "已取消",
+}
+STAGES: tuple[str, ...] = tuple(STAGE_LABELS)
+"""Every stage a project can be in, the main line first."""
+
+STAGE_ORDER: tuple[str, ...] = ("reserve", "starting", "building", "built")
+"""The main line, in order; a project moves forward along it, skipping allowed."""
+
+CANCELLED = "cancelled"
+FINAL_STAGES: frozenset[str] = frozenset({"built", CANCELLED})
+"""A project in one of these stages moves no more."""
+
+STARTED_STAGES: tuple[str, ...] = STAGE_ORDER[1:]
+"""The stages of a project whose works have begun (开工 or later)."""
+
+
+def reached(stage: str) -> tuple[str, ...]:
+    """The main-line stages that count as having reached `stage`: it and every later one."""
+    return STAGE_ORDER[STAGE_ORDER.index(stage) :]

@@ -1,0 +1,373 @@
+"""The safety envelope around reading an uploaded spreadsheet: bounded before, contained during.
+
+An upload is checked before any reader sees it: an .xlsx is inspected as a zip (entry sizes, the
+compression ratio, and each worksheet's declared `<dimension>`, cell references and cell count,
+found by streaming the XML through a scanner, never by parsing it whole). Then the reading runs in
+a short-lived worker process started from a fork server, under an address-space limit
+(RLIMIT_AS) and a time limit: a native reader that aborts on a huge allocation or a file that
+needs more memory than allowed kills the worker, not the service. The rows come back as lists.
+
+Anything over a limit is refused with 413 naming the limit (`SheetTooLarge`); a file no reader
+understands is 422 (`ImportRejected`). The limits are settings (`PLANTRACK_SHEET_…`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import re
+import resource
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from services.common.errors import DomainError
+from services.common.settings import Settings, get_settings
+
+MB = 1024 * 1024
+XLSX_MAGIC = b"PK\x03\x04"
+# Entries smaller than this may be as compressible as they like: the ratio only matters when a
+# small file would expand into something large.
+RATIO_FLOOR_BYTES = 10 * MB
+SCAN_CHUNK = 1 * MB
+
+
+@dataclass(frozen=True)
+class SheetLimits:
+    """How large an uploaded sheet may be, and what its reading may cost."""
+
+    max_rows: int = 200_000
+    max_columns: int = 60
+    max_cells: int = 4_000_000
+    max_uncompressed_mb: int = 200
+    max_compression_ratio: float = 100.0
+    worker_memory_mb: int = 1536
+    read_timeout_seconds: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SheetLimits:
+        return cls(
+            max_rows=settings.sheet_max_rows,
+            max_columns=settings.sheet_max_columns,
+            max_cells=settings.sheet_max_cells,
+            max_uncompressed_mb=settings.sheet_max_uncompressed_mb,
+            max_compression_ratio=settings.sheet_max_compression_ratio,
+            worker_memory_mb=settings.sheet_worker_memory_mb,
+            read_timeout_seconds=settings.sheet_read_timeout_seconds,
+        )
+
+
+class SheetTooLarge(DomainError):
+    """The upload is over one of the sheet limits; `limit` names the setting."""
+
+    status = 413
+    title = "Spreadsheet too large"
+
+    def __init__(self, what: str, value: int | float, limit: str, allowed: int | float) -> None:
+        detail = (
+            f"Nothing was imported: the file {what} ({value:,}); the limit is {allowed:,} "
+            f"(PLANTRACK_{limit.upper()}). Split the file and upload the parts."
+        )
+        super().__init__(
+            detail,
+            errors=[{"loc": ["file"], "msg": f"{what} ({value:,}), over {limit} = {allowed:,}"}],
+            extra={"limit": limit, "limit_value": allowed},
+        )
+
+
+_configured: SheetLimits | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Use this process's settings for every later read (each service calls it at start)."""
+    global _configured
+    _configured = SheetLimits.from_settings(settings)
+
+
+def current_limits() -> SheetLimits:
+    return _configured or SheetLimits.from_settings(get_settings())
+
+
+def read_rows(content: bytes, filename: str, limits: SheetLimits | None = None) -> list[list[Any]]:
+    """The raw rows of an upload's first sheet, read inside the envelope (see the module doc)."""
+    limits = limits or current_limits()
+    if is_xlsx(content, filename):
+        inspect_xlsx(content, limits)
+    outcome = _run_worker(content, filename, limits)
+    rows = _outcome(outcome, limits)
+    if not is_xlsx(content, filename):
+        rows = [[_unquote(cell) for cell in row] for row in rows]
+    return rows
+
+
+def is_xlsx(content: bytes, filename: str) -> bool:
+    return content[:4] == XLSX_MAGIC or (filename or "").lower().endswith((".xlsx", ".xlsm"))
+
+
+# ---- before reading: the zip and the worksheets' XML ------------------------------------
+
+
+def inspect_xlsx(content: bytes, limits: SheetLimits) -> None:
+    """Refuse a workbook over a limit from its zip directory and a streaming scan of its sheets."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        entries = archive.infolist()
+    except Exception:  # noqa: BLE001 - any damage at all
+        return  # not a zip at all: the reader says so, with its own words, in the worker
+    max_bytes = limits.max_uncompressed_mb * MB
+    total = sum(e.file_size for e in entries)
+    if total > max_bytes:
+        raise SheetTooLarge(
+            "expands to more MB than allowed", total // MB, "sheet_max_uncompressed_mb",
+            limits.max_uncompressed_mb,
+        )  # fmt: skip
+    for entry in entries:
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if entry.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_compression_ratio:
+            raise SheetTooLarge(
+                f"holds {entry.filename!r} compressed {ratio:,.0f}:1", round(ratio),
+                "sheet_max_compression_ratio", limits.max_compression_ratio,
+            )  # fmt: skip
+    for entry in entries:
+        if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
+            try:
+                with archive.open(entry) as stream:
+                    _check_extent(scan_worksheet(_chunks(stream)), limits)
+            except SheetTooLarge:
+                raise
+            except Exception:  # noqa: BLE001 - zlib, zipfile and the OS each have their own
+                return  # a damaged entry: the reader refuses it in the worker
+
+
+@dataclass
+class Extent:
+    """What a worksheet's XML declares and holds, as found by `scan_worksheet`."""
+
+    declared_rows: int = 0
+    declared_columns: int = 0
+    max_row: int = 0
+    max_column: int = 0
+    cells: int = 0
+    rows: int = 0
+
+
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row|dimension)[\s>/]([^>]*)>?")
+_CELL_REF = re.compile(rb'\br\s*=\s*["\']\$?([A-Za-z]{0,3})\$?([0-9]{1,10})["\']')
+_DIMENSION = re.compile(rb'\bref\s*=\s*["\']([^"\']*)["\']')
+_A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,10})")
+
+
+def scan_worksheet(chunks: Iterable[bytes]) -> Extent:
+    """Count rows and cells and find the furthest reference, a chunk at a time.
+
+    Cells and rows without a value (`<c r="…"/>`) do not widen the sheet (readers skip them),
+    but every cell element counts towards the cell limit.
+    """
+    extent = Extent()
+    tail = b""
+    for chunk in chunks:
+        data = tail + chunk
+        cut = data.rfind(b"<")
+        if cut <= 0:
+            tail = data[-4096:]
+            continue
+        _scan(data[:cut], extent)
+        tail = data[cut:]
+        if len(tail) > 64 * 1024:  # one tag this long is not a sheet a person made
+            tail = tail[-4096:]
+    _scan(tail, extent)
+    return extent
+
+
+def _scan(data: bytes, extent: Extent) -> None:
+    for match in _TAG.finditer(data):
+        name, attrs = match.group(1), match.group(2)
+        if name == b"dimension":
+            found = _DIMENSION.search(attrs)
+            if found:
+                rows, cols = _dimension_size(found.group(1).decode("ascii", "replace"))
+                extent.declared_rows = max(extent.declared_rows, rows)
+                extent.declared_columns = max(extent.declared_columns, cols)
+            continue
+        if name == b"row":
+            extent.rows += 1
+        else:
+            extent.cells += 1
+        if attrs.rstrip().endswith(b"/"):
+            continue  # an empty element
+        ref = _CELL_REF.search(attrs)
+        if ref is None:
+            continue
+        extent.max_row = max(extent.max_row, int(ref.group(2)))
+        if name == b"c" and ref.group(1):
+            extent.max_column = max(extent.max_column, column_number(ref.group(1).decode()))
+
+
+def column_number(letters: str) -> int:
+    """'A' → 1, 'BZ' → 78, 'XFD' → 16384."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def _dimension_size(ref: str) -> tuple[int, int]:
+    corners = _A1.findall(ref)
+    if not corners:
+        return 0, 0
+    rows = [int(r) for _, r in corners]
+    cols = [column_number(c) for c, _ in corners]
+    return max(rows) - min(rows) + 1, max(cols) - min(cols) + 1
+
+
+def _check_extent(extent: Extent, limits: SheetLimits) -> None:
+    rows = max(extent.declared_rows, extent.max_row, extent.rows)
+    columns = max(extent.declared_columns, extent.max_column)
+    if rows > limits.max_rows:
+        raise SheetTooLarge("has more rows than allowed", rows, "sheet_max_rows", limits.max_rows)
+    if columns > limits.max_columns:
+        raise SheetTooLarge(
+            "has more columns than allowed", columns, "sheet_max_columns", limits.max_columns
+        )
+    if extent.cells > limits.max_cells:
+        raise SheetTooLarge(
+            "has more cells than allowed", extent.cells, "sheet_max_cells", limits.max_cells
+        )
+
+
+def _chunks(stream: io.BufferedIOBase) -> Iterable[bytes]:
+    while chunk := stream.read(SCAN_CHUNK):
+        yield chunk
+
+
+# ---- during reading: a worker process under a memory and a time limit --------------------
+
+_context = multiprocessing.get_context("forkserver")
+# The fork server imports the readers once; each worker forks from it with them loaded. (A
+# process started as `python -m …` is not re-imported in the workers; a script's main module is.)
+_context.set_forkserver_preload(["services.common.spreadsheet", "python_calamine", "openpyxl"])
+
+
+def _run_worker(content: bytes, filename: str, limits: SheetLimits) -> tuple[Any, ...]:
+    receive, send = _context.Pipe(duplex=False)
+    worker = _context.Process(
+        target=_worker, args=(send, content, filename, limits), name="plantrack-sheet-reader"
+    )
+    worker.start()
+    send.close()
+    try:
+        if not receive.poll(limits.read_timeout_seconds):
+            return ("timeout",)
+        return receive.recv()
+    except (EOFError, OSError):
+        # The worker died without answering: a native abort or the kernel's memory refusal.
+        return ("died", worker.exitcode)
+    finally:
+        receive.close()
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+
+
+def _outcome(outcome: tuple[Any, ...], limits: SheetLimits) -> list[list[Any]]:
+    from services.common.spreadsheet import ImportRejected
+    from services.common.spreadsheet import _unreadable as unreadable
+
+    kind = outcome[0]
+    if kind == "rows":
+        return outcome[1]
+    if kind == "limit":
+        raise SheetTooLarge(*outcome[1:])
+    if kind == "rejected":
+        raise ImportRejected(outcome[1], detail=outcome[2])
+    if kind == "unreadable":
+        raise unreadable(outcome[1])
+    if kind == "timeout":
+        raise SheetTooLarge(
+            "takes longer to read than allowed (seconds)", limits.read_timeout_seconds,
+            "sheet_read_timeout_seconds", limits.read_timeout_seconds,
+        )  # fmt: skip
+    # "memory" (MemoryError inside the worker) or "died" (killed by an abort or the kernel)
+    raise SheetTooLarge(
+        "needs more memory to read than allowed (MB)", limits.worker_memory_mb,
+        "sheet_worker_memory_mb", limits.worker_memory_mb,
+    )  # fmt: skip
+
+
+def _worker(send: Connection, content: bytes, filename: str, limits: SheetLimits) -> None:
+    """Runs in the worker process: limit the address space, read, send the rows or the reason."""
+    from services.common.spreadsheet import ImportRejected
+    from services.common.spreadsheet import _raw_rows as raw_rows
+
+    os.environ["RUST_BACKTRACE"] = "0"  # a native abort says one line, not fifty
+    _limit_address_space(limits.worker_memory_mb * MB)
+    try:
+        send.send(("rows", _bounded(raw_rows(content, filename), limits)))
+    except _Limit as exc:
+        send.send(("limit", *exc.args_for_pickle))
+    except ImportRejected as exc:
+        send.send(("rejected", exc.errors, exc.detail))
+    except csv.Error as exc:  # e.g. a NUL byte or a field longer than the CSV reader's limit
+        send.send(("unreadable", f"the CSV cannot be parsed ({exc})"))
+    except MemoryError:
+        send.send(("memory",))
+    except Exception as exc:  # readers raise their own error types for broken files
+        send.send(("unreadable", f"not a readable workbook ({type(exc).__name__})"))
+    finally:
+        send.close()
+
+
+def _limit_address_space(budget: int) -> None:
+    """The worker may grow by `budget` bytes of address space beyond what it starts with."""
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[0])
+    start = pages * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (start + budget, start + budget))
+
+
+def _bounded(rows: Iterable[Sequence[Any]], limits: SheetLimits) -> list[list[Any]]:
+    """The rows as lists without trailing blanks, refused as soon as one count passes its limit."""
+    out: list[list[Any]] = []
+    cells = 0
+    for raw in rows:
+        row = list(raw)
+        while row and (row[-1] is None or row[-1] == ""):
+            row.pop()
+        if len(row) > limits.max_columns:
+            raise _Limit("has more columns than allowed", len(row), "sheet_max_columns",
+                         limits.max_columns)  # fmt: skip
+        cells += len(row)
+        if cells > limits.max_cells:
+            raise _Limit("has more cells than allowed", cells, "sheet_max_cells",
+                         limits.max_cells)  # fmt: skip
+        out.append(row)
+        if len(out) > limits.max_rows:
+            raise _Limit("has more rows than allowed", len(out), "sheet_max_rows",
+                         limits.max_rows)  # fmt: skip
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+class _Limit(SheetTooLarge):
+    """SheetTooLarge that remembers its arguments, to cross back from the worker."""
+
+    def __init__(self, what: str, value: int | float, limit: str, allowed: int | float) -> None:
+        super().__init__(what, value, limit, allowed)
+        self.args_for_pickle = (what, value, limit, allowed)
+
+
+# ---- after reading: CSV cells the export protected against formulas ----------------------
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _unquote(cell: Any) -> Any:
+    """`'=1+2` → `=1+2`: the quote the CSV export put before a formula-like text comes off."""
+    if isinstance(cell, str) and len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_TRIGGERS:
+        return cell[1:]
+    return cell
