@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import openapi, overview, proxy, stream
+from gateway.accounts import oidc
 from gateway.accounts import router as accounts_router
 from gateway.accounts.service import AccountLocked, Accounts, AddressThrottled
 from gateway.observe import Observe
@@ -77,6 +78,7 @@ def create_app(
     app.state.secret = settings.signing_secret()
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.accounts = Accounts(settings, clock=clock or system_clock)
+    app.state.oidc = None  # the single sign-on provider, when configured (set at start)
     app.state.heartbeat_seconds = heartbeat_seconds
     runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
@@ -127,6 +129,8 @@ def _lifespan(
         app.state.openapi = openapi.Aggregate(app, upstreams, templates)
         accounts: Accounts = app.state.accounts
         accounts.migrate()
+        sso = httpx.AsyncClient(timeout=10) if oidc.enabled(settings) else None
+        app.state.oidc = oidc.Provider(settings, sso) if sso else None
         await runtime.start()
         runtime.spawn(app.state.openapi.prime(), "openapi")
         try:
@@ -135,6 +139,8 @@ def _lifespan(
             await runtime.stop()
             await upstreams.aclose()
             accounts.close()
+            if sso:
+                await sso.aclose()
 
     return lifespan
 

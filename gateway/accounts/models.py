@@ -81,5 +81,6 @@ oidc_pending = Table(
     Column("state", String(64), primary_key=True),
     Column("code_verifier", String(128), nullable=False),
     Column("nonce", String(64), nullable=False),
+    Column("next_url", String(300), nullable=False),  # the page to return to
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

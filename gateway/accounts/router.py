@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from gateway.accounts import oidc
 from gateway.accounts.service import Accounts, SignedIn
 from gateway.deps import (
     SESSION_COOKIE,
@@ -18,10 +19,12 @@ from gateway.deps import (
     check_csrf,
     check_same_origin,
 )
-from services.common.errors import Invalid, PreconditionRequired
+from services.common.errors import Invalid, NotFound, PreconditionRequired, Unauthorized
 from services.common.paging import Page
 
 router = APIRouter(tags=["auth"])
+
+OIDC_STATE_COOKIE = "plantrack_oidc_state"
 
 
 class Login(BaseModel):
@@ -203,6 +206,87 @@ async def logout(request: Request, accounts: AccountsDep) -> Response:
 async def me(request: Request, principal: Authenticated) -> dict[str, Any]:
     session = getattr(request.state, "session", None)
     return me_body(principal, session.csrf_token if session else None)
+
+
+# ---- single sign-on ---------------------------------------------------------------------------
+
+
+def get_provider(request: Request) -> oidc.Provider:
+    provider: oidc.Provider | None = request.app.state.oidc
+    if provider is None:
+        raise NotFound("本系统未配置统一身份认证。 (Single sign-on is not configured.)")
+    return provider
+
+
+ProviderDep = Annotated[oidc.Provider, Depends(get_provider)]
+
+
+def safe_next(next_url: str | None) -> str:
+    """Only a page of this site: never an address another site could send a person to."""
+    if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
+        return next_url[:300]
+    return "/app/"
+
+
+@router.get(
+    "/auth/oidc/login",
+    summary="Sign in with the district's single sign-on (OpenID Connect, code flow + PKCE)",
+    status_code=302,
+    responses={302: {"description": "To the provider"}, 404: {"description": "Not configured"}},
+)
+async def oidc_login(
+    request: Request, accounts: AccountsDep, provider: ProviderDep, next: str | None = None
+) -> RedirectResponse:
+    url, state = await provider.authorization_url(
+        accounts, base_url=str(request.base_url), next_url=safe_next(next)
+    )
+    response = RedirectResponse(url, status_code=302)
+    # The round trip belongs to this browser: a callback carried to another one is refused.
+    response.set_cookie(
+        OIDC_STATE_COOKIE,
+        state,
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/auth/oidc",
+    )
+    return response
+
+
+@router.get(
+    "/auth/oidc/callback",
+    summary="Where the provider returns: sets the session cookie, then back to the page",
+    status_code=303,
+    responses={303: {"description": "Signed in"}, 401: {"description": "Refused"}},
+)
+async def oidc_callback(
+    request: Request,
+    accounts: AccountsDep,
+    provider: ProviderDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+) -> Response:
+    if error or not code or not state:
+        raise Unauthorized(
+            f"统一身份认证未完成（{error or '缺少授权码'}）。 (Sign-on not completed.)"
+        )
+    if request.cookies.get(OIDC_STATE_COOKIE) != state:
+        raise Unauthorized(
+            "登录请求不是从本浏览器发起的，请重新登录。 (The sign-on began in another browser.)"
+        )
+    signed, next_url = await provider.sign_in(
+        accounts,
+        code=code,
+        state=state,
+        base_url=str(request.base_url),
+        address=client_address(request),
+    )
+    response = RedirectResponse(next_url, status_code=303)
+    set_session_cookie(request, response, signed)
+    response.delete_cookie(OIDC_STATE_COOKIE, path="/auth/oidc")
+    return response
 
 
 # ---- users (admin) -----------------------------------------------------------------------------

@@ -36,11 +36,11 @@ log = logging.getLogger("plantrack.accounts")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 API_KEY_PREFIX = "ptk_"
-USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 MAX_LOCK = timedelta(days=1)
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands timestamps back without their zone; they were stored in UTC."""
     if value is None or value.tzinfo is not None:
         return value
@@ -93,8 +93,8 @@ class User:
             sub_districts=list(m["sub_districts"]),
             disabled=bool(m["disabled"]),
             version=m["version"],
-            created_at=_utc(m["created_at"]),  # type: ignore[arg-type]
-            last_sign_in_at=_utc(m["last_sign_in_at"]),
+            created_at=as_utc(m["created_at"]),  # type: ignore[arg-type]
+            last_sign_in_at=as_utc(m["last_sign_in_at"]),
             has_password=m["password_hash"] is not None,
         )
 
@@ -140,8 +140,8 @@ def check_username(username: str) -> str:
     name = username.strip().lower()
     if not (2 <= len(name) <= 64) or not set(name) <= USERNAME_CHARS:
         raise Invalid(
-            "用户名须为 2–64 个小写字母、数字或 . _ - 。 "
-            "(2–64 lower-case letters, digits, '.', '_' or '-')",
+            "用户名须为 2–64 个小写字母、数字或 . _ - @ 。 "
+            "(2–64 lower-case letters, digits, '.', '_', '-' or '@')",
             loc=["username"],
         )
     return name
@@ -339,7 +339,7 @@ class Accounts:
             select(login_throttle).where(login_throttle.c.key.in_([addr_key, user_key]))
         ).all()
         for r in rows:
-            until = _utc(r._mapping["locked_until"])
+            until = as_utc(r._mapping["locked_until"])
             if until is None or until <= now:
                 continue
             wait = max(1, int((until - now).total_seconds()))
@@ -378,7 +378,7 @@ class Accounts:
                     failures, locks = 1, 0
                 else:
                     m = row._mapping
-                    fresh = now - _utc(m["window_started_at"]) > window  # type: ignore[operator]
+                    fresh = now - as_utc(m["window_started_at"]) > window  # type: ignore[operator]
                     failures = 1 if fresh else m["failures"] + 1
                     locks = m["locks"]
                     values: dict[str, Any] = {"failures": failures}
@@ -448,7 +448,7 @@ class Accounts:
         if row is None:
             return None
         m = row._mapping
-        last_seen, created = _utc(m["last_seen_at"]), _utc(m["session_created_at"])
+        last_seen, created = as_utc(m["last_seen_at"]), as_utc(m["session_created_at"])
         assert last_seen is not None and created is not None
         if (
             m["revoked_at"] is not None
@@ -478,7 +478,7 @@ class Accounts:
     ) -> tuple[dict[str, Any], str]:
         """A new key: its row, and the key itself (shown once, stored only as a digest)."""
         role = check_roles([role])[0]
-        if _utc(expires_at) <= self.clock():  # type: ignore[operator]
+        if as_utc(expires_at) <= self.clock():  # type: ignore[operator]
             raise Invalid("有效期须在将来。 (expires_at must be in the future)", loc=["expires_at"])
         public = secrets.token_hex(4)
         key = f"{API_KEY_PREFIX}{public}_{secrets.token_urlsafe(32)}"
@@ -530,9 +530,9 @@ class Accounts:
         if row is None:
             return None
         m = row._mapping
-        if m["revoked_at"] is not None or _utc(m["expires_at"]) <= now:  # type: ignore[operator]
+        if m["revoked_at"] is not None or as_utc(m["expires_at"]) <= now:  # type: ignore[operator]
             return None
-        last = _utc(m["last_used_at"])
+        last = as_utc(m["last_used_at"])
         if last is None or now - last >= timedelta(minutes=1):
             with self.engine.begin() as conn:
                 conn.execute(
@@ -549,7 +549,11 @@ class Accounts:
 
 def _key_public(row: Row[Any], now: datetime) -> dict[str, Any]:
     m = row._mapping
-    expires, revoked, used = _utc(m["expires_at"]), _utc(m["revoked_at"]), _utc(m["last_used_at"])
+    expires, revoked, used = (
+        as_utc(m["expires_at"]),
+        as_utc(m["revoked_at"]),
+        as_utc(m["last_used_at"]),
+    )
     assert expires is not None
     state = "revoked" if revoked else "expired" if expires <= now else "active"
     return {
@@ -558,7 +562,7 @@ def _key_public(row: Row[Any], now: datetime) -> dict[str, Any]:
         "role": m["role"],
         "prefix": m["prefix"],
         "created_by": m["created_by"],
-        "created_at": _utc(m["created_at"]).isoformat(),  # type: ignore[union-attr]
+        "created_at": as_utc(m["created_at"]).isoformat(),  # type: ignore[union-attr]
         "expires_at": expires.isoformat(),
         "revoked_at": revoked.isoformat() if revoked else None,
         "last_used_at": used.isoformat() if used else None,

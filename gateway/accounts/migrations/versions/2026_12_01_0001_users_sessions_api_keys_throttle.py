@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=64), nullable=False),
     sa.Column('code_verifier', sa.String(length=128), nullable=False),
     sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('next_url', sa.String(length=300), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('state', name=op.f('pk_oidc_pending'))
     )
