@@ -21,10 +21,10 @@ DataDir = Annotated[Path | None, typer.Option(help="The deployment's data direct
 
 # `up --demo`: one account per role, with passwords everybody may know (a demo has no secrets).
 DEMO_ACCOUNTS = (
-    ("admin", "系统管理员", "admin", "admin-demo-2025"),
-    ("office", "项目办 李敏", "project_office", "office-demo-2025"),
-    ("invest", "招商 王磊", "investment_promotion", "invest-demo-2025"),
-    ("leader", "区领导 陈刚", "viewer", "leader-demo-2025"),
+    ("admin", "系统管理员", "admin", "zhifu-guanli-2025"),
+    ("office", "项目办 李敏", "project_office", "zhifu-taizhang-2025"),
+    ("invest", "招商 王磊", "investment_promotion", "zhifu-zhaoshang-2025"),
+    ("leader", "区领导 陈刚", "viewer", "zhifu-kanban-2025"),
 )
 
 
