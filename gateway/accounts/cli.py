@@ -58,7 +58,7 @@ def first_accounts(settings: Settings, *, demo: bool) -> list[str]:
                 )
                 lines.append(f"{username:<7} / {password:<17} {name} ({role})")
             return lines
-        password = passwords.generate()
+        password = passwords.generate("admin")
         accounts.add_user(
             username="admin", display_name="系统管理员", roles=["admin"], password=password
         )
@@ -83,7 +83,7 @@ def add(
     data_dir: DataDir = None,
 ) -> None:
     """Add a person; the generated password is printed once."""
-    password = _stdin_password() if password_stdin else passwords.generate()
+    password = _stdin_password() if password_stdin else passwords.generate(username.strip())
     with opened(data_dir) as accounts:
         user = accounts.add_user(
             username=username,

@@ -55,9 +55,13 @@ def check_policy(password: str, *, username: str, min_length: int) -> None:
         raise WeakPassword(reason, loc=["password"])
 
 
-def generate() -> str:
-    """A random password to hand out once (16 characters, no look-alike letters)."""
-    return "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(16))
+def generate(username: str = "") -> str:
+    """A random password to hand out once (16 characters, no look-alike letters), never one
+    the policy would refuse for `username`."""
+    while True:
+        password = "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(16))
+        if not username or username.lower() not in password.lower():
+            return password
 
 
 def verify(ph: PasswordHasher, stored: str, password: str) -> bool:

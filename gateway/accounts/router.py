@@ -304,7 +304,8 @@ def add_user(
 ) -> dict[str, Any]:
     from gateway.accounts import passwords
 
-    password = body.password if body.password is not None else passwords.generate()
+    generated = passwords.generate(body.username.strip())
+    password = body.password if body.password is not None else generated
     user = accounts.add_user(
         username=body.username,
         display_name=body.display_name,

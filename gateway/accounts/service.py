@@ -281,7 +281,7 @@ class Accounts:
     def reset_password(self, username: str, password: str | None = None) -> tuple[User, str]:
         """A new password (given, or generated); every session ends and any lock is lifted."""
         user = self.get_user(username)
-        new = password if password is not None else passwords.generate()
+        new = password if password is not None else passwords.generate(user.username)
         passwords.check_policy(
             new, username=user.username, min_length=self.settings.password_min_length
         )
