@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common import natsauth
 from services.common.natsserver import NatsServer, free_port, local_cluster, port_open
 from services.common.settings import (
     EMBEDDED_NATS_PORT,
@@ -126,6 +127,8 @@ class Supervisor:
     restart: bool = False
     """Restart parts that exit (`up` does); tests that kill and restart parts leave it off."""
     _env: dict[str, str] = field(default_factory=dict, repr=False)
+    nats_auth: bool = False
+    """The embedded server asks every part for its own user (set when `start_nats` runs one)."""
 
     @property
     def log_dir(self) -> Path:
@@ -187,14 +190,31 @@ class Supervisor:
             return ",".join(s.url for s in self.nats_servers)
         port = EMBEDDED_NATS_PORT if not port_open(EMBEDDED_NATS_PORT) else free_port()
         server = NatsServer(
-            store_dir=self.data_dir / "nats", port=port, log_file=self.log_dir / "nats.log"
+            store_dir=self.data_dir / "nats",
+            port=port,
+            log_file=self.log_dir / "nats.log",
+            config_file=natsauth.write_server_config(self.data_dir, self.child_settings()),
         )
+        self.nats_auth = True
         server.start()
         self.nats_servers = [server]
         return server.url
 
     def nats_key(self, server: NatsServer) -> str:
         return "nats" if len(self.nats_servers) == 1 else f"nats-{server.name}"
+
+    def child_settings(self) -> Settings:
+        """The names the children will use for their subjects and streams."""
+        given = {**os.environ, **self.extra_env}
+        names = ("subject_prefix", "stream", "live_stream")
+        return Settings(
+            data_dir=self.data_dir,
+            **{
+                n: given[f"PLANTRACK_{n.upper()}"]
+                for n in names
+                if f"PLANTRACK_{n.upper()}" in given
+            },
+        )
 
     def env(self, nats_url: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -212,6 +232,8 @@ class Supervisor:
         port = self.port_of(name, replica)
         key = self.key(name, replica)
         log = private_log(self.log_dir / f"{key}.log")
+        if self.nats_auth:
+            env = {**env, **natsauth.client_env(self.data_dir, name)}
         self.procs[key] = subprocess.Popen(
             [
                 sys.executable,

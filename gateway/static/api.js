@@ -74,7 +74,11 @@ export async function getJson(url) {
   let response;
   try {
     response = await fetch(url, {
-      headers: { Accept: "application/json", Authorization: `Bearer ${token}` },
+      // Without a token the workbench's session cookie (same origin) is the credential.
+      headers: token
+        ? { Accept: "application/json", Authorization: `Bearer ${token}` }
+        : { Accept: "application/json" },
+      credentials: "same-origin",
       cache: "no-store",
       signal: controller.signal,
     });

@@ -168,8 +168,23 @@ let failures = 0;
 let retryTimer = null;
 
 /** Fetch the overview; a call during a fetch queues exactly one more. */
+let linkedShown = false;
+
+/** `/#target=ID` (the workbench links a project's targets so): bring that target into view once. */
+function revealLinkedTarget() {
+  const id = new URLSearchParams(window.location.hash.replace(/^#/, "")).get("target");
+  if (!id || linkedShown) return;
+  const row = Array.from(document.querySelectorAll("[data-target-id]")).find(
+    (el) => el.dataset.targetId === id,
+  );
+  if (!row) return;
+  linkedShown = true;
+  row.classList.add("linked");
+  row.scrollIntoView({ block: "center" });
+}
+
 function refresh() {
-  if (!getToken()) return Promise.resolve();
+  if (state.needToken) return Promise.resolve();
   if (inFlight) {
     fetchAgain = true;
     return inFlight;
@@ -184,6 +199,7 @@ function refresh() {
       applyOverview(state, data ?? {}, requestedAt);
       document.body.dataset.state = "ready";
       renderAll();
+      revealLinkedTarget();
     } catch (err) {
       onLoadFailed(err);
     } finally {
@@ -199,7 +215,8 @@ function refresh() {
 
 function onLoadFailed(err) {
   if (err instanceof Unauthorized) {
-    askForToken(true);
+    // Refused token: say so; no token and no session: just ask.
+    askForToken(Boolean(getToken()));
     return;
   }
   console.error("overview failed:", err);
@@ -302,7 +319,7 @@ const stream = new EventStreamClient({
   },
   // Events missed while disconnected may be past the server's replay window.
   onOpen: ({ reconnected }) => reconnected && scheduleRefresh(),
-  onUnauthorized: () => askForToken(true),
+  onUnauthorized: () => askForToken(Boolean(getToken())),
 });
 
 // --- token and controls -------------------------------------------------------
@@ -394,8 +411,10 @@ function boot() {
   applyStaticLabels();
   renderLive();
   wireControls();
-  if (loadToken()) start();
-  else askForToken(false);
+  // A token from the link or from storage; else the session of someone signed in to the
+  // workbench; else the page asks for a token.
+  loadToken();
+  start();
 }
 
 boot();

@@ -111,12 +111,18 @@ export class EventStreamClient {
     const controller = new AbortController();
     this.controller = controller;
     this.onState("connecting");
-    const headers = { Accept: "text/event-stream", Authorization: `Bearer ${this.token()}` };
+    const headers = { Accept: "text/event-stream" };
+    if (this.token()) headers.Authorization = `Bearer ${this.token()}`;
     if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
 
     let response;
     try {
-      response = await fetch(this.url, { headers, cache: "no-store", signal: controller.signal });
+      response = await fetch(this.url, {
+        headers,
+        credentials: "same-origin",
+        cache: "no-store",
+        signal: controller.signal,
+      });
     } catch {
       this.scheduleRetry(controller);
       return;

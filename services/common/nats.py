@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 
 import nats
 from nats.aio.client import Client
@@ -33,6 +34,11 @@ async def connect(settings: Settings, *, name: str) -> Client:
     return await nats.connect(
         servers=settings.nats_servers,
         name=name,
+        user=settings.nats_user,
+        password=settings.nats_password,
+        tls=ssl.create_default_context(cafile=settings.nats_ca_file)
+        if settings.nats_ca_file
+        else None,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=2,

@@ -53,6 +53,7 @@ class NatsServer:
     routes: list[int] = field(default_factory=list)
     cluster_name: str = "plantrack"
     log_file: Path | None = None
+    config_file: Path | None = None  # accounts and users (services.common.natsauth)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,10 +84,12 @@ class NatsServer:
                 cmd += ["--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]
         if self.log_file is not None:
             cmd += ["-l", str(self.log_file)]
+        if self.config_file is not None:
+            cmd += ["-c", str(self.config_file)]
         return cmd
 
     def start(self, *, wait: float = 10.0) -> NatsServer:
-        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.store_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.proc = subprocess.Popen(
             self.command(),
             stdout=subprocess.DEVNULL,

@@ -20,7 +20,7 @@ import os
 import re
 import resource
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -102,6 +102,13 @@ def read_rows(content: bytes, filename: str, limits: SheetLimits | None = None) 
     if not is_xlsx(content, filename):
         rows = [[_unquote(cell) for cell in row] for row in rows]
     return rows
+
+
+def drain(rows: list[list[Any]]) -> Iterator[list[Any]]:
+    """The rows one by one, each let go once taken, so a long sheet is not held twice."""
+    rows.reverse()
+    while rows:
+        yield rows.pop()
 
 
 def is_xlsx(content: bytes, filename: str) -> bool:
@@ -361,9 +368,37 @@ class _Limit(SheetTooLarge):
         self.args_for_pickle = (what, value, limit, allowed)
 
 
-# ---- after reading: CSV cells the export protected against formulas ----------------------
+# ---- writing: exports never carry a formula or a character the format cannot hold --------
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot carry, so no .xlsx can hold them (openpyxl refuses the whole file).
+XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def xlsx_cell(sheet: Any, value: Any) -> Any:
+    """A value for a write-only sheet: text always a string cell, never a formula.
+
+    Stored text from before control characters were refused is written with U+FFFD in their
+    place, so one bad name cannot make every export fail.
+    """
+    if not isinstance(value, str):
+        return value
+    if XML_ILLEGAL.search(value):
+        value = XML_ILLEGAL.sub("\ufffd", value)
+    if value.startswith("="):  # the one prefix openpyxl would write as a formula
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV value no spreadsheet runs: text starting like a formula gets a leading `'` (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
 
 
 def _unquote(cell: Any) -> Any:

@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from services.common.errors import Invalid
-from services.common.sheet_guard import read_rows
+from services.common.sheet_guard import csv_cell, drain, read_rows, xlsx_cell
+from services.common.text import refuse_controls
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -94,10 +95,7 @@ def text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat()[:10]
-    out = str(value).strip()
-    if "\x00" in out:
-        raise ValueError("contains a NUL character")
-    return out
+    return refuse_controls(str(value).strip())
 
 
 def integer(value: Any) -> int:
@@ -170,7 +168,7 @@ def read_sheet(content: bytes, filename: str, columns: Sequence[Column]) -> Shee
     Headers may be the Chinese header or the field name; unknown columns are ignored, a missing
     required column or an unreadable file raises ImportRejected at once.
     """
-    table = iter(read_rows(content, filename))  # bounded, and read in a worker process
+    table = drain(read_rows(content, filename))  # bounded, and read in a worker process
     try:
         header = next(table, None)
         if header is None:
@@ -321,7 +319,7 @@ def write_xlsx(
     ws = wb.create_sheet(title=title)
     ws.append([c.header for c in columns])
     for row in rows:
-        ws.append(_cells(columns, row))
+        ws.append([xlsx_cell(ws, v) for v in _cells(columns, row)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -333,7 +331,9 @@ def write_csv(columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]) -> b
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.header for c in columns])
     for row in rows:
-        writer.writerow(["" if v is None else _csv_value(v) for v in _cells(columns, row)])
+        writer.writerow(
+            ["" if v is None else _csv_value(csv_cell(v)) for v in _cells(columns, row)]
+        )
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

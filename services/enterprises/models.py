@@ -13,6 +13,7 @@ from services.common.db import service_registry
 from services.common.envelope import utcnow
 from services.common.history import history_table
 from services.common.outbox import outbox_table
+from services.common.text import CleanText
 from services.enterprises.catalogue import (
     DESIGNATION_LABELS,
     INDUSTRY_SECTIONS,
@@ -73,7 +74,7 @@ class EnterpriseBase(EnterprisesModel):
     )
 
 
-class _EnterpriseInput(SQLModel):
+class _EnterpriseInput(CleanText):
     """Validation shared by create and update (the table class itself does not validate)."""
 
     @field_validator(
@@ -182,7 +183,7 @@ class DesignationBase(EnterprisesModel):
     certificate_no: str | None = Field(default=None, max_length=100)
 
 
-class DesignationCreate(DesignationBase):
+class DesignationCreate(CleanText, DesignationBase):
     """POST /api/v1/enterprises/{id}/designations; `renews_id` makes it a renewal."""
 
     renews_id: int | None = Field(
@@ -195,7 +196,7 @@ class DesignationCreate(DesignationBase):
         return _blank_to_none(value)
 
 
-class DesignationRenew(EnterprisesModel):
+class DesignationRenew(CleanText, EnterprisesModel):
     """POST …/designations/{did}/renew: the new certificate; type comes from the old one."""
 
     level: str | None = Field(default=None, max_length=20, description="Defaults to the old level")
@@ -204,7 +205,7 @@ class DesignationRenew(EnterprisesModel):
     certificate_no: str | None = Field(default=None, max_length=100)
 
 
-class DesignationRevoke(EnterprisesModel):
+class DesignationRevoke(CleanText, EnterprisesModel):
     """POST …/designations/{did}/revoke."""
 
     on: date | None = Field(default=None, description="Effective date; defaults to today")

@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 from services.common.db import service_registry
 from services.common.inbox import inbox_table
 from services.common.outbox import outbox_table
+from services.common.text import CleanText
 
 registry = service_registry()
 metadata = registry.metadata
@@ -154,7 +155,7 @@ class ReportBase(EventsModel):
     note: str | None = Field(default=None, max_length=2000, description="Source, caveats")
 
 
-class ReportCreate(ReportBase):
+class ReportCreate(CleanText, ReportBase):
     """Body of POST /api/v1/targets/{id}/reports."""
 
     @field_validator("value")

@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from services.common.db import service_registry
 from services.common.history import history_table
 from services.common.outbox import outbox_table
+from services.common.text import CleanText
 from services.projects.catalogue import LEVELS, MILESTONE_KINDS
 from services.projects.labels import BLOCKER_KINDS
 
@@ -129,7 +130,7 @@ class Project(ProjectBase, ProjectsModel, table=True):
     updated_at: datetime = _stamp()
 
 
-class ProjectCreate(ProjectBase):
+class ProjectCreate(CleanText, ProjectBase):
     model_config = ConfigDict(extra="forbid")
 
     stage: StartStage = Field(
@@ -142,7 +143,7 @@ class ProjectCreate(ProjectBase):
     )
 
 
-class ProjectUpdate(Input):
+class ProjectUpdate(CleanText, Input):
     """Fields a PATCH may change; the stage changes only through transitions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -201,7 +202,7 @@ class ProjectStage(ProjectsModel, table=True):
     recorded_at: datetime = _stamp()
 
 
-class TransitionCreate(Input):
+class TransitionCreate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
 
     to: str = Field(
@@ -245,11 +246,11 @@ class Milestone(MilestoneBase, ProjectsModel, table=True):
     updated_at: datetime = _stamp()
 
 
-class MilestoneCreate(MilestoneBase):
+class MilestoneCreate(CleanText, MilestoneBase):
     model_config = ConfigDict(extra="forbid")
 
 
-class MilestoneUpdate(Input):
+class MilestoneUpdate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = Field(default=None, max_length=20)
@@ -289,7 +290,7 @@ class InvestmentReport(ProjectsModel, table=True):
     reported_at: datetime = _stamp()
 
 
-class InvestmentCreate(Input):
+class InvestmentCreate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
 
     month: str = Field(description="YYYY-MM, e.g. 2024-05")
@@ -359,13 +360,13 @@ class Blocker(BlockerBase, ProjectsModel, table=True):
     updated_at: datetime = _stamp()
 
 
-class BlockerCreate(BlockerBase):
+class BlockerCreate(CleanText, BlockerBase):
     model_config = ConfigDict(extra="forbid")
 
     raised_on: date | None = Field(default=None, description="When it was raised (default today)")
 
 
-class BlockerUpdate(Input):
+class BlockerUpdate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = Field(default=None, max_length=20)

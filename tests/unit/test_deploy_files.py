@@ -25,6 +25,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version, major_minor
 
+from services.common import natsauth
 from services.common.settings import EMBEDDED_NATS_PORT, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ K8S = DEPLOY / "kubernetes"
 COMPOSE = DEPLOY / "compose.yaml"
 NATS_CLUSTER_CONF = DEPLOY / "nats" / "nats-cluster.conf"
 NATS_LOCAL_CONF = DEPLOY / "nats" / "nats-local.conf"
+NATS_ACCOUNTS_CONF = DEPLOY / "nats" / "accounts.conf"
 INIT_SQL = DEPLOY / "postgres" / "init.sql"
 
 # Every process, with the port it listens on and the module of its app factory.
@@ -102,14 +104,34 @@ def nats_server() -> str:
     return found
 
 
-def config_test(binary: str, conf: Path, env: dict[str, str] | None = None) -> None:
+NATS_PASSWORDS = {natsauth.password_variable(user): f"pw-{user}" for user in natsauth.USERS}
+"""What compose and Kubernetes give the nats-servers (accounts.conf reads them)."""
+
+
+@pytest.fixture(scope="module")
+def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory with tls/ made by deploy/nats/make-tls.sh, as the servers have."""
+    workdir = tmp_path_factory.mktemp("nats-workdir")
+    subprocess.run(
+        ["sh", str(DEPLOY / "nats" / "make-tls.sh"), str(workdir / "tls")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return workdir
+
+
+def config_test(
+    binary: str, conf: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
     """`nats-server -t`: parse and validate the configuration, start nothing."""
     result = subprocess.run(
         [binary, "-t", "-c", str(conf)],
         capture_output=True,
         text=True,
         timeout=30,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **NATS_PASSWORDS, **(env or {})},
+        cwd=cwd,
     )
     assert result.returncode == 0, f"{rel(conf)}: {result.stderr or result.stdout}"
 
@@ -236,8 +258,10 @@ def test_compose_gives_the_gateway_its_accounts_database_and_sso_settings_from_e
         r"postgresql\+psycopg://plantrack:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432/gateway",
         env["PLANTRACK_GATEWAY_DATABASE_URL"],
     )
-    # Everything the other processes get, the gateway gets too.
-    assert compose["services"]["projects"]["environment"].items() <= env.items()
+    # What every process shares, the gateway gets too.
+    shared = compose["services"]["projects"]["environment"]
+    for name in ("PLANTRACK_ENV", "PLANTRACK_SECRET", "PLANTRACK_NATS_URL", "PLANTRACK_DATA_DIR"):
+        assert env[name] == shared[name]
     for name in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
         assert env[f"PLANTRACK_OIDC_{name}"] == f"${{PLANTRACK_OIDC_{name}:-}}"
     assert "PLANTRACK_GATEWAY_DATABASE_URL" not in compose["services"]["projects"]["environment"]
@@ -288,7 +312,7 @@ def test_configmap_points_every_process_at_the_cluster() -> None:
 
 
 def test_nats_runs_as_a_three_node_statefulset_behind_a_headless_service(
-    nats_server: str, tmp_path: Path
+    nats_server: str, tls_dir: Path
 ) -> None:
     nats = of_kind("StatefulSet")["nats"]
     spec = nats["spec"]
@@ -302,14 +326,25 @@ def test_nats_runs_as_a_three_node_statefulset_behind_a_headless_service(
     container = only_container(nats)
     (volume,) = (v for v in spec["template"]["spec"]["volumes"] if v["name"] == "config")
     conf_map = of_kind("ConfigMap")[volume["configMap"]["name"]]
-    (conf_text,) = conf_map["data"].values()
+    conf_text = conf_map["data"]["nats.conf"]
     expected = {f"nats://nats-{i}.{spec['serviceName']}:6222" for i in range(3)}
     assert set(nats_routes(conf_text)) == expected
     assert "server_name: $POD_NAME" in conf_text
-    assert "POD_NAME" in {e["name"] for e in container["env"]}
-    conf = tmp_path / "nats.conf"
-    conf.write_text(conf_text, encoding="utf-8")
-    config_test(nats_server, conf, {"POD_NAME": "nats-0"})
+    env = {e["name"]: e for e in container["env"]}
+    assert "POD_NAME" in env
+    # The same users and rules as deploy/nats, passwords from the Secret.
+    assert conf_map["data"]["accounts.conf"] == NATS_ACCOUNTS_CONF.read_text(encoding="utf-8")
+    for variable in NATS_PASSWORDS:
+        assert env[variable]["valueFrom"]["secretKeyRef"]["name"] == SECRET_NAME
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert container["workingDir"] + "/tls" == mounts["tls"]
+    (tls,) = (v for v in spec["template"]["spec"]["volumes"] if v["name"] == "tls")
+    assert tls["secret"]["secretName"] == "nats-tls"
+    conf_dir = tls_dir / "config"
+    conf_dir.mkdir(exist_ok=True)
+    for name, text in conf_map["data"].items():
+        (conf_dir / name).write_text(text, encoding="utf-8")
+    config_test(nats_server, conf_dir / "nats.conf", {"POD_NAME": "nats-0"}, cwd=tls_dir)
 
 
 def test_postgres_is_a_statefulset_with_a_volume_and_the_three_databases() -> None:
@@ -335,18 +370,63 @@ def test_nats_helm_values_ask_for_a_three_node_jetstream_cluster() -> None:
 
 
 @pytest.mark.parametrize("node", ["nats-0", "nats-1", "nats-2"])
-def test_nats_cluster_conf_passes_the_server_config_test(nats_server: str, node: str) -> None:
-    config_test(nats_server, NATS_CLUSTER_CONF, {"NATS_SERVER_NAME": node})
+def test_nats_cluster_conf_passes_the_server_config_test(
+    nats_server: str, node: str, tls_dir: Path
+) -> None:
+    config_test(nats_server, NATS_CLUSTER_CONF, {"NATS_SERVER_NAME": node}, cwd=tls_dir)
 
 
-def test_nats_cluster_conf_refuses_to_start_without_a_server_name(nats_server: str) -> None:
+def test_nats_accounts_conf_is_the_permissions_of_the_code() -> None:
+    defaults = Settings(
+        subject_prefix="plantrack", stream="PLANTRACK", live_stream="PLANTRACK_LIVE"
+    )
+    assert NATS_ACCOUNTS_CONF.read_text(encoding="utf-8") == natsauth.deploy_accounts(defaults)
+
+
+@pytest.mark.parametrize("conf", [NATS_CLUSTER_CONF, NATS_LOCAL_CONF], ids=rel)
+def test_nats_conf_refuses_to_start_without_the_parts_passwords(
+    nats_server: str, conf: Path, tls_dir: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in NATS_PASSWORDS}
+    result = subprocess.run(
+        [nats_server, "-t", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**env, "NATS_SERVER_NAME": "nats-0"},
+        cwd=tls_dir,
+    )
+    assert result.returncode != 0 and "NATS_PROJECTS_PASSWORD" in result.stderr
+
+
+def test_nats_cluster_conf_asks_clients_and_routes_for_tls(nats_server: str) -> None:
+    """Without the certificates the server does not start: TLS is not optional."""
+    text = re.sub(r"#.*", "", NATS_CLUSTER_CONF.read_text(encoding="utf-8"))
+    cluster = text[text.index("cluster {") :]
+    assert re.search(r"^tls\s*\{", text, re.MULTILINE), "clients speak TLS"
+    assert re.search(r"tls\s*\{[^}]*verify:\s*true", cluster), "routes show a certificate"
+    result = subprocess.run(
+        [nats_server, "-t", "-c", str(NATS_CLUSTER_CONF)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **NATS_PASSWORDS, "NATS_SERVER_NAME": "nats-0"},
+        cwd=NATS_CLUSTER_CONF.parent.parent,  # no tls/ here
+    )
+    assert result.returncode != 0 and "tls/tls.crt" in result.stderr
+
+
+def test_nats_cluster_conf_refuses_to_start_without_a_server_name(
+    nats_server: str, tls_dir: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NATS_SERVER_NAME"}
     result = subprocess.run(
         [nats_server, "-t", "-c", str(NATS_CLUSTER_CONF)],
         capture_output=True,
         text=True,
         timeout=30,
-        env=env,
+        env={**env, **NATS_PASSWORDS},
+        cwd=tls_dir,
     )
     assert result.returncode != 0 and "NATS_SERVER_NAME" in result.stderr
 
@@ -497,7 +577,9 @@ def nats_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_compose_runs_three_routed_nats_nodes(compose: dict[str, Any], nats_server: str) -> None:
+def test_compose_runs_three_routed_nats_nodes(
+    compose: dict[str, Any], nats_server: str, tls_dir: Path
+) -> None:
     nodes = nats_services(compose)
     assert len(nodes) == 3
     conf_routes = set(nats_routes(NATS_CLUSTER_CONF.read_text(encoding="utf-8")))
@@ -513,7 +595,15 @@ def test_compose_runs_three_routed_nats_nodes(compose: dict[str, Any], nats_serv
         assert "/data" in mounts and mounts["/data"] in compose["volumes"]
         assert node.get("hostname", name) == name
         server_names.add(node["environment"]["NATS_SERVER_NAME"])
-        config_test(nats_server, NATS_CLUSTER_CONF, dict(node["environment"]))
+        assert (DEPLOY / mounts["/etc/nats/accounts.conf"]).resolve() == NATS_ACCOUNTS_CONF
+        assert mounts[node["working_dir"] + "/tls"] == "./nats/tls"
+        assert NATS_PASSWORDS.keys() <= node["environment"].keys()
+        config_test(
+            nats_server,
+            NATS_CLUSTER_CONF,
+            {"NATS_SERVER_NAME": node["environment"]["NATS_SERVER_NAME"]},
+            cwd=tls_dir,
+        )
         assert node["healthcheck"]
     assert len(server_names) == 3, "JetStream needs a distinct server name per node"
 
@@ -694,3 +784,26 @@ def test_dockerfile_installs_the_package_on_python_311_slim_as_a_non_root_user()
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
     rules = [line for line in ignore if line.strip() and not line.startswith("#")]
     assert rules[0] == "*", "exclude everything first, then admit what the build needs"
+
+
+# --- the broker's users ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PROCESSES)
+def test_every_part_connects_to_the_broker_as_its_own_user_over_tls(
+    compose: dict[str, Any], name: str
+) -> None:
+    env = compose["services"][name]["environment"]
+    assert env["PLANTRACK_NATS_USER"] == name
+    assert interpolated(env["PLANTRACK_NATS_PASSWORD"]) == {natsauth.password_variable(name)}
+    ca = env["PLANTRACK_NATS_CA_FILE"]
+    assert f"./nats/tls/ca.crt:{ca}:ro" in compose["services"][name]["volumes"]
+
+    container = only_container(of_kind("Deployment")[name])
+    k8s_env = {e["name"]: e for e in container["env"]}
+    assert k8s_env["PLANTRACK_NATS_USER"]["value"] == name
+    ref = k8s_env["PLANTRACK_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": SECRET_NAME, "key": f"nats-{name}-password"}
+    ca_file = Path(k8s_env["PLANTRACK_NATS_CA_FILE"]["value"])
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["nats-tls"] == str(ca_file.parent)

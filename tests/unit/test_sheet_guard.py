@@ -108,6 +108,20 @@ def test_an_unreadable_workbook_is_a_422_naming_the_file() -> None:
     assert caught.value.status == 422 and caught.value.errors[0]["loc"] == ["file"]
 
 
+def test_formula_like_text_is_exported_as_text_and_read_back_unchanged() -> None:
+    names = ["=1+2", "+SUM(A1)", "-A1", "@A1", "\tA1", "\rA1", "plain", "中文=不是公式"]
+    rows = [{"name": n, "category": "school", "quantity": -2.0} for n in names]
+    csv_text = write_csv(COLUMNS, rows).decode("utf-8-sig")
+    for n in names[:6]:
+        assert f"'{n}" in csv_text
+    assert ",-2," in csv_text  # numbers are numbers, not formulas
+    xlsx = write_xlsx(COLUMNS, rows)
+    assert b"<f>" not in zipfile.ZipFile(io.BytesIO(xlsx)).read("xl/worksheets/sheet1.xml")
+    for name, content in (("a.csv", write_csv(COLUMNS, rows)), ("a.xlsx", xlsx)):
+        sheet = read_sheet(content, name, COLUMNS)
+        assert [v["name"] for _, v in sheet.rows] == [n.strip() for n in names]
+
+
 # ---- fuzz: malformed files never crash the reader ----------------------------------------
 
 SMALL = SheetLimits(worker_memory_mb=256, read_timeout_seconds=30)

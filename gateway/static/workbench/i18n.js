@@ -146,6 +146,10 @@ export const MESSAGES = {
     action_update: "修改",
     action_transition: "推进阶段",
     action_correct: "更正",
+    action_report: "填报",
+    action_raise: "提出",
+    action_resolve: "办结",
+    action_import: "导入",
     entity_project: "项目",
     entity_milestone: "里程碑",
     entity_blocker: "难点",
@@ -326,6 +330,10 @@ export const MESSAGES = {
     action_update: "Changed",
     action_transition: "Stage moved",
     action_correct: "Corrected",
+    action_report: "Reported",
+    action_raise: "Raised",
+    action_resolve: "Resolved",
+    action_import: "Imported",
     entity_project: "Project",
     entity_milestone: "Milestone",
     entity_blocker: "Blocker",
@@ -380,6 +388,10 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) =>
     Object.hasOwn(vars, name) ? String(vars[name]) : whole,
   );
+}
+
+export function has(key) {
+  return Object.hasOwn(MESSAGES.zh, key);
 }
 
 /** Fill `data-i18n` (text) and `data-i18n-<attribute>` of the static shell. */

@@ -111,7 +111,7 @@ export async function render(root, ctx) {
   });
 
   const columns = [
-    { head: sortHeader(t("f_name"), "name", params, go), cell: (p) => h("a", { href: `/app/projects/${p.id}`, text: p.name }) },
+    { head: sortHeader(t("f_name"), "name", params, go), class: "name-col", cell: (p) => h("a", { href: `/app/projects/${p.id}`, text: p.name }) },
     { head: t("f_category"), cell: (p) => p.category_label },
     { head: sortHeader(t("f_stage"), "stage", params, go), cell: (p) => h("span", { class: `tag tag-${p.stage}`, text: p.stage_label }) },
     { head: sortHeader(t("f_sub_district"), "sub_district", params, go), cell: (p) => text(p.sub_district) },
@@ -173,7 +173,7 @@ export async function render(root, ctx) {
     h(
       "section",
       { class: "panel" },
-      h("div", { class: "panel-head" }, h("h2", { text: t("menu_ledger") }), actions),
+      h("div", { class: "panel-head" }, h("span", { class: "muted", text: t("total_n", { n: data.total.toLocaleString() }) }), actions),
       h("div", { class: "table-scroll" }, h("table", { class: "data-table", id: "ledger" }, h("thead", {}, head), h("tbody", {}, rows))),
       pager({ total: data.total, limit, offset }, (o, l) => go({ offset: o || null, limit: l === 20 ? null : l })),
     ),

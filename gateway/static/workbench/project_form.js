@@ -3,7 +3,7 @@
 
 import { getJson, send } from "./api.js";
 import { t } from "./i18n.js";
-import { breadcrumb, dialog, field, fill, h, showErrors, table, toast, values } from "./ui.js";
+import { breadcrumb, dateTime, dialog, field, fill, h, showErrors, table, toast, values } from "./ui.js";
 
 const FIELDS = [
   "name",
@@ -95,7 +95,7 @@ async function explainConflict(ctx, base, latest, mine) {
   const names = [...new Set([...theirs, ...Object.keys(mine)])];
   const change = await lastChange(latest.id);
   const who = change?.actor_name || change?.actor || t("conflict_someone");
-  const when = change?.at ? change.at.replace("T", " ").slice(0, 16) : "";
+  const when = change?.at ? dateTime(change.at) : "";
   const rows = names.map((n) => ({ n }));
   const content = h(
     "div",

@@ -1,7 +1,7 @@
 // 变更记录: who changed what and when, field by field (before → after), in the ledger's words.
 
 import { getJson } from "./api.js";
-import { t } from "./i18n.js";
+import { has, t } from "./i18n.js";
 import { dateTime, h } from "./ui.js";
 
 const FIELD_KEYS = {
@@ -48,6 +48,11 @@ function fieldName(entity, name) {
   return FIELD_KEYS[name] ? t(FIELD_KEYS[name]) : name;
 }
 
+/** A word of the dictionary, or a general one: a code must never reach the page. */
+function known(key, fallback) {
+  return has(key) ? t(key) : t(fallback);
+}
+
 function actorName(entry) {
   const actor = entry.actor;
   if (actor && typeof actor === "object") return actor.display_name || actor.username;
@@ -64,7 +69,7 @@ export async function historyPanel(ctx, p) {
       h(
         "li",
         {},
-        h("strong", { text: `${t(`entity_${e.entity}`)} · ${t(`action_${e.action}`)}` }),
+        h("strong", { text: `${known(`entity_${e.entity}`, "entity_project")} · ${known(`action_${e.action}`, "action_update")}` }),
         " ",
         h("span", { class: "muted", text: t("history_by", { who: actorName(e), when: dateTime(e.at) }) }),
         Object.entries(e.changes || {})

@@ -1,0 +1,51 @@
+"""Text people send: trimmed, and refused when it holds control characters.
+
+Every request body of the services mixes in `CleanText`: a string field is stripped of leading
+and trailing whitespace before its constraints apply (so a name of blanks is too short, 422),
+and refused when it holds a control character (C0, DEL, C1), naming the field. Free-text fields
+(`FREE_TEXT_FIELDS`: notes, descriptions, resolutions) may hold tabs and line breaks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationInfo, field_validator
+from sqlmodel import SQLModel
+
+FREE_TEXT_FIELDS = frozenset({"note", "description", "resolution"})
+LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+NOTE_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean(value: str, *, free_text: bool = False) -> str:
+    """The text trimmed; ValueError naming the first control character it holds."""
+    value = value.strip()
+    found = (NOTE_CONTROLS if free_text else LINE_CONTROLS).search(value)
+    if found:
+        allowed = "only tabs and line breaks are allowed" if free_text else "one line of text"
+        raise ValueError(
+            f"contains the control character U+{ord(found.group()):04X} at position "
+            f"{found.start() + 1}; {allowed}"
+        )
+    return value
+
+
+def refuse_controls(value: str) -> str:
+    """A spreadsheet cell's text: invisible controls refused, tabs and line breaks kept."""
+    found = NOTE_CONTROLS.search(value)
+    if found:
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X}")
+    return value
+
+
+class CleanText(SQLModel):
+    """Mixed into request bodies: every string field trimmed and free of control characters."""
+
+    @field_validator("*", mode="before", check_fields=False)
+    @classmethod
+    def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            return clean(value, free_text=info.field_name in FREE_TEXT_FIELDS)
+        return value

@@ -1,0 +1,298 @@
+"""The workbench in a real browser over the real system: one test per journey of the people
+who keep the ledger. Each saves a screenshot under tests/artifacts/workbench/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.auth import Role
+from tests.e2e.conftest import ARTIFACTS, System, require_events_rollups
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+# zh-CN: date inputs show dates the way a Chinese desktop does (2024/01/15).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--lang=zh-CN"]
+SHOTS = ARTIFACTS / "workbench"
+ACTION_BUTTONS = (
+    "新建项目",
+    "编辑",
+    "推进阶段",
+    "新增里程碑",
+    "标记完成",
+    "填报投资",
+    "新增难点",
+    "办结",
+    "保存",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_as(browser, system: System, role: Role, *, width: int = 1366, height: int = 768):
+    """A new page signed in as `role`, on the ledger."""
+    page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+    page.set_default_timeout(15_000)
+    token = system.token(role, f"e2e-{role.value}")
+    page.goto(f"{system.url}/app/projects#token={token}")
+    page.get_by_role("heading", name="项目台账", exact=True).wait_for()
+    return page
+
+
+def shot(page, name: str, *, full_page: bool = True) -> Path:
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def api(system: System, method: str, path: str, role: Role = Role.project_office, **kw):
+    r = httpx.request(method, system.url + path, headers=system.headers(role), timeout=30, **kw)
+    assert r.status_code < 300, r.text
+    return r.json()
+
+
+def new_project(system: System, **fields) -> dict:
+    body = {"name": "芝罘区测试项目", "category": "school", "sub_district": "向阳街道", **fields}
+    return api(system, "POST", "/api/v1/projects", json=body)
+
+
+def no_raw_codes_or_json(page) -> None:
+    text = page.locator("#page").inner_text()
+    assert "{" not in text and '"loc"' not in text, text[:500]
+    for code in ("reserve", "starting", "building", "school", "undefined", "null", "NaN"):
+        assert not re.search(rf"\b{code}\b", text), code
+
+
+def dialog_save(page, name: str = "保存") -> None:
+    page.get_by_role("dialog").get_by_role("button", name=name, exact=True).click()
+
+
+def school_target_value(browser, system: System) -> float:
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page.goto(f"{system.url}/#token={system.token(Role.viewer, 'dashboard')}")
+    value = page.locator('[data-target-id="schools"] .current-value')
+    value.wait_for(timeout=20_000)
+    number = float(value.inner_text().replace(",", ""))
+    page.close()
+    return number
+
+
+def test_a_clerk_registers_a_school_records_its_progress_and_the_school_target_rises(
+    browser, system: System
+):
+    from playwright.sync_api import expect
+
+    require_events_rollups(system)
+    before = school_target_value(browser, system)
+    page = open_as(browser, system, Role.project_office)
+
+    page.get_by_role("button", name="新建项目").click()
+    page.get_by_label("项目名称").fill("芝罘区工作台测试小学")
+    page.get_by_label("项目类别").select_option(label="学校")
+    page.get_by_label("所属街道").select_option(label="向阳街道")
+    page.get_by_label("责任单位").fill("区教体局")
+    page.get_by_label("入库日期").fill("2024-01-15")
+    page.get_by_label("计划开工日期").fill("2024-03-01")
+    page.get_by_label("计划竣工日期").fill("2025-06-30")
+    page.get_by_label("总投资（万元）").fill("12000")
+    shot(page, "project_form")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("heading", name=re.compile("芝罘区工作台测试小学"))).to_be_visible()
+    expect(page.get_by_text("已保存")).to_be_visible()
+    project_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
+
+    for title, due in (("立项审批", "2024-02-10"), ("主体封顶", "2024-12-31")):
+        page.get_by_role("button", name="新增里程碑").click()
+        page.get_by_role("dialog").get_by_label("里程碑名称").fill(title)
+        page.get_by_role("dialog").get_by_label("计划完成日期").fill(due)
+        dialog_save(page)
+        expect(page.locator("#milestones").get_by_text(title)).to_be_visible()
+
+    page.get_by_label("年度").select_option("2024")
+    for month, amount in (("2024-03", "1000"), ("2024-04", "1500.5"), ("2024-05", "2000")):
+        page.get_by_label(f"{month} 完成投资（万元）").fill(amount)
+    page.get_by_role("button", name="填报投资").click()
+    expect(page.locator("#investment").get_by_text("4,500.5", exact=False).first).to_be_visible()
+
+    for stage, on in (("开工", "2024-03-01"), ("在建", "2024-06-01"), ("建成", "2025-06-30")):
+        page.get_by_role("button", name="推进阶段").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("推进到").select_option(label=stage)
+        dialog.get_by_label("日期").fill(on)
+        dialog.get_by_label("备注").fill(f"{stage}：工作台录入")
+        expect(dialog.get_by_text("可以推进")).to_be_visible()
+        dialog_save(page)
+        page.get_by_role("dialog").filter(has_text="确认将项目").get_by_role(
+            "button", name="确认"
+        ).click()
+        expect(page.locator(".timeline li.current")).to_contain_text(stage)
+        expect(page.locator(".timeline li.current")).to_contain_text(on)
+
+    shot(page, "project_detail_built")
+    no_raw_codes_or_json(page)
+    project = api(system, "GET", f"/api/v1/projects/{project_id}")
+    assert project["stage"] == "built" and project["built_on"] == "2025-06-30"
+    assert project["created_on"] == "2024-01-15"
+    assert project["completed_investment_wan"] == 4500.5
+    assert [m["title"] for m in project["milestones"]] == ["立项审批", "主体封顶"]
+
+    dashboard = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    dashboard.goto(f"{system.url}/#token={system.token(Role.viewer, 'dashboard')}")
+    expect(dashboard.locator('[data-target-id="schools"] .current-value')).to_have_text(
+        re.compile(rf"^{int(before) + 1}$"), timeout=20_000
+    )
+    dashboard.locator('[data-target-id="schools"]').scroll_into_view_if_needed()
+    dashboard.screenshot(path=str(SHOTS / "dashboard_school_target.png"))
+    dashboard.close()
+    page.close()
+
+
+def test_an_illegal_move_is_explained_in_the_apis_words_before_submitting(browser, system: System):
+    from playwright.sync_api import expect
+
+    project = new_project(system, name="芝罘区非法推进测试小学", created_on="2024-05-01")
+    page = open_as(browser, system, Role.project_office)
+    page.goto(f"{system.url}/app/projects/{project['id']}")
+    page.get_by_role("button", name="推进阶段").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("推进到").select_option(label="开工")
+    dialog.get_by_label("日期").fill("2024-04-01")
+    dialog.get_by_label("日期").dispatch_event("change")
+    refusal = httpx.post(
+        f"{system.url}/api/v1/projects/{project['id']}/transitions?dry_run=true",
+        json={"to": "starting", "on": "2024-04-01"},
+        headers={**system.headers(Role.project_office), "Accept-Language": "zh-CN"},
+        timeout=30,
+    )
+    assert refusal.status_code == 409
+    expect(dialog.locator("#move-check")).to_have_text(refusal.json()["detail"])
+    expect(dialog.get_by_role("button", name="保存")).to_be_disabled()
+    shot(page, "illegal_move_explained", full_page=False)
+    after = api(system, "GET", f"/api/v1/projects/{project['id']}")
+    assert after["stage"] == "reserve" and after["version"] == project["version"]
+    page.close()
+
+
+def test_someone_elses_save_is_shown_and_the_clerk_reapplies_her_change(browser, system: System):
+    from playwright.sync_api import expect
+
+    project = new_project(system, name="芝罘区并发编辑测试小学", lead_department="区教体局")
+    page = open_as(browser, system, Role.project_office)
+    page.goto(f"{system.url}/app/projects/{project['id']}/edit")
+    page.get_by_label("总投资（万元）").fill("8800")
+    # Meanwhile a colleague changes the lead department.
+    httpx.patch(
+        f"{system.url}/api/v1/projects/{project['id']}",
+        json={"lead_department": "区住建局"},
+        headers={**system.headers(Role.project_office), "If-Match": f'"{project["version"]}"'},
+        timeout=30,
+    ).raise_for_status()
+    page.get_by_role("button", name="保存").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="他人已先保存了这个项目")).to_be_visible()
+    expect(dialog.get_by_role("row", name=re.compile("责任单位"))).to_contain_text("区住建局")
+    expect(dialog.get_by_role("row", name=re.compile("总投资"))).to_contain_text("8800")
+    shot(page, "conflict_412", full_page=False)
+    dialog.get_by_role("button", name="在最新内容上重新应用我的修改").click()
+    expect(page.get_by_label("责任单位")).to_have_value("区住建局")
+    expect(page.get_by_label("总投资（万元）")).to_have_value("8800")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("已保存")).to_be_visible()
+    final = api(system, "GET", f"/api/v1/projects/{project['id']}")
+    assert final["lead_department"] == "区住建局" and final["total_investment_wan"] == 8800
+    page.close()
+
+
+def test_a_blocker_is_raised_listed_and_resolved_with_a_note(browser, system: System):
+    from playwright.sync_api import expect
+
+    project = new_project(system, name="芝罘区难点测试小学")
+    page = open_as(browser, system, Role.project_office)
+    page.goto(f"{system.url}/app/projects/{project['id']}")
+    page.get_by_role("button", name="新增难点").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("问题类型").select_option(label="用地保障")
+    dialog.get_by_label("责任单位").fill("区自然资源局")
+    dialog.get_by_label("问题描述").fill("地块征收补偿尚未完成")
+    dialog.get_by_label("办结时限").fill("2099-12-31")
+    dialog_save(page)
+    expect(page.locator("#blockers").get_by_text("地块征收补偿尚未完成")).to_be_visible()
+
+    page.get_by_role("link", name="难点堵点").click()
+    section = page.get_by_role("region", name="区自然资源局")
+    row = section.get_by_role("row", name=re.compile("芝罘区难点测试小学"))
+    expect(row).to_be_visible()
+    shot(page, "blockers_open")
+    row.get_by_role("button", name="办结").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("解决情况").fill("补偿协议已签订，地块交付")
+    dialog_save(page, "办结")
+    expect(page.get_by_text("已保存")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("芝罘区难点测试小学"))).to_have_count(0)
+    [blocker] = api(system, "GET", f"/api/v1/projects/{project['id']}")["blockers"]
+    assert blocker["resolution"] == "补偿协议已签订，地块交付" and blocker["open"] is False
+    page.close()
+
+
+def test_a_viewer_sees_every_page_without_an_action_button(browser, system: System):
+    from playwright.sync_api import expect
+
+    project = new_project(system, name="芝罘区只读测试小学")
+    page = open_as(browser, system, Role.viewer)
+    expect(page.get_by_role("link", name="导入导出")).to_have_count(0)
+    for path, name in (
+        ("/app/projects", "viewer_ledger"),
+        (f"/app/projects/{project['id']}", "viewer_detail"),
+        ("/app/pipeline?year=2024", "viewer_pipeline"),
+        ("/app/blockers", "viewer_blockers"),
+    ):
+        page.goto(system.url + path)
+        page.locator("#page h1").wait_for()
+        for label in ACTION_BUTTONS:
+            expect(page.get_by_role("button", name=label, exact=True)).to_have_count(0)
+        expect(page.get_by_role("link", name="编辑", exact=True)).to_have_count(0)
+        shot(page, name)
+    page.goto(f"{system.url}/app/projects/{project['id']}/edit")
+    expect(page.get_by_text("没有找到这个页面")).to_be_visible()
+    page.close()
+
+
+def test_a_phone_reads_the_ledger_and_a_project(browser, system: System):
+    project = new_project(system, name="芝罘区手机查看测试小学")
+    page = open_as(browser, system, Role.viewer, width=390, height=844)
+    # the table scrolls inside its panel; the page itself does not scroll sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone_ledger")
+    page.goto(f"{system.url}/app/projects/{project['id']}")
+    page.locator("#page h1").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone_detail")
+    page.close()
+
+
+def test_the_api_reference_renders_openapi_31_offline(browser, system: System):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    remote: list[str] = []
+    page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(system.url) else None)
+    page.goto(f"{system.url}/docs")
+    page.locator(".opblock").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Unable to render this definition").count() == 0
+    assert page.get_by_text("OAS 3.1").count() == 1
+    assert page.locator(".opblock").count() > 30
+    assert remote == []
+    shot(page, "api_docs")
+    page.close()
