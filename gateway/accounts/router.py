@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from gateway.accounts import oidc
@@ -111,6 +112,7 @@ def get_accounts(request: Request) -> Accounts:
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's id")]
 
 
 def client_address(request: Request) -> str:
@@ -156,7 +158,10 @@ async def read_login(request: Request) -> Login:
             raise Invalid("请求体须为 JSON 或表单。 (JSON or a form is expected)") from exc
     if not isinstance(data, dict):
         raise Invalid("请求体须为 JSON 对象。 (a JSON object is expected)")
-    return Login.model_validate(data)
+    try:
+        return Login.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
 
 
 @router.post(
@@ -386,6 +391,6 @@ def create_api_key(body: ApiKeyCreate, admin: GatewayAdmin, accounts: AccountsDe
 
 
 @router.delete("/api/v1/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
-def revoke_api_key(key_id: int, _: GatewayAdmin, accounts: AccountsDep) -> Response:
+def revoke_api_key(key_id: KeyId, _: GatewayAdmin, accounts: AccountsDep) -> Response:
     accounts.revoke_api_key(key_id)
     return Response(status_code=204)
