@@ -21,7 +21,7 @@ from gateway.deps import (
     check_same_origin,
 )
 from services.common.errors import Invalid, NotFound, PreconditionRequired, Unauthorized
-from services.common.paging import Page
+from services.common.paging import Page, Paging
 
 router = APIRouter(tags=["auth"])
 
@@ -298,9 +298,9 @@ async def oidc_callback(
 
 
 @router.get("/api/v1/users", response_model=Page[UserPublic], summary="Every account")
-def list_users(_: GatewayAdmin, accounts: AccountsDep) -> dict[str, Any]:
+def list_users(_: GatewayAdmin, accounts: AccountsDep, page: Paging) -> dict[str, Any]:
     items = [u.public() for u in accounts.list_users()]
-    return {"items": items, "total": len(items)}
+    return {"items": items[page.offset : page.offset + page.limit], "total": len(items)}
 
 
 @router.post("/api/v1/users", status_code=201, response_model=UserCreated, summary="New account")
@@ -370,9 +370,9 @@ def reset_password(
 
 
 @router.get("/api/v1/api-keys", response_model=Page[ApiKeyPublic], summary="Every API key")
-def list_api_keys(_: GatewayAdmin, accounts: AccountsDep) -> dict[str, Any]:
+def list_api_keys(_: GatewayAdmin, accounts: AccountsDep, page: Paging) -> dict[str, Any]:
     items = accounts.list_api_keys()
-    return {"items": items, "total": len(items)}
+    return {"items": items[page.offset : page.offset + page.limit], "total": len(items)}
 
 
 @router.post(

@@ -270,6 +270,8 @@ class Accounts:
                 .where(users.c.id == user.id)
                 .values(**values, version=users.c.version + 1)
             )
+            if Role.admin.value in user.roles and not user.disabled:
+                self._keep_an_administrator(conn)
             if values.get("disabled"):
                 self._revoke_sessions(conn, user.id)
         log.info("account %s changed: %s", user.username, sorted(values))
@@ -297,6 +299,15 @@ class Accounts:
             )
         log.info("account %s: password reset", user.username)
         return self.get_user(username), new
+
+    def _keep_an_administrator(self, conn: Any) -> None:
+        """Refuse (and so roll back) a change to an administrator that leaves nobody able to
+        manage accounts."""
+        rows = conn.execute(select(users.c.roles).where(users.c.disabled.is_(False))).all()
+        if not any(Role.admin.value in r.roles for r in rows):
+            raise Conflict(
+                "至少需要保留一个启用的管理员账号。 (At least one enabled admin must remain.)"
+            )
 
     def _revoke_sessions(self, conn: Any, user_id: int) -> None:
         conn.execute(

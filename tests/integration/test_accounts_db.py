@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from gateway.accounts.models import users
 from gateway.accounts.service import AccountLocked, Accounts, BadCredentials
+from services.common.errors import Conflict
 from services.common.settings import Settings
 
 PASSWORD = "芝罘区-绿色低碳-2025"
@@ -127,3 +128,15 @@ def test_api_keys_are_stored_as_digests_and_stop_at_expiry_or_revocation(make_ac
     accounts.revoke_api_key(row["id"])
     assert accounts.api_key_principal(key) is None
     assert accounts.get_api_key(row["id"])["state"] == "revoked"
+
+
+def test_the_last_enabled_administrator_can_be_neither_disabled_nor_demoted(make_accounts):
+    accounts = make_accounts()
+    accounts.add_user(username="root", roles=["admin"], password=PASSWORD)
+    with pytest.raises(Conflict, match="管理员"):
+        accounts.set_disabled("root", True)
+    with pytest.raises(Conflict):
+        accounts.update_user("root", changes={"roles": ["viewer"]})
+    assert accounts.get_user("root").roles == ["admin"] and not accounts.get_user("root").disabled
+    accounts.add_user(username="deputy", roles=["admin", "viewer"], password=PASSWORD)
+    assert accounts.set_disabled("root", True).disabled
