@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
@@ -19,6 +20,8 @@ from services.common.settings import SERVICES, Settings
 log = logging.getLogger("plantrack.gateway")
 
 RETRIED_METHODS = frozenset({"GET", "HEAD"})
+# Routes whose work takes longer than a moment (a whole spreadsheet read and written).
+LONG_WORK = re.compile(rf"^{API_PREFIX}/(projects|enterprises)/import$")
 RETRY_DELAYS = (0.05, 0.2)
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the next hop recomputes.
 HOP_HEADERS = frozenset(
@@ -55,6 +58,7 @@ class Upstreams:
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
         self.base = {name: getattr(settings, f"{name}_url").rstrip("/") for name in SERVICES}
         self.timeout = settings.upstream_timeout_seconds
+        self.import_timeout = settings.upstream_import_timeout_seconds
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout, connect=min(2.0, self.timeout)),
             # Shorter than uvicorn's keep-alive (5 s), so the gateway never writes to a
@@ -66,6 +70,10 @@ class Upstreams:
             transport=transport or httpx.AsyncHTTPTransport(retries=1),
             follow_redirects=False,
         )
+
+    def timeout_for(self, method: str, path: str) -> float:
+        """How long the route's own work may take: imports long, everything else short."""
+        return self.import_timeout if method == "POST" and LONG_WORK.match(path) else self.timeout
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -91,13 +99,18 @@ class Upstreams:
                 url,
                 headers=headers,
                 content=content,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                timeout=(
+                    httpx.Timeout(timeout, connect=min(2.0, timeout))
+                    if timeout is not None
+                    else httpx.USE_CLIENT_DEFAULT
+                ),
             )
             try:
                 return await self.client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
+                waited = timeout if timeout is not None else self.timeout
                 error: DomainError = UpstreamTimeout(
-                    f"The {service} service did not answer within {self.timeout:g} s.",
+                    f"The {service} service did not answer within {waited:g} s.",
                     extra={"service": service},
                 )
                 cause: Exception = exc
@@ -153,6 +166,7 @@ async def forward(path: str, request: Request, _: Routed) -> Response:
         headers=forward_headers(request),
         content=body or None,
         stream=True,
+        timeout=upstreams.timeout_for(request.method, full_path),
     )
     headers = {
         k: v for k, v in upstream.headers.items() if k.lower() not in DROPPED_RESPONSE_HEADERS

@@ -123,8 +123,14 @@ def auth(token: str, **headers: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def running_app(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, behind an in-process httpx client."""
+    """The app with its lifespan running, behind an in-process httpx client.
+
+    The client asks for English messages, which most assertions read; tests of the Chinese
+    wording (the default for callers that do not ask) send their own Accept-Language.
+    """
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers={"Accept-Language": "en"}
+        ) as client:
             yield client

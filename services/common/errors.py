@@ -11,6 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.i18n import Text, language_of, localise
+from services.common.labels import MESSAGES, TITLES, VALIDATION
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -23,7 +26,7 @@ class DomainError(Exception):
 
     def __init__(
         self,
-        detail: str,
+        detail: str | Text,
         *,
         loc: Sequence[str | int] | None = None,
         errors: list[dict[str, Any]] | None = None,
@@ -72,16 +75,23 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
+def title_of(status: int, fallback: str | Text = "Error") -> Text | str:
+    """The problem title of a status, in both languages."""
+    return TITLES.get(status, fallback)
+
+
 def problem(
     status: int,
-    title: str,
-    detail: str,
+    title: str | Text,
+    detail: str | Text,
     *,
     errors: list[dict[str, Any]] | None = None,
     type_: str = "about:blank",
     headers: dict[str, str] | None = None,
+    language: str = "zh",
     **extra: Any,
 ) -> JSONResponse:
+    """A problem+json response; every `Text` in it is given in `language`."""
     body: dict[str, Any] = {
         "type": type_,
         "title": title,
@@ -90,18 +100,43 @@ def problem(
         "errors": errors or [],
     }
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        localise(body, language), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def request_language(request: Request) -> str:
+    return language_of(request.headers.get("accept-language"))
+
+
+def validation_text(err: dict[str, Any]) -> Text:
+    """One pydantic error in both languages (the English is pydantic's own wording)."""
+    msg = err.get("msg", "invalid")
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx and "expected" not in msg:
+        msg = f"{msg} (expected {ctx['expected']})"
+    error = ctx.get("error")
+    if isinstance(error, Exception) and error.args and isinstance(error.args[0], Text):
+        return error.args[0]
+    template = VALIDATION.get(err.get("type", ""))
+    if template is None:
+        return Text(f"值无效：{msg}", msg)
+    try:
+        zh = template.format(**{k: _plain_number(v) for k, v in ctx.items()})
+    except (KeyError, IndexError):
+        zh = template.split("：")[0].split("（")[0]
+    return Text(zh, msg)
+
+
+def _plain_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p not in ("body",)] or list(err.get("loc", ()))
-        msg = err.get("msg", "invalid")
-        ctx = err.get("ctx") or {}
-        if "expected" in ctx and "expected" not in msg:
-            msg = f"{msg} (expected {ctx['expected']})"
-        out.append({"loc": loc, "msg": msg})
+        out.append({"loc": loc, "msg": validation_text(err)})
     return out
 
 
@@ -109,53 +144,70 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Every error leaves the app as problem+json, whatever raised it."""
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem(
-            exc.status, exc.title, exc.detail, errors=exc.errors, headers=headers, **exc.extra
+            exc.status,
+            title_of(exc.status, exc.title),
+            exc.detail,
+            errors=exc.errors,
+            headers=headers,
+            language=request_language(request),
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors)
-        return problem(422, "Invalid input", f"Invalid fields: {fields}", errors=errors)
+        return problem(
+            422,
+            title_of(422),
+            MESSAGES("invalid_fields", fields=fields),
+            errors=errors,
+            language=request_language(request),
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-        return problem(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str | Text) else str(exc.detail)
+        return problem(
+            exc.status_code,
+            title_of(exc.status_code),
+            detail,
+            headers=getattr(exc, "headers", None),
+            language=request_language(request),
+        )
 
     @app.exception_handler(sa_exc.DataError)
-    async def _data(_: Request, exc: sa_exc.DataError) -> JSONResponse:
+    async def _data(request: Request, exc: sa_exc.DataError) -> JSONResponse:
         # The database refused a value the schema let through (a number out of its range,
         # a NUL character): bad input, not a failure of ours.
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
         return problem(
             422,
-            "Invalid input",
-            f"A value cannot be stored: {reason}. Check numbers are in range and text has no "
-            "control characters.",
+            title_of(422),
+            MESSAGES("db_value", reason=reason),
+            language=request_language(request),
         )
 
     @app.exception_handler(sa_exc.OperationalError)
     @app.exception_handler(sa_exc.InterfaceError)
-    async def _database_away(_: Request, exc: Exception) -> JSONResponse:
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
         logging.getLogger("plantrack").warning("database unavailable: %s", exc)
         return problem(
             503,
-            "Service unavailable",
-            "The database connection was lost; nothing was changed unless a later read shows it. "
-            "Retry shortly.",
+            title_of(503),
+            MESSAGES("db_away"),
             headers={"Retry-After": "1"},
+            language=request_language(request),
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
         logging.getLogger("plantrack").exception("unhandled error", exc_info=exc)
-        return problem(500, "Internal error", "An unexpected error occurred; it has been logged.")
+        return problem(500, title_of(500), MESSAGES("internal"), language=request_language(request))

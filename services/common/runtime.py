@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine, MetaData, Table
 from sqlmodel import Session
 
-from services.common import db, sheet_guard
+from services.common import db, idempotency, sheet_guard
 from services.common import nats as natsutil
 from services.common.contracts.calendar import BusinessCalendar, Clock
 from services.common.errors import (
@@ -255,6 +255,15 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
+def install_idempotency(app: FastAPI, runtime: Runtime) -> None:
+    """POSTs honour `Idempotency-Key` wherever the service's database has the key table."""
+    table = runtime.metadata.tables.get(idempotency.TABLE) if runtime.metadata else None
+    if table is not None and runtime.engine is not None:
+        app.add_middleware(
+            idempotency.Idempotency, engine=runtime.engine, table=table, secret=app.state.secret
+        )
+
+
 def create_service_app(
     *,
     name: str,
@@ -282,6 +291,7 @@ def create_service_app(
     app.state.secret = settings.signing_secret()
     sheet_guard.configure(settings)
     install_problem_handlers(app)
+    install_idempotency(app, runtime)
     install_request_id(app)
     app.middleware("http")(latency_middleware(name))
 

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     enterprises_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['enterprises']}"
     events_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['events']}"
     upstream_timeout_seconds: float = 5.0
+    # Imports read a sheet (up to sheet_read_timeout_seconds) and then write it: the gateway
+    # waits longer than the service can work on one, so it never answers 504 to a live import.
+    upstream_import_timeout_seconds: float = Field(default=600.0, gt=0)
     rate_limit_per_minute: int = 6000
 
     # Uploaded spreadsheets: refused (413) over these before reading; read in a worker process
@@ -121,6 +124,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
+        if self.upstream_import_timeout_seconds <= self.sheet_read_timeout_seconds:
+            raise ValueError(
+                "PLANTRACK_UPSTREAM_IMPORT_TIMEOUT_SECONDS must be longer than "
+                "PLANTRACK_SHEET_READ_TIMEOUT_SECONDS (the gateway must outwait an import)"
+            )
         if self.env == "production" and (not self.secret or len(self.secret) < 32):
             raise ValueError("PLANTRACK_SECRET of at least 32 characters is required in production")
         return self

@@ -20,7 +20,7 @@ import os
 import re
 import resource
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -94,14 +94,28 @@ def current_limits() -> SheetLimits:
 
 def read_rows(content: bytes, filename: str, limits: SheetLimits | None = None) -> list[list[Any]]:
     """The raw rows of an upload's first sheet, read inside the envelope (see the module doc)."""
+    return read_tables(content, filename, sheets=(), limits=limits)[0][1]
+
+
+def read_tables(
+    content: bytes,
+    filename: str,
+    *,
+    sheets: Collection[str] | None = None,
+    limits: SheetLimits | None = None,
+) -> list[tuple[str, list[list[Any]]]]:
+    """The raw rows of an upload's sheets (all, or the first and those named in `sheets`), read
+    inside the envelope (see the module doc); the limits hold for all the sheets together."""
     limits = limits or current_limits()
     if is_xlsx(content, filename):
         inspect_xlsx(content, limits)
-    outcome = _run_worker(content, filename, limits)
-    rows = _outcome(outcome, limits)
+    outcome = _run_worker(content, filename, limits, sheets)
+    tables = _outcome(outcome, limits)
     if not is_xlsx(content, filename):
-        rows = [[_unquote(cell) for cell in row] for row in rows]
-    return rows
+        tables = [
+            (name, [[_unquote(cell) for cell in row] for row in rows]) for name, rows in tables
+        ]
+    return tables
 
 
 def drain(rows: list[list[Any]]) -> Iterator[list[Any]]:
@@ -259,10 +273,14 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["services.common.spreadsheet", "python_calamine", "openpyxl"])
 
 
-def _run_worker(content: bytes, filename: str, limits: SheetLimits) -> tuple[Any, ...]:
+def _run_worker(
+    content: bytes, filename: str, limits: SheetLimits, sheets: Collection[str] | None = None
+) -> tuple[Any, ...]:
     receive, send = _context.Pipe(duplex=False)
     worker = _context.Process(
-        target=_worker, args=(send, content, filename, limits), name="plantrack-sheet-reader"
+        target=_worker,
+        args=(send, content, filename, limits, sheets),
+        name="plantrack-sheet-reader",
     )
     worker.start()
     send.close()
@@ -280,7 +298,7 @@ def _run_worker(content: bytes, filename: str, limits: SheetLimits) -> tuple[Any
         worker.join()
 
 
-def _outcome(outcome: tuple[Any, ...], limits: SheetLimits) -> list[list[Any]]:
+def _outcome(outcome: tuple[Any, ...], limits: SheetLimits) -> list[tuple[str, list[list[Any]]]]:
     from services.common.spreadsheet import ImportRejected
     from services.common.spreadsheet import _unreadable as unreadable
 
@@ -305,15 +323,25 @@ def _outcome(outcome: tuple[Any, ...], limits: SheetLimits) -> list[list[Any]]:
     )  # fmt: skip
 
 
-def _worker(send: Connection, content: bytes, filename: str, limits: SheetLimits) -> None:
+def _worker(
+    send: Connection,
+    content: bytes,
+    filename: str,
+    limits: SheetLimits,
+    sheets: Collection[str] | None = None,
+) -> None:
     """Runs in the worker process: limit the address space, read, send the rows or the reason."""
-    from services.common.spreadsheet import ImportRejected
-    from services.common.spreadsheet import _raw_rows as raw_rows
+    from services.common.spreadsheet import ImportRejected, raw_tables
 
     os.environ["RUST_BACKTRACE"] = "0"  # a native abort says one line, not fifty
     _limit_address_space(limits.worker_memory_mb * MB)
     try:
-        send.send(("rows", _bounded(raw_rows(content, filename), limits)))
+        tables, cells = [], 0
+        for name, rows in raw_tables(content, filename, sheets):
+            bounded = _bounded(rows, limits, cells)
+            cells += sum(len(r) for r in bounded)
+            tables.append((name, bounded))
+        send.send(("rows", tables))
     except _Limit as exc:
         send.send(("limit", *exc.args_for_pickle))
     except ImportRejected as exc:
@@ -336,10 +364,10 @@ def _limit_address_space(budget: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (start + budget, start + budget))
 
 
-def _bounded(rows: Iterable[Sequence[Any]], limits: SheetLimits) -> list[list[Any]]:
-    """The rows as lists without trailing blanks, refused as soon as one count passes its limit."""
+def _bounded(rows: Iterable[Sequence[Any]], limits: SheetLimits, cells: int = 0) -> list[list[Any]]:
+    """The rows as lists without trailing blanks, refused as soon as one count passes its limit
+    (`cells`: how many the sheets before this one held)."""
     out: list[list[Any]] = []
-    cells = 0
     for raw in rows:
         row = list(raw)
         while row and (row[-1] is None or row[-1] == ""):

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from services.common.auth import EnterpriseWriter, Reader
 from services.common.errors import Invalid
+from services.common.i18n import code_of
 from services.common.runtime import Runtime, SessionDep
 from services.common.settings import Settings
 from services.enterprises import catalogue, service
@@ -78,6 +79,12 @@ def enterprise_filters(
         date | None, Query(description="Date the designation must hold on (default today)")
     ] = None,
 ) -> EnterpriseFilters:
+    # the Chinese labels the API returns (高新技术企业, 区级, 大型) are accepted as the codes
+    designation = [code_of(k, catalogue.DESIGNATION_LABELS) for k in designation or []] or None
+    level = [code_of(k, catalogue.LEVEL_LABELS) for k in level or []] or None
+    size = code_of(size, catalogue.SIZE_LABELS)
+    if industry_section:
+        industry_section = code_of(industry_section, catalogue.INDUSTRY_SECTIONS)
     for key in designation or []:
         catalogue.designation_type(key)
     for key in level or []:

@@ -12,6 +12,8 @@ from sqlmodel import Field, SQLModel
 from services.common.db import service_registry
 from services.common.envelope import utcnow
 from services.common.history import history_table
+from services.common.i18n import code_of
+from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.enterprises.catalogue import (
@@ -95,7 +97,7 @@ class _EnterpriseInput(CleanText):
         value = _blank_to_none(value)
         if value is None:
             return None
-        code = str(value).upper()
+        code = code_of(str(value), INDUSTRY_SECTIONS).upper()
         if code not in INDUSTRY_SECTIONS:
             raise ValueError(
                 f"unknown GB/T 4754 section {value!r}; use one letter A–T "
@@ -193,11 +195,18 @@ class DesignationCreate(CleanText, DesignationBase):
     @field_validator("type", "level", "certificate_no", mode="before")
     @classmethod
     def _strip(cls, value: object) -> object:
-        return _blank_to_none(value)
+        value = _blank_to_none(value)
+        # the Chinese labels the API returns (高新技术企业, 区级) are accepted as the codes
+        return code_of(code_of(value, DESIGNATION_LABELS), LEVEL_LABELS)
 
 
 class DesignationRenew(CleanText, EnterprisesModel):
     """POST …/designations/{did}/renew: the new certificate; type comes from the old one."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return code_of(_blank_to_none(value), LEVEL_LABELS)
 
     level: str | None = Field(default=None, max_length=20, description="Defaults to the old level")
     granted_on: date
@@ -341,3 +350,4 @@ class ImportResult(SQLModel):
 
 outbox = outbox_table(metadata)
 history = history_table(metadata)
+idempotency = idempotency_table(metadata)

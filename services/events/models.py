@@ -12,6 +12,7 @@ from sqlalchemy import Column, DateTime, Index, String
 from sqlmodel import Field, SQLModel
 
 from services.common.db import service_registry
+from services.common.idempotency import idempotency_table
 from services.common.inbox import inbox_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
@@ -39,6 +40,7 @@ class EventsModel(SQLModel, registry=registry):
 
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
+idempotency = idempotency_table(metadata)
 
 
 def _stamp() -> Any:

@@ -9,6 +9,8 @@ from datetime import date
 
 from services.common.contracts.calendar import business_date
 from services.common.errors import Invalid
+from services.common.i18n import Text
+from services.projects.labels import MESSAGES
 
 PROJECT_CODE_FORMAT = "YYYY-RRRRRR-NN-NN-NNNNNN"
 FIRST_YEAR = 2020
@@ -34,7 +36,7 @@ class InvalidProjectCode(Invalid):
     """The text is not a national investment project code; `part` names what failed."""
 
     def __init__(
-        self, detail: str, *, part: str, loc: Sequence[str | int] | None = _DEFAULT_LOC
+        self, detail: str | Text, *, part: str, loc: Sequence[str | int] | None = _DEFAULT_LOC
     ) -> None:
         super().__init__(detail, loc=loc)
         self.part = part
@@ -66,8 +68,7 @@ def validate_project_code(
     match = _SHAPE.fullmatch(code)
     if match is None:
         raise InvalidProjectCode(
-            f"{code!r} is not a project code: expected {PROJECT_CODE_FORMAT} "
-            f"(year, region, department, type, serial; digits only), e.g. 2023-370602-47-01-123456",
+            MESSAGES("code.shape", code=code, format=PROJECT_CODE_FORMAT),
             part="shape",
             loc=loc,
         )
@@ -76,21 +77,20 @@ def validate_project_code(
     this_year = (today or business_date()).year
     if year < FIRST_YEAR:
         raise InvalidProjectCode(
-            f"year {year} in the project code is too early: codes of this form are issued "
-            f"since {FIRST_YEAR}",
+            MESSAGES("code.year_early", year=year, first=FIRST_YEAR),
             part="year",
             loc=loc,
         )
     if year > this_year:
         raise InvalidProjectCode(
-            f"year {year} in the project code is in the future (this year is {this_year})",
+            MESSAGES("code.year_future", year=year, this_year=this_year),
             part="year",
             loc=loc,
         )
     problem = region_problem(region)
     if problem is not None:
         raise InvalidProjectCode(
-            f"region {region} in the project code is not a GB/T 2260 division code: {problem}",
+            MESSAGES("code.region", region=region, problem=problem),
             part="region",
             loc=loc,
         )

@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from services.common.envelope import utcnow
-from services.common.errors import Invalid, NotFound
+from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
 from services.common.outbox import record
 from services.projects import events
 from services.projects.catalogue import MILESTONE_KIND_LABELS
-from services.projects.labels import BLOCKER_KIND_LABELS
+from services.projects.labels import BLOCKER_KIND_LABELS, MESSAGES
 from services.projects.models import Blocker, InvestmentReport, Milestone, Project, history, outbox
 from services.projects.service import PROJECT, guarded_update
 
@@ -169,9 +169,17 @@ def investment_summary(session: Session, project: Project) -> dict[str, Any]:
 
 
 def _save_month(
-    session: Session, project_id: int | None, month: str, amount_wan: float, actor: str
-) -> tuple[int, int, dict[str, list[Any]]]:
-    """Insert the month's report or correct it; returns its id, version and what changed."""
+    session: Session,
+    project_id: int | None,
+    month: str,
+    amount_wan: float,
+    actor: str,
+    *,
+    if_match: set[str] | None,
+    correction: bool,
+) -> tuple[int, int, dict[str, list[Any]], bool]:
+    """Insert the month's report, or correct it when the caller names the version it corrects
+    (`if_match`) or says it is a correction; returns id, version, changes, whether corrected."""
     existing = session.execute(
         select(INVESTMENT).where(INVESTMENT.c.project_id == project_id, INVESTMENT.c.month == month)
     ).first()
@@ -183,29 +191,61 @@ def _save_month(
             .values(actor=actor, reported_at=now)
             .returning(INVESTMENT.c.id)
         ).scalar_one()
-        return report_id, 1, diff({}, {"month": month, "amount_wan": amount_wan})
+        return report_id, 1, diff({}, {"month": month, "amount_wan": amount_wan}), False
+    amount = f"{existing.amount_wan:,.2f}".rstrip("0").rstrip(".")  # 12,000.5 as the pages show it
+    facts = {"month": month, "amount": amount, "version": existing.version}
+    if if_match is None and not correction:
+        raise Conflict(
+            MESSAGES("investment.reported", **facts),
+            loc=["month"],
+            extra={"current_version": existing.version, "amount_wan": existing.amount_wan},
+        )
+    if if_match is not None and "*" not in if_match and str(existing.version) not in if_match:
+        raise PreconditionFailed(
+            MESSAGES("investment.stale", **facts),
+            loc=["header", "If-Match"],
+            extra={"current_version": existing.version},
+        )
     version = existing.version + 1
     session.execute(
         INVESTMENT.update()
         .where(INVESTMENT.c.id == existing.id)
         .values(amount_wan=amount_wan, version=version, actor=actor, reported_at=now)
     )
-    return (
-        existing.id,
-        version,
-        diff({"amount_wan": existing.amount_wan}, {"amount_wan": amount_wan}),
-    )
+    changes = {"amount_wan": [existing.amount_wan, amount_wan]}
+    return existing.id, version, changes, True
+
+
+def if_match_versions(header: str | None) -> set[str] | None:
+    """The versions an If-Match header names (`W/"3"` → "3"; `*` kept), None without one."""
+    if not header:
+        return None
+    return {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
 
 
 def report_investment(
-    session: Session, *, project: Project, month: str, amount_wan: float, actor: str, today: date
+    session: Session,
+    *,
+    project: Project,
+    month: str,
+    amount_wan: float,
+    actor: str,
+    today: date,
+    if_match: set[str] | None = None,
+    correction: bool = False,
 ) -> dict[str, Any]:
-    """Record (or correct) a month's completed investment; emits InvestmentReported."""
+    """Record a month's completed investment, or correct a month already reported (the caller
+    names its version in `if_match`, or says `correction`); emits InvestmentReported.
+
+    A correction is recorded in history as `correct`, with the amount before and after.
+    """
     if month > today.isoformat()[:7]:
         _invalid([("month", f"{month} has not begun yet (today is {today})")])
     # Lock the project row so concurrent reports add up instead of racing on the total.
     session.execute(select(PROJECT.c.id).where(PROJECT.c.id == project.id).with_for_update())
-    report_id, version, changes = _save_month(session, project.id, month, amount_wan, actor)
+    report_id, version, changes, corrected = _save_month(
+        session, project.id, month, amount_wan, actor, if_match=if_match, correction=correction
+    )
     cumulative = session.execute(
         select(func.coalesce(func.sum(INVESTMENT.c.amount_wan), 0.0)).where(
             INVESTMENT.c.project_id == project.id
@@ -217,24 +257,24 @@ def report_investment(
         .values(completed_investment_wan=float(cumulative))
     )
     session.refresh(project)
-    if changes:
-        record_change(
-            session,
-            history,
-            entity="investment",
-            entity_id=report_id,
-            version=version,
-            actor=actor,
-            action="report",
-            changes={"month": [month, month], **changes},
-        )
+    record_change(
+        session,
+        history,
+        entity="investment",
+        entity_id=report_id,
+        version=version,
+        actor=actor,
+        action="correct" if corrected else "report",
+        changes={"month": [month, month], **changes},
+    )
     event = events.InvestmentReported(
         project_id=project.id, month=month, amount_wan=amount_wan, cumulative_wan=float(cumulative)
     )
     record(
         session, outbox, event.envelope(subject=project.id, on=date.fromisoformat(f"{month}-01"))
     )
-    return {**investment_summary(session, project), "month": month, "amount_wan": amount_wan}
+    summary = investment_summary(session, project)
+    return {**summary, "month": month, "amount_wan": amount_wan, "version": version}
 
 
 # ---- blockers (难点堵点) -------------------------------------------------------------------

@@ -122,15 +122,22 @@ def read_investment(project: ProjectDep, session: SessionDep) -> Any:
     "/projects/{project_id}/investment",
     status_code=201,
     response_model=InvestmentPublic,
-    summary="Report a month's completed investment (a repeat for the month corrects it)",
+    summary="Report a month's completed investment; a month already reported is corrected only "
+    "with If-Match (its version) or correction: true (409 otherwise, 412 if stale)",
+    responses={
+        409: {"description": "The month is already reported: correct it with If-Match"},
+        412: {"description": "The month was corrected by someone else meanwhile"},
+    },
 )
 def report_investment(
+    request: Request,
     body: InvestmentCreate,
     project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
     today: Today,
+    response: Response,
 ) -> Any:
     out = execution.report_investment(
         session,
@@ -139,8 +146,11 @@ def report_investment(
         amount_wan=body.amount_wan,
         actor=principal.subject,
         today=today,
+        if_match=execution.if_match_versions(request.headers.get("if-match")),
+        correction=body.correction,
     )
     commit(session, runtime)
+    set_etag(response, out["version"])
     return out
 
 

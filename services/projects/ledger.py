@@ -1,10 +1,10 @@
-"""The ledger (台账) as a spreadsheet, import and export, and the OC4IDS open-data export.
+"""The ledger (台账) as a workbook, and the OC4IDS open-data export.
 
-One row per project. The stage history travels as one date column per stage (入库储备日期,
-开工日期, 转入在建日期, 建成日期, 取消日期), so export → import gives back the same projects
-with the same stage history. Import is all-or-nothing: every row is checked first, then the
-projects, their stage entries, history and ProjectRegistered events go in as bulk inserts in
-the caller's one transaction.
+One row per project in the ledger sheet, with its `id` and `version` so an import of the same
+file can tell an edit from a new project (services/projects/importer.py). The stage history
+travels as one date column per stage (入库储备日期, 开工日期, 转入在建日期, 建成日期, 取消日期);
+milestones and blockers have sheets of their own. After the columns an import reads come those
+a clerk reads only: cumulative investment and its share, the next milestone, open blockers.
 """
 
 from __future__ import annotations
@@ -27,27 +27,39 @@ from services.common.errors import Conflict
 from services.common.history import diff, history_row
 from services.common.spreadsheet import (
     Column,
-    Sheet,
+    SheetSpec,
     choice,
+    code_text,
     date_cell,
     date_value,
-    number,
-    read_sheet,
+    integer,
+    non_negative,
     text,
     write_csv,
-    write_xlsx,
+    write_workbook,
 )
 from services.projects import events
 from services.projects.catalogue import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
+    MILESTONE_KIND_LABELS,
     PROJECT_CATEGORIES,
+    SUB_DISTRICTS,
 )
-from services.projects.codes import normalise_project_code
-from services.projects.labels import LEDGER_HEADERS, LEDGER_SHEET_TITLE, OC4IDS_PUBLISHER
-from services.projects.models import Milestone, history, outbox
+from services.projects.labels import (
+    BLOCKER_HEADERS,
+    BLOCKER_KIND_LABELS,
+    BLOCKER_SHEET_TITLE,
+    EXPORT_HEADERS,
+    LEDGER_HEADERS,
+    LEDGER_SHEET_TITLE,
+    MILESTONE_HEADERS,
+    MILESTONE_SHEET_TITLE,
+    OC4IDS_PUBLISHER,
+)
+from services.projects.models import Blocker, Milestone, history, outbox
 from services.projects.oc4ids import to_oc4ids_package
-from services.projects.service import EDITABLE, PROJECT, STAGE, field_problems, to_public
+from services.projects.service import EDITABLE, PROJECT, STAGE, to_public
 
 STAGE_COLUMNS = {
     "reserve": "reserve_on",
@@ -56,13 +68,8 @@ STAGE_COLUMNS = {
     "built": "built_on",
     "cancelled": "cancelled_on",
 }
-
-
-def non_negative(value: Any) -> float:
-    n = number(value)
-    if n < 0:
-        raise ValueError(f"{n:g} is negative; it must be 0 or more")
-    return n
+MILESTONE = Milestone.__table__
+BLOCKER = Blocker.__table__
 
 
 def _label_of(labels: Mapping[str, str]) -> Any:
@@ -73,22 +80,100 @@ def _h(field: str) -> str:
     return LEDGER_HEADERS[field]
 
 
+def _coded(field: str, labels: Mapping[str, str], required: bool = False) -> Column:
+    return Column(
+        field,
+        _h(field),
+        choice(labels),
+        _label_of(labels),
+        required,
+        choices=tuple(labels.values()),
+    )
+
+
+def _percent(value: Any) -> Any:
+    return round(value * 100, 1) if isinstance(value, float) else value
+
+
 COLUMNS: list[Column] = [
-    Column("name", _h("name"), text, required=True),
-    Column("category", _h("category"), choice(CATEGORY_LABELS), _label_of(CATEGORY_LABELS), True),
-    Column("code", _h("code"), text),
-    Column("level", _h("level"), choice(LEVEL_LABELS), _label_of(LEVEL_LABELS)),
-    Column("sub_district", _h("sub_district"), text),
-    Column("lead_department", _h("lead_department"), text),
-    Column("plan_clause", _h("plan_clause"), text),
+    Column("name", _h("name"), text, required=True, width=36),
+    _coded("category", CATEGORY_LABELS, True),
+    Column("code", _h("code"), code_text, width=26),
+    _coded("level", LEVEL_LABELS),
+    Column("sub_district", _h("sub_district"), text, choices=SUB_DISTRICTS, width=14),
+    Column("lead_department", _h("lead_department"), text, width=20),
+    Column("plan_clause", _h("plan_clause"), code_text),
     Column("quantity", _h("quantity"), non_negative),
     Column("quantity_unit", _h("quantity_unit"), text),
-    Column("total_investment_wan", _h("total_investment_wan"), non_negative),
-    Column("planned_start", _h("planned_start"), date_value, date_cell),
-    Column("planned_completion", _h("planned_completion"), date_value, date_cell),
-    Column("created_on", _h("created_on"), date_value, date_cell),
-    Column("stage", _h("stage"), choice(STAGE_LABELS), _label_of(STAGE_LABELS)),
-    *(Column(f, _h(f), date_value, date_cell) for f in STAGE_COLUMNS.values()),
+    Column("total_investment_wan", _h("total_investment_wan"), non_negative, width=16),
+    Column("planned_start", _h("planned_start"), date_value, date_cell, width=14),
+    Column("planned_completion", _h("planned_completion"), date_value, date_cell, width=14),
+    Column("created_on", _h("created_on"), date_value, date_cell, width=14),
+    _coded("stage", STAGE_LABELS),
+    *(Column(f, _h(f), date_value, date_cell, width=14) for f in STAGE_COLUMNS.values()),
+]
+"""The columns an import reads for a new project (the layout of the import template)."""
+
+KEY_COLUMNS: list[Column] = [
+    Column("id", EXPORT_HEADERS["id"], integer),
+    Column("version", EXPORT_HEADERS["version"], integer),
+]
+IMPORT_COLUMNS: list[Column] = [*COLUMNS, *KEY_COLUMNS]
+"""What an import reads: the columns, and the id and version an export carries."""
+
+EXPORT_COLUMNS: list[Column] = [
+    *COLUMNS,
+    Column("completed_investment_wan", EXPORT_HEADERS["completed_investment_wan"], text),
+    Column("investment_share", EXPORT_HEADERS["investment_share"], text, _percent),
+    Column("next_milestone", EXPORT_HEADERS["next_milestone"], text, width=30),
+    Column("open_blockers", EXPORT_HEADERS["open_blockers"], text, width=40),
+    *KEY_COLUMNS,
+]
+"""What an export writes: the import's columns, what a clerk reads only, then id and version."""
+
+
+def _mh(field: str) -> str:
+    return MILESTONE_HEADERS[field]
+
+
+def _bh(field: str) -> str:
+    return BLOCKER_HEADERS[field]
+
+
+MILESTONE_COLUMNS: list[Column] = [
+    Column("project_id", _mh("project_id"), integer, required=True),
+    Column("project_name", _mh("project_name"), text, width=36),
+    Column(
+        "kind",
+        _mh("kind"),
+        choice(MILESTONE_KIND_LABELS),
+        _label_of(MILESTONE_KIND_LABELS),
+        choices=tuple(MILESTONE_KIND_LABELS.values()),
+    ),
+    Column("title", _mh("title"), text, required=True, width=30),
+    Column("due_on", _mh("due_on"), date_value, date_cell, width=14),
+    Column("done_on", _mh("done_on"), date_value, date_cell, width=14),
+    Column("id", _mh("id"), integer),
+    Column("version", _mh("version"), integer),
+]
+BLOCKER_COLUMNS: list[Column] = [
+    Column("project_id", _bh("project_id"), integer, required=True),
+    Column("project_name", _bh("project_name"), text, width=36),
+    Column(
+        "kind",
+        _bh("kind"),
+        choice(BLOCKER_KIND_LABELS),
+        _label_of(BLOCKER_KIND_LABELS),
+        choices=tuple(BLOCKER_KIND_LABELS.values()),
+    ),
+    Column("description", _bh("description"), text, required=True, width=40),
+    Column("responsible_department", _bh("responsible_department"), text, width=20),
+    Column("raised_on", _bh("raised_on"), date_value, date_cell, width=14),
+    Column("due_on", _bh("due_on"), date_value, date_cell, width=14),
+    Column("resolved_on", _bh("resolved_on"), date_value, date_cell, width=14),
+    Column("resolution", _bh("resolution"), text, width=30),
+    Column("id", _bh("id"), integer),
+    Column("version", _bh("version"), integer),
 ]
 
 
@@ -110,22 +195,64 @@ def _entries_for(session: Session, conds: list[Any]) -> dict[int, list[dict[str,
 
 
 def ledger_rows(session: Session, conds: list[Any]) -> list[dict[str, Any]]:
-    """Every matching project as a ledger row (fields plus one date per stage entered)."""
+    """Every matching project as a ledger row: fields, one date per stage entered, the share of
+    its investment done, its next open milestone and its open blockers."""
     stages = _entries_for(session, conds)
+    ids = select(PROJECT.c.id).where(*conds)
+    next_milestone: dict[int, str] = {}
+    for m in session.execute(
+        select(MILESTONE.c.project_id, MILESTONE.c.title, MILESTONE.c.due_on)
+        .where(MILESTONE.c.project_id.in_(ids), MILESTONE.c.done_on.is_(None))
+        .order_by(MILESTONE.c.project_id, MILESTONE.c.due_on.is_(None), MILESTONE.c.due_on)
+    ):
+        if m.project_id not in next_milestone:
+            due = f" {m.due_on.isoformat()}" if m.due_on else ""
+            next_milestone[m.project_id] = f"{m.title}{due}"
+    open_blockers: dict[int, list[str]] = defaultdict(list)
+    for b in session.execute(
+        select(BLOCKER.c.project_id, BLOCKER.c.kind, BLOCKER.c.description)
+        .where(BLOCKER.c.project_id.in_(ids), BLOCKER.c.resolved_on.is_(None))
+        .order_by(BLOCKER.c.project_id, BLOCKER.c.id)
+    ):
+        label = BLOCKER_KIND_LABELS.get(b.kind, b.kind)
+        open_blockers[b.project_id].append(f"{label}：{b.description}")
     out = []
     for p in session.execute(select(PROJECT).where(*conds).order_by(PROJECT.c.id)):
         row = dict(p._mapping)
         for s in stages[p.id]:
             row[STAGE_COLUMNS[s["stage"]]] = s["on"]
+        total = row["total_investment_wan"]
+        row["investment_share"] = row["completed_investment_wan"] / total if total else None
+        row["next_milestone"] = next_milestone.get(p.id)
+        row["open_blockers"] = "；".join(open_blockers.get(p.id, ())) or None
         out.append(row)
     return out
 
 
+def _children(session: Session, table: Table, conds: list[Any]) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(table, PROJECT.c.name.label("project_name"))
+        .join(PROJECT, PROJECT.c.id == table.c.project_id)
+        .where(*conds)
+        .order_by(table.c.project_id, table.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 def export_sheet(session: Session, conds: list[Any], fmt: str) -> bytes:
+    """The ledger as CSV (the projects only) or as a workbook with milestones and blockers."""
     rows = ledger_rows(session, conds)
     if fmt == "csv":
-        return write_csv(COLUMNS, rows)
-    return write_xlsx(COLUMNS, rows, title=LEDGER_SHEET_TITLE)
+        return write_csv(EXPORT_COLUMNS, rows)
+    return write_workbook(
+        [
+            SheetSpec(LEDGER_SHEET_TITLE, EXPORT_COLUMNS, rows),
+            SheetSpec(
+                MILESTONE_SHEET_TITLE, MILESTONE_COLUMNS, _children(session, MILESTONE, conds)
+            ),
+            SheetSpec(BLOCKER_SHEET_TITLE, BLOCKER_COLUMNS, _children(session, BLOCKER, conds)),
+        ]
+    )
 
 
 def export_oc4ids(
@@ -152,78 +279,7 @@ def export_oc4ids(
     )
 
 
-# ---- import ------------------------------------------------------------------------------
-
-
-def _stage_entries(
-    sheet: Sheet, row_no: int, values: dict[str, Any], today: date
-) -> list[tuple[str, date]]:
-    """The row's stage history from its date columns, checked against the stage machine."""
-    entries = [(s, values[f]) for s, f in STAGE_COLUMNS.items() if values.get(f)]
-    for (s1, d1), (s2, d2) in zip(entries, entries[1:], strict=False):
-        if d2 < d1:
-            sheet.error(
-                row_no,
-                STAGE_COLUMNS[s2],
-                f"{_h(STAGE_COLUMNS[s2])} {d2} is before {_h(STAGE_COLUMNS[s1])} {d1}",
-            )
-    for s, d in entries:
-        if d > today:
-            sheet.error(row_no, STAGE_COLUMNS[s], f"{_h(STAGE_COLUMNS[s])} {d} is in the future")
-    if entries and entries[-1][0] == "built" and values.get("cancelled_on"):
-        sheet.error(row_no, "cancelled_on", "a built project cannot be cancelled")
-    if [s for s, _ in entries] == ["cancelled"]:
-        sheet.error(row_no, "cancelled_on", "give the date of the stage it was cancelled from")
-    stage = values.get("stage")
-    if not entries:
-        if stage == "cancelled":
-            sheet.error(row_no, "stage", f"{_h('stage')} 已取消 needs {_h('cancelled_on')}")
-        return [(stage or "reserve", values.get("created_on") or today)]
-    if stage and stage != entries[-1][0]:
-        sheet.error(
-            row_no,
-            "stage",
-            f"{_h('stage')} {STAGE_LABELS[stage]} does not match the last stage date given "
-            f"({_h(STAGE_COLUMNS[entries[-1][0]])})",
-        )
-    return entries
-
-
-def _check_codes(session: Session, sheet: Sheet, rows: list[tuple[int, dict[str, Any]]]) -> None:
-    seen: dict[str, int] = {}
-    for row_no, values in rows:
-        code = values.get("code")
-        if not code:
-            continue
-        if code in seen:
-            sheet.error(row_no, "code", f"the project code {code} is also on row {seen[code]}")
-        else:
-            seen[code] = row_no
-    for i in range(0, len(seen), 1000):
-        chunk = list(seen)[i : i + 1000]
-        for code, pid in session.execute(
-            select(PROJECT.c.code, PROJECT.c.id).where(PROJECT.c.code.in_(chunk))
-        ):
-            sheet.error(seen[code], "code", f"the project code {code} is already project {pid}")
-
-
-def parse_import(
-    session: Session, content: bytes, filename: str, *, today: date
-) -> list[tuple[dict[str, Any], list[tuple[str, date]]]]:
-    """Every row checked; ImportRejected naming each bad row and column, or the rows to insert."""
-    sheet = read_sheet(content, filename, COLUMNS)
-    parsed = []
-    for row_no, values in sheet.rows:
-        if values.get("code"):
-            values["code"] = normalise_project_code(values["code"])
-        for field, msg in field_problems(values, today=today):
-            sheet.error(row_no, field, f"{_h(field)}: {msg}")
-        parsed.append((values, _stage_entries(sheet, row_no, values, today)))
-    _check_codes(session, sheet, sheet.rows)
-    if not sheet.rows and not sheet.errors:
-        sheet.errors.append({"loc": ["rows"], "msg": "the file has a header but no projects"})
-    sheet.raise_if_errors()
-    return parsed
+# ---- import: bulk insert of new projects ---------------------------------------------
 
 
 def _allocate_ids(session: Session, n: int) -> list[int]:

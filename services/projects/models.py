@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, field_validator
+from pydantic import AfterValidator, ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from services.common.contracts.stages import STAGE_LABELS
 from services.common.db import service_registry
 from services.common.history import history_table
+from services.common.i18n import code_of
+from services.common.idempotency import idempotency_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
-from services.projects.catalogue import LEVELS, MILESTONE_KINDS
-from services.projects.labels import BLOCKER_KINDS
+from services.projects.catalogue import (
+    CATEGORY_LABELS,
+    LEVEL_LABELS,
+    LEVELS,
+    MILESTONE_KIND_LABELS,
+    MILESTONE_KINDS,
+)
+from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS
 
 registry = service_registry()
 metadata = registry.metadata
@@ -35,7 +45,16 @@ FINITE = {"allow_inf_nan": False}  # 1e400 in JSON parses as infinity; no amount
 
 
 class Input(SQLModel):
-    """Base of request bodies: text with a NUL character is refused before it reaches SQL."""
+    """Base of request bodies: text with a NUL character is refused before it reaches SQL, and
+    a code field (`LABELS`) takes the Chinese label the API returns (学校, 在建) as its code."""
+
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = {}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _label_to_code(cls, v: Any, info: ValidationInfo) -> Any:
+        labels = cls.LABELS.get(info.field_name or "")
+        return code_of(v, labels) if labels else v
 
     @field_validator("*", mode="after")
     @classmethod
@@ -71,6 +90,12 @@ def _one_of(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
 
 
 class ProjectBase(Input):
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = {
+        "category": CATEGORY_LABELS,
+        "level": LEVEL_LABELS,
+        "stage": STAGE_LABELS,
+    }
+
     name: str = Field(min_length=1, max_length=200, description="项目名称")
     category: str = Field(max_length=40, description="A catalogue category key, e.g. school")
     plan_clause: str | None = Field(
@@ -147,6 +172,7 @@ class ProjectUpdate(CleanText, Input):
     """Fields a PATCH may change; the stage changes only through transitions."""
 
     model_config = ConfigDict(extra="forbid")
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = ProjectBase.LABELS
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     category: str | None = Field(default=None, max_length=40)
@@ -204,6 +230,7 @@ class ProjectStage(ProjectsModel, table=True):
 
 class TransitionCreate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = {"to": STAGE_LABELS}
 
     to: str = Field(
         max_length=20,
@@ -217,6 +244,8 @@ class TransitionCreate(CleanText, Input):
 
 
 class MilestoneBase(Input):
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = {"kind": MILESTONE_KIND_LABELS}
+
     kind: str = Field(default="other", max_length=20)
     title: str = Field(min_length=1, max_length=200)
     due_on: date | None = None
@@ -252,6 +281,7 @@ class MilestoneCreate(CleanText, MilestoneBase):
 
 class MilestoneUpdate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = MilestoneBase.LABELS
 
     kind: str | None = Field(default=None, max_length=20)
     title: str | None = Field(default=None, min_length=1, max_length=200)
@@ -297,6 +327,10 @@ class InvestmentCreate(CleanText, Input):
     amount_wan: float = Field(
         ge=0, description="Investment completed in that month, 万元", schema_extra=FINITE
     )
+    correction: bool = Field(
+        default=False,
+        description="Correct a month already reported (else send If-Match with its version)",
+    )
 
     @field_validator("month")
     @classmethod
@@ -323,12 +357,15 @@ class InvestmentSummary(SQLModel):
 class InvestmentPublic(InvestmentSummary):
     month: str
     amount_wan: float
+    version: int = Field(description="The month's version: If-Match for a correction")
 
 
 # ---- blockers (难点堵点) ------------------------------------------------------------------
 
 
 class BlockerBase(Input):
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = {"kind": BLOCKER_KIND_LABELS}
+
     kind: str = Field(default="other", max_length=20)
     description: str = Field(min_length=1, max_length=2000)
     responsible_department: str | None = Field(default=None, max_length=100)
@@ -368,6 +405,7 @@ class BlockerCreate(CleanText, BlockerBase):
 
 class BlockerUpdate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
+    LABELS: ClassVar[dict[str, Mapping[str, str]]] = BlockerBase.LABELS
 
     kind: str | None = Field(default=None, max_length=20)
     description: str | None = Field(default=None, min_length=1, max_length=2000)
@@ -444,3 +482,4 @@ class Pipeline(SQLModel):
 
 outbox = outbox_table(metadata)
 history = history_table(metadata)
+idempotency = idempotency_table(metadata)

@@ -13,8 +13,9 @@ from sqlalchemy import false
 from sqlmodel import Session
 
 from services.common.auth import ProjectWriter, Reader
-from services.common.contracts.stages import STAGES
-from services.common.errors import Invalid, NotFound
+from services.common.contracts.stages import STAGE_LABELS, STAGES
+from services.common.errors import Invalid, NotFound, request_language
+from services.common.i18n import Text, code_of, localise
 from services.common.paging import Page, Paging
 from services.common.runtime import (
     Runtime,
@@ -29,18 +30,17 @@ from services.common.spreadsheet import (
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
-from services.projects import ledger, pipeline, service, workbench
-from services.projects.catalogue import BATCHES, CATEGORY_LABELS
+from services.projects import importer, ledger, pipeline, service, workbench
+from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
 from services.projects.execution import (
     investment_summary,
     list_blockers,
     milestone_public,
     milestones_of,
 )
-from services.projects.labels import LEDGER_FILE_NAME
+from services.projects.labels import LEDGER_FILE_NAME, MESSAGES
 from services.projects.models import (
     HistoryEntry,
-    Level,
     Pipeline,
     Project,
     ProjectCreate,
@@ -126,7 +126,7 @@ async def list_filters(
     stage: Annotated[str | None, Query(description=f"One of {', '.join(STAGES)}")] = None,
     category: Annotated[str | None, Query(description="A catalogue category key")] = None,
     sub_district: str | None = None,
-    level: Level | None = None,
+    level: Annotated[str | None, Query(description="province, city or district (省级…)")] = None,
     lead_department: str | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Name or code contains")] = None,
     overdue: Annotated[
@@ -143,15 +143,30 @@ async def list_filters(
         int | None, Query(ge=2000, le=2100, description="The batch's year (default this year)")
     ] = None,
 ) -> Filters:
+    # the Chinese labels the API returns (在建, 学校, 区级) are accepted as the codes
+    stage = code_of(stage, STAGE_LABELS)
+    category = code_of(category, CATEGORY_LABELS)
+    level = code_of(level, LEVEL_LABELS)
     if stage is not None and stage not in STAGES:
+        allowed = "、".join(STAGE_LABELS.values()) + " / " + ", ".join(STAGES)
         raise Invalid(
-            f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", loc=["query", "stage"]
+            MESSAGES("stage.unknown", stage=stage, allowed=allowed), loc=["query", "stage"]
         )
     if category is not None and category not in CATEGORY_LABELS:
-        allowed = ", ".join(CATEGORY_LABELS)
+        msg = MESSAGES(
+            "category.unknown",
+            value=category,
+            allowed=", ".join(CATEGORY_LABELS),
+            allowed_zh="、".join(CATEGORY_LABELS.values()),
+        )
+        raise Invalid(msg, loc=["query", "category"])
+    if level is not None and level not in LEVEL_LABELS:
         raise Invalid(
-            f"unknown project category {category!r}; allowed: {allowed}",
-            loc=["query", "category"],
+            Text(
+                f"未知的项目级别“{level}”；可选：{'、'.join(LEVEL_LABELS.values())}",
+                f"unknown level {level!r}; use one of {', '.join(LEVEL_LABELS)}",
+            ),
+            loc=["query", "level"],
         )
     conds = service.conditions(
         today=today,
@@ -272,24 +287,42 @@ def project_vocabulary(_: Reader, today: Today) -> Any:
 @router.post(
     "/projects/import",
     status_code=201,
-    summary="Import a ledger (.xlsx or .csv in the export's layout); all or nothing",
+    summary="Import a ledger (.xlsx or .csv, as exported); all or nothing; ?dry_run=true plans",
+    description="A row with the export's id and version updates that project (stage changes "
+    "through the stage machine), an unchanged row changes nothing, a row without an id is a "
+    "new project unless it matches a registered one (code, or name + sub-district + category). "
+    "The workbook's 里程碑 and 难点堵点 sheets are imported the same way. The answer counts "
+    "`created`, `updated` and `unchanged` rows and lists the `plan`; a dry run (200) answers "
+    "the same plan, with every error, and writes nothing.",
     responses={422: {"description": "Nothing imported; `errors` names every bad row and column"}},
 )
 def import_projects(
+    request: Request,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
     today: Today,
     file: Annotated[UploadFile, File(description="The ledger, .xlsx or .csv (UTF-8)")],
+    dry_run: Annotated[bool, Query(description="Answer the plan; write nothing")] = False,
 ) -> dict[str, Any]:
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    rows = ledger.parse_import(session, content, file.filename or "", today=today)
-    principal.check_scope(*(values.get("sub_district") for values, _ in rows))
-    ids = ledger.import_rows(session, rows, actor=principal.subject)
-    commit(session, runtime)
-    return {"imported": len(ids), "ids": ids}
+    body = importer.import_ledger(
+        session,
+        content,
+        file.filename or "",
+        actor=principal.subject,
+        today=today,
+        dry_run=dry_run,
+        check_scope=principal.check_scope,
+    )
+    if dry_run:
+        response.status_code = 200
+    else:
+        commit(session, runtime)
+    return localise(body, request_language(request))
 
 
 @router.get("/projects/{project_id}", response_model=ProjectDetail, summary="One project")

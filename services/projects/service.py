@@ -15,10 +15,12 @@ from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
+from services.common.i18n import Text, join, plain
 from services.common.outbox import record
 from services.projects import events
 from services.projects.catalogue import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.projects.codes import validate_project_code
+from services.projects.labels import MESSAGES
 from services.projects.models import (
     Blocker,
     InvestmentReport,
@@ -71,13 +73,15 @@ SORTS = {
 # ---- validation ----------------------------------------------------------------------------
 
 
-def field_problems(values: Mapping[str, Any], *, today: date) -> list[tuple[str, str]]:
+def field_problems(values: Mapping[str, Any], *, today: date) -> list[tuple[str, Text]]:
     """Every rule the plain types cannot say, as (field, reason); empty when all hold."""
     problems: list[tuple[str, str]] = []
     cat = values.get("category")
     if cat is not None and cat not in PROJECT_CATEGORIES:
         allowed = ", ".join(f"{k} ({v})" for k, v in CATEGORY_LABELS.items())
-        problems.append(("category", f"unknown project category {cat!r}; allowed: {allowed}"))
+        allowed_zh = "、".join(CATEGORY_LABELS.values())
+        msg = MESSAGES("category.unknown", value=cat, allowed=allowed, allowed_zh=allowed_zh)
+        problems.append(("category", msg))
     if values.get("code"):
         try:
             validate_project_code(values["code"], today=today)
@@ -85,15 +89,10 @@ def field_problems(values: Mapping[str, Any], *, today: date) -> list[tuple[str,
             problems.append(("code", exc.detail))
     start, end = values.get("planned_start"), values.get("planned_completion")
     if start and end and end < start:
-        problems.append(
-            (
-                "planned_completion",
-                f"the planned completion {end} is before the planned start {start}",
-            )
-        )
+        problems.append(("planned_completion", MESSAGES("planned.order", start=start, end=end)))
     created = values.get("created_on")
     if created and created > today:
-        problems.append(("created_on", f"{created} is in the future (today is {today})"))
+        problems.append(("created_on", MESSAGES("future", value=created, today=today)))
     return problems
 
 
@@ -101,7 +100,7 @@ def _normalise(values: dict[str, Any], *, today: date) -> dict[str, Any]:
     problems = field_problems(values, today=today)
     if problems:
         raise Invalid(
-            "; ".join(f"{f}: {m}" for f, m in problems),
+            join([plain(f"{f}: ") + m for f, m in problems]),
             errors=[{"loc": [f], "msg": m} for f, m in problems],
         )
     if values.get("code"):
@@ -117,7 +116,7 @@ def _check_code_free(session: Session, code: str | None, *, own_id: int | None =
     other = session.execute(select(PROJECT.c.id).where(PROJECT.c.code == code)).scalar()
     if other is not None and other != own_id:
         raise Conflict(
-            f"the project code {code} is already registered to project {other}",
+            MESSAGES("code.taken", code=code, id=other),
             loc=["code"],
             extra={"existing_id": other},
         )
@@ -130,7 +129,7 @@ def get(session: Session, project_id: int) -> Project:
     """The project, or NotFound."""
     project = session.get(Project, project_id)
     if project is None:
-        raise NotFound(f"there is no project {project_id}", loc=["path", "project_id"])
+        raise NotFound(MESSAGES("not_found", id=project_id), loc=["path", "project_id"])
     return project
 
 

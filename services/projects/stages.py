@@ -13,6 +13,7 @@ from services.common.contracts.stages import (
     STAGES,
 )
 from services.common.errors import Conflict, Invalid
+from services.projects.labels import MESSAGES
 
 
 class IllegalTransition(Conflict):
@@ -27,9 +28,19 @@ def _label(stage: str) -> str:
     return f"{stage} ({STAGE_LABELS[stage]})"
 
 
+def _names(current: str, to: str) -> dict[str, str]:
+    return {
+        "current": STAGE_LABELS[current],
+        "to": STAGE_LABELS[to],
+        "current_en": _label(current),
+        "to_en": _label(to),
+    }
+
+
 def _require_known(stage: str, *, loc: list[str]) -> None:
     if stage not in STAGE_LABELS:
-        raise UnknownStage(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", loc=loc)
+        allowed = "、".join(STAGE_LABELS.values()) + " / " + ", ".join(STAGES)
+        raise UnknownStage(MESSAGES("stage.unknown", stage=stage, allowed=allowed), loc=loc)
 
 
 def check_transition(
@@ -44,29 +55,21 @@ def check_transition(
     _require_known(current_stage, loc=["stage"])
     _require_known(to, loc=["to"])
     if current_stage in FINAL_STAGES:
-        raise IllegalTransition(
-            f"the project is {_label(current_stage)}, a final stage: it cannot move to "
-            f"{_label(to)}",
-            loc=["to"],
-        )
+        raise IllegalTransition(MESSAGES("stage.final", **_names(current_stage, to)), loc=["to"])
     if to == current_stage:
-        raise IllegalTransition(f"the project is already {_label(to)}", loc=["to"])
+        raise IllegalTransition(MESSAGES("stage.same", **_names(current_stage, to)), loc=["to"])
     if to != CANCELLED and STAGE_ORDER.index(to) < STAGE_ORDER.index(current_stage):
         raise IllegalTransition(
-            f"a project moves forward only: it is {_label(current_stage)} and cannot go "
-            f"back to {_label(to)}",
-            loc=["to"],
+            MESSAGES("stage.backwards", **_names(current_stage, to)), loc=["to"]
         )
     today = today or business_date()
     if on > today:
         raise IllegalTransition(
-            f"the transition date {on.isoformat()} is in the future (today is {today.isoformat()})",
-            loc=["on"],
+            MESSAGES("stage.future", on=on.isoformat(), today=today.isoformat()), loc=["on"]
         )
     if last_transition_on is not None and on < last_transition_on:
         raise IllegalTransition(
-            f"the transition date {on.isoformat()} is before the project's previous "
-            f"transition on {last_transition_on.isoformat()}",
+            MESSAGES("stage.before_previous", on=on.isoformat(), last=last_transition_on),
             loc=["on"],
         )
 

@@ -79,9 +79,12 @@ async def test_monthly_investment_adds_up_to_a_cumulative_share(client: Client) 
     r = await client.post(url, json={"month": "2024-04", "amount_wan": 2500})
     body = r.json()
     assert body["cumulative_wan"] == 4000 and body["share"] == 0.4
-    # a second report for March corrects it
-    r = await client.post(url, json={"month": "2024-03", "amount_wan": 1000})
-    assert r.json()["cumulative_wan"] == 3500
+    # a second report for March corrects it, naming the version it corrects
+    r = await client.post(
+        url, json={"month": "2024-03", "amount_wan": 1000}, headers={"If-Match": 'W/"1"'}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["cumulative_wan"] == 3500 and r.headers["etag"] == 'W/"2"'
     assert [m["month"] for m in r.json()["months"]] == ["2024-03", "2024-04"]
     project = (await client.get(f"/api/v1/projects/{p['id']}")).json()
     assert project["completed_investment_wan"] == 3500 and project["investment_share"] == 0.35
@@ -91,7 +94,38 @@ async def test_monthly_investment_adds_up_to_a_cumulative_share(client: Client) 
         "project_id": p["id"], "month": "2024-03", "amount_wan": 1000.0, "cumulative_wan": 3500,
     }  # fmt: skip
     history = (await client.get(f"/api/v1/projects/{p['id']}/history")).json()["items"]
+    assert history[-1]["action"] == "correct"
     assert history[-1]["changes"]["amount_wan"] == [1500.0, 1000.0]
+    assert history[-1]["actor"] == "project_office-tester"
+
+
+async def test_a_second_report_for_a_month_needs_if_match_or_is_a_conflict(client: Client) -> None:
+    p = await create(client, total_investment_wan=10000)
+    url = f"/api/v1/projects/{p['id']}/investment"
+    r = await client.post(url, json={"month": "2024-03", "amount_wan": 1500})
+    assert r.status_code == 201 and r.headers["etag"] == 'W/"1"'
+    r = await client.post(url, json={"month": "2024-03", "amount_wan": 900})
+    assert r.status_code == 409
+    assert r.json()["current_version"] == 1 and r.json()["amount_wan"] == 1500
+    assert "already reported (1,500 " in r.json()["detail"] and "If-Match" in r.json()["detail"]
+    r = await client.post(
+        url, json={"month": "2024-03", "amount_wan": 900}, headers={"Accept-Language": "zh"}
+    )
+    assert r.json()["title"] == "冲突" and "已填报（1,500 万元，第 1 版）" in r.json()["detail"]
+    r = await client.post(
+        url, json={"month": "2024-03", "amount_wan": 900}, headers={"If-Match": '"7"'}
+    )
+    assert r.status_code == 412 and r.json()["current_version"] == 1
+    assert (await client.get(url)).json()["cumulative_wan"] == 1500  # nothing changed
+    r = await client.post(url, json={"month": "2024-03", "amount_wan": 1200, "correction": True})
+    assert r.status_code == 201 and r.json()["version"] == 2
+    assert r.json()["cumulative_wan"] == 1200
+    history = (await client.get(f"/api/v1/projects/{p['id']}/history")).json()["items"]
+    assert [(h["action"], h["changes"]["amount_wan"]) for h in history[-2:]] == [
+        ("report", [None, 1500.0]),
+        ("correct", [1500.0, 1200.0]),
+    ]
+    assert len(outbox_events(client, "InvestmentReported")) == 2
 
 
 async def test_investment_rules_are_422(client: Client) -> None:

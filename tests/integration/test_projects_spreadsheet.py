@@ -49,6 +49,12 @@ def cells(xlsx: bytes) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in ws.iter_rows(values_only=True)]
 
 
+def without_keys(csv: bytes) -> list[list[str]]:
+    """The CSV's rows without the id and version columns (the last two)."""
+    lines = csv.decode("utf-8-sig").splitlines()
+    return [line.rsplit(",", 2)[0].split(",") for line in lines]
+
+
 async def fill_ledger(client: Client) -> None:
     """Projects of every stage, with codes, fractions, Chinese text and blank cells."""
     a = await create(client, code="2023-370602-47-01-123456", created_on="2023-02-01")
@@ -81,8 +87,11 @@ async def test_export_then_import_round_trips_unchanged(
             r = await upload(other, content, name)
             assert r.status_code == 201, r.text
             assert r.json()["imported"] == 4
-            assert await export(other, "csv") == csv
-            assert cells(await export(other, "xlsx")) == cells(xlsx)
+            # the same ledger, but its own ids and versions (the last two columns)
+            assert without_keys(await export(other, "csv")) == without_keys(csv)
+            assert [r[:-2] for r in cells(await export(other, "xlsx"))] == [
+                r[:-2] for r in cells(xlsx)
+            ]
             items = (await other.get("/api/v1/projects", params={"stage": "building"})).json()
             assert [s["stage"] for s in items["items"][0]["stages"]] == [
                 "reserve",

@@ -62,7 +62,7 @@ def test_written_sheets_read_back_unchanged(write) -> None:  # noqa: ANN001
 def test_the_openpyxl_reader_reads_the_same_cells(monkeypatch: pytest.MonkeyPatch) -> None:
     content = write_xlsx(COLUMNS, ROWS)
     fast = read_sheet(content, "a.xlsx", COLUMNS)
-    monkeypatch.setattr(spreadsheet, "_xlsx_rows", spreadsheet._openpyxl_rows)
+    monkeypatch.setattr(spreadsheet, "_xlsx_tables", spreadsheet._openpyxl_tables)
     assert read_sheet(content, "a.xlsx", COLUMNS).rows == fast.rows
 
 
@@ -70,12 +70,13 @@ def test_row_numbers_are_the_sheets_own_and_blank_rows_are_skipped() -> None:
     content = xlsx_of(["名称", "类别"], ["甲", "学校"], [None, None], ["乙", "火箭"])
     sheet = read_sheet(content, "x.xlsx", COLUMNS)
     assert [n for n, _ in sheet.rows] == [2, 4]
-    assert sheet.errors == [
-        {
-            "loc": ["rows", 4, "kind"],
-            "msg": "类别: '火箭' is not one of: school (学校), road (道路)",
-        }
-    ]
+    [error] = sheet.errors
+    assert error["loc"] == ["rows", 4, "kind"]
+    assert error["msg"].en == (
+        "sheet 'Sheet' row 4 column '类别' (火箭): '火箭' is not one of: school (学校), road (道路)"
+    )
+    zh = "工作表「Sheet」第 4 行“类别”列（火箭）：“火箭”不是可选值之一：学校、道路"
+    assert error["msg"].zh == zh
 
 
 def test_excel_date_cells_and_whole_floats_are_understood() -> None:
