@@ -7,6 +7,8 @@ even for a caller that bypasses the gateway.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from services.common.auth import issue_identity
 from services.common.settings import Settings
+from services.projects.ledger import EXPORT_HEADERS
 from tests.conftest import TEST_SECRET, auth
 from tests.integration import projects_kit as kit
 from tests.integration.enterprises_kit import Service, enterprise, enterprises_service
@@ -97,7 +100,17 @@ async def test_a_scoped_person_cannot_create_move_or_import_outside_their_scope(
 
     theirs = await kit.create(client, name="只楚街道学校", sub_district=THEIRS)
     sheet = await csv_of(client, "/api/v1/projects/export", sub_district=THEIRS)
-    files = {"file": ("ledger.csv", sheet, "text/csv")}
+    edited = sheet.decode("utf-8-sig").replace("区教体局", "区住建局").encode()
+    assert edited != sheet
+    files = {"file": ("ledger.csv", edited, "text/csv")}
+    refused_naming_the_scope(await client.post("/api/v1/projects/import", files=files, headers=me))
+    # The same row without its id: a new project of another sub-district, refused too.
+    rows = list(csv.reader(io.StringIO(sheet.decode("utf-8-sig"))))
+    rows[1][rows[0].index(EXPORT_HEADERS["id"])] = ""
+    rows[1][rows[0].index("项目名称")] = "只楚街道新学校"
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    files = {"file": ("ledger.csv", out.getvalue().encode(), "text/csv")}
     refused_naming_the_scope(await client.post("/api/v1/projects/import", files=files, headers=me))
     after = await client.get(f"/api/v1/projects/{theirs['id']}")
     assert after.json()["version"] == 1
