@@ -40,6 +40,7 @@ DESIGNATION_SNAPSHOT = (
     "renews_id",
     "certificate_no",
     "status",
+    "item_name",
 )
 
 

@@ -412,6 +412,7 @@ def _write_designations(conn: Connection, plan: Plan, now: datetime) -> dict[int
             "granted_on": pd.granted_on,
             "expires_on": pd.expires_on,
             "certificate_no": pd.certificate_no,
+            "item_name": None,
             "revoked_on": None,
             "revoke_reason": None,
             # Ids are known before anything is written, so a renewal of a designation planned

@@ -132,6 +132,7 @@ class FactDesignation(EventsModel, table=True):
     renews_id: int | None = None
     status: str | None = Field(default=None, sa_type=String(20))
     certificate_no: str | None = Field(default=None, sa_type=String(100))
+    item_name: str | None = Field(default=None, sa_type=String(200))
 
 
 FACT_TABLES = (

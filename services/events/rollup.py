@@ -167,6 +167,7 @@ def designation_row(snap: dict[str, Any]) -> dict[str, Any]:
         "renews_id": _int(snap.get("renews_id")),
         "status": snap.get("status"),
         "certificate_no": snap.get("certificate_no"),
+        "item_name": snap.get("item_name"),
     }
 
 

@@ -40,7 +40,7 @@ DESIGNATION = {
     "id": 31, "version": 1, "enterprise_id": 7, "type": "high_tech", "level": "national",
     "granted_on": D("2023-11-30"), "expires_on": D("2026-11-29"), "revoked_on": None,
     "revoke_reason": None, "renews_id": None, "certificate_no": "GR202337000123",
-    "status": "active",
+    "status": "active", "item_name": None,
 }  # fmt: skip
 
 
