@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     enterprises_database_url: str | None = None
     events_database_url: str | None = None
     db_pool_size: int = 10
+    min_free_disk_mb: int = 16  # less free beside a SQLite database: /readyz says the disk is full
+    live_stream_max_bytes: int = 256 * 1024 * 1024  # the dashboards' notices; oldest dropped
 
     subject_prefix: str = "plantrack"
     stream: str = "PLANTRACK"
