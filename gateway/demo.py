@@ -179,11 +179,14 @@ def _designation(rng: random.Random, kind: str, today: date) -> dict[str, Any]:
     else:
         granted = _day(rng, date(2021, 1, 1), today)
     prefix = d.CERTIFICATE_PREFIX.get(kind, "ZF")
-    return {
+    body = {
         "type": kind,
         "granted_on": granted.isoformat(),
         "certificate_no": f"{prefix}{granted.year}{rng.randrange(10**6):06d}",
     }
+    if kind in d.ITEM_NAMES:
+        body["item_name"] = f"{rng.choice(d.ITEM_NAMES[kind])}芝罘首店"
+    return body
 
 
 class Loader:

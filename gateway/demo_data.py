@@ -229,6 +229,10 @@ DESIGNATIONS = (
     ("trade_above_quota", 18),
     ("service_above_scale", 14),
 )
+# Types the plan counts as things: each grant names its item (a brand's first store).
+ITEM_NAMES = {
+    "first_store": ("喜茶", "蔚来中心", "盒马鲜生", "山姆会员店", "茑屋书店", "泡泡玛特", "始祖鸟"),
+}
 CERTIFICATE_PREFIX = {"high_tech": "GR", "tech_sme": "2024370602", "specialised_sme": "ZJTX"}
 
 MILESTONES = {

@@ -91,9 +91,10 @@ def check_csrf(request: Request, session: ActiveSession) -> None:
 
 async def authenticated(request: Request) -> Principal:
     """A valid credential (else 401), then one call from its allowance (else 429)."""
-    principal, credential = await identify(request)
+    principal, _ = await identify(request)
     limiter: RateLimiter = request.app.state.limiter
-    limiter.take(RateLimiter.key(credential))
+    # Per subject: credentials that differ only in their encoding share one allowance.
+    limiter.take(RateLimiter.key(f"{principal.kind}:{principal.roles_text}:{principal.subject}"))
     return principal
 
 

@@ -32,6 +32,9 @@ class DesignationType:
     default_level: str
     validity: Validity = None
     clauses: tuple[str, ...] = ()
+    items: bool = False
+    """The plan counts these as things (labs, products, stores…), not as firms: one enterprise
+    may hold several at once, each named by its `item_name`, and targets count items."""
 
 
 def _t(
@@ -42,8 +45,9 @@ def _t(
     *,
     validity: Validity = None,
     clauses: tuple[str, ...] = (),
+    items: bool = False,
 ) -> tuple[str, DesignationType]:
-    return key, DesignationType(key, label, levels, default_level, validity, clauses)
+    return key, DesignationType(key, label, levels, default_level, validity, clauses, items)
 
 
 DESIGNATION_TYPES: dict[str, DesignationType] = dict(
@@ -99,6 +103,7 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
             _MUNICIPAL_UP,
             "municipal",
             clauses=("3",),
+            items=True,
         ),
         _t(
             "manufacturing_innovation_center",
@@ -106,6 +111,7 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
             _MUNICIPAL_UP,
             "provincial",
             clauses=("3",),
+            items=True,
         ),
         _t(
             "one_tech_rd_center",
@@ -113,15 +119,24 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
             ("provincial", "municipal"),
             "provincial",
             clauses=("3",),
+            items=True,
         ),
-        _t("tech_innovation_center", "技术创新中心", _MUNICIPAL_UP, "provincial", clauses=("3",)),
-        _t("key_laboratory", "重点实验室", _MUNICIPAL_UP, "provincial", clauses=("4",)),
+        _t(
+            "tech_innovation_center",
+            "技术创新中心",
+            _MUNICIPAL_UP,
+            "provincial",
+            clauses=("3",),
+            items=True,
+        ),
+        _t("key_laboratory", "重点实验室", _MUNICIPAL_UP, "provincial", clauses=("4",), items=True),
         _t(
             "engineering_research_center",
             "工程研究中心",
             _MUNICIPAL_UP,
             "provincial",
             clauses=("3",),
+            items=True,
         ),
         _t("enterprise_tech_center", "企业技术中心", _MUNICIPAL_UP, "provincial", clauses=("3",)),
         # Manufacturing upgrade, digital and green (articles 15, 18, 21, 27, 29)
@@ -131,6 +146,7 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
             _MUNICIPAL_UP,
             "provincial",
             clauses=("21",),
+            items=True,
         ),
         _t(
             "digital_transformation",
@@ -149,8 +165,22 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
         ),
         _t("green_factory", "绿色工厂", _MUNICIPAL_UP, "municipal", clauses=("15",)),
         _t("green_park", "绿色园区", _MUNICIPAL_UP, "municipal", clauses=("15",)),
-        _t("green_design_product", "绿色设计产品", _MUNICIPAL_UP, "national", clauses=("15",)),
-        _t("quality_benchmark", "制造业“质量标杆”", ("provincial",), "provincial", clauses=("27",)),
+        _t(
+            "green_design_product",
+            "绿色设计产品",
+            _MUNICIPAL_UP,
+            "national",
+            clauses=("15",),
+            items=True,
+        ),
+        _t(
+            "quality_benchmark",
+            "制造业“质量标杆”",
+            ("provincial",),
+            "provincial",
+            clauses=("27",),
+            items=True,
+        ),
         _t("time_honoured_brand", "老字号", _MUNICIPAL_UP, "provincial", clauses=("27",)),
         _t(
             "integration_pilot",
@@ -167,7 +197,7 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
             "provincial",
             clauses=("17",),
         ),
-        _t("first_store", "品牌首店", _ALL_LEVELS, "municipal", clauses=("19", "35")),
+        _t("first_store", "品牌首店", _ALL_LEVELS, "municipal", clauses=("19", "35"), items=True),
         _t(
             "financial_institution",
             "现代金融机构",
@@ -241,17 +271,27 @@ DESIGNATION_TYPES: dict[str, DesignationType] = dict(
         _t("civilised_unit", "文明单位", _ALL_LEVELS, "municipal", clauses=("69",)),
         _t("civilised_community", "文明社区", _ALL_LEVELS, "municipal", clauses=("69",)),
         _t("civilised_campus", "文明校园", _ALL_LEVELS, "municipal", clauses=("69",)),
-        _t("clinical_key_specialty", "临床重点专科", _MUNICIPAL_UP, "municipal", clauses=("85",)),
+        _t(
+            "clinical_key_specialty",
+            "临床重点专科",
+            _MUNICIPAL_UP,
+            "municipal",
+            clauses=("85",),
+            items=True,
+        ),
         _t(
             "tcm_expert_studio",
             "名中医药专家传承工作室",
             _MUNICIPAL_UP,
             "municipal",
             clauses=("87",),
+            items=True,
         ),
     ]
 )
 DESIGNATION_LABELS: dict[str, str] = {k: t.label for k, t in DESIGNATION_TYPES.items()}
+ITEM_TYPES: frozenset[str] = frozenset(k for k, t in DESIGNATION_TYPES.items() if t.items)
+"""Designation types counted as items (see DesignationType.items)."""
 
 # GB/T 4754-2017 门类 (sections).
 INDUSTRY_SECTIONS: dict[str, str] = {

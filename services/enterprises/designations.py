@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -10,17 +11,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from services.common.contracts.designations import LEVELS
+from services.common.contracts.events import DesignationEvent
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from services.common.outbox import record
 from services.common.settings import Settings
 from services.enterprises import catalogue
 from services.enterprises.events import (
-    DesignationEvent,
     DesignationGranted,
     DesignationRenewed,
     DesignationRevoked,
     designation_event,
-    publish,
 )
 from services.enterprises.expiry import expire_due
 from services.enterprises.models import (
@@ -33,6 +35,7 @@ from services.enterprises.models import (
     DesignationRevoke,
     Enterprise,
     ExpiringDesignation,
+    outbox,
 )
 from services.enterprises.service import get, in_force, record_history
 
@@ -102,9 +105,30 @@ def overlap_message(type_key: str, other_id: int, start: date, end: date | None)
     label = catalogue.DESIGNATION_LABELS.get(type_key, type_key)
     return (
         f"the enterprise already holds {label} ({type_key}) as designation {other_id}, "
-        f"{start} – {end or 'without expiry'}; a second one for the same period is refused "
-        f"unless it renews that one (renews_id={other_id})"
+        f"{start} – {end or 'without expiry'}; a second one at the same or a lower level for "
+        f"the same period is refused unless it renews that one (renews_id={other_id})"
     )
+
+
+def check_item(type_key: str, item_name: str | None, *, loc: Loc = ()) -> None:
+    """Types counted as items name the item; the others are held once and take no name."""
+    label = catalogue.DESIGNATION_LABELS.get(type_key, type_key)
+    if type_key in catalogue.ITEM_TYPES and item_name is None:
+        raise Invalid(
+            f"{label} ({type_key}) is counted as items: give item_name, the lab, platform, "
+            "product, store, specialty or studio this designation is for",
+            loc=[*loc, "item_name"],
+        )
+    if type_key not in catalogue.ITEM_TYPES and item_name is not None:
+        raise Invalid(
+            f"{label} ({type_key}) is held by the enterprise itself and takes no item_name",
+            loc=[*loc, "item_name"],
+        )
+
+
+def rank(level: str) -> int:
+    """A level's rank: 0 for national, higher numbers for lower levels."""
+    return LEVELS.index(level) if level in LEVELS else len(LEVELS)
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -214,12 +238,15 @@ def grant(
         )
     enterprise = get(session, enterprise_id=enterprise_id, lock=True)
     level = catalogue.resolve_level(data.type, data.level)
+    check_item(data.type, data.item_name)
     expires_on = expiry_for(data.type, data.granted_on, data.expires_on, settings)
     check_validity(data.granted_on, expires_on, today=today)
-    _refuse_overlap(session, enterprise.id, data.type, data.granted_on, expires_on, renewing=None)
+    held = Held(data.type, data.item_name, level)
+    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=None)
     values = {
         "type": data.type,
         "level": level,
+        "item_name": data.item_name,
         "granted_on": data.granted_on,
         "expires_on": expires_on,
         "certificate_no": data.certificate_no,
@@ -268,10 +295,12 @@ def renew(
             f"a renewal is granted after the designation it renews (granted {old.granted_on})",
             loc=["granted_on"],
         )
-    _refuse_overlap(session, enterprise.id, old.type, data.granted_on, expires_on, renewing=old.id)
+    held = Held(old.type, old.item_name, level)
+    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=old.id)
     values = {
         "type": old.type,
         "level": level,
+        "item_name": old.item_name,
         "granted_on": data.granted_on,
         "expires_on": expires_on,
         "certificate_no": data.certificate_no,
@@ -280,18 +309,33 @@ def renew(
     return _insert(session, enterprise, values, DesignationRenewed, actor=actor, today=today)
 
 
+@dataclass(frozen=True)
+class Held:
+    """What a new designation would hold: its type, item (for item types) and level."""
+
+    type: str
+    item_name: str | None
+    level: str
+
+
 def _refuse_overlap(
     session: Session,
     enterprise_id: int,
-    type_key: str,
+    new: Held,
     start: date,
     end: date | None,
     *,
     renewing: int | None,
 ) -> None:
+    """Refuse a second designation of the same type (and item) for the same days, unless it
+    continues one, or is granted at a higher level than every one it overlaps (an upgrade)."""
     held = session.scalars(
         select(Designation).where(
-            Designation.enterprise_id == enterprise_id, Designation.type == type_key
+            Designation.enterprise_id == enterprise_id,
+            Designation.type == new.type,
+            Designation.item_name.is_(None)
+            if new.item_name is None
+            else Designation.item_name == new.item_name,
         )
     ).all()
     # A renewal may overlap what it continues: the renewed designation and those it renewed.
@@ -302,9 +346,11 @@ def _refuse_overlap(
         chain.add(cursor.id)
         cursor = by_id.get(cursor.renews_id) if cursor.renews_id is not None else None
     for d in held:
-        if d.id not in chain and overlaps(start, end, d.granted_on, last_day(d)):
+        if d.id in chain or rank(new.level) < rank(d.level):
+            continue
+        if overlaps(start, end, d.granted_on, last_day(d)):
             raise OverlappingDesignation(
-                overlap_message(type_key, d.id, d.granted_on, last_day(d)),
+                overlap_message(new.type, d.id, d.granted_on, last_day(d)),
                 loc=["granted_on"],
                 extra={"conflicting_id": d.id},
             )
@@ -332,7 +378,9 @@ def _insert(
     changes = {f: [None, v] for f, v in values.items() if v is not None}
     action = "renew" if values["renews_id"] else "grant"
     record_history(session, "designation", designation.id, 1, actor, action, changes)
-    publish(session, [designation_event(kind, enterprise, designation, designation.granted_on)])
+    record(
+        session, outbox, designation_event(kind, enterprise, designation, designation.granted_on)
+    )
     # A certificate recorded after its expiry lapses at once, with its own DesignationExpired.
     expire_due(session, today=today, ids=[designation.id])
     session.commit()
@@ -383,6 +431,6 @@ def revoke(
     d = get_designation(session, enterprise_id=enterprise.id, designation_id=d.id)
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     record_history(session, "designation", d.id, d.version, actor, "revoke", changes)
-    publish(session, [designation_event(DesignationRevoked, enterprise, d, on)])
+    record(session, outbox, designation_event(DesignationRevoked, enterprise, d, on))
     session.commit()
     return d

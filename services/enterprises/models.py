@@ -183,6 +183,13 @@ class DesignationBase(EnterprisesModel):
         default=None, description="Last day it holds; defaults from the type's validity"
     )
     certificate_no: str | None = Field(default=None, max_length=100)
+    item_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="For types the plan counts as things (labs, platforms, green-design "
+        "products, first stores, clinical specialties, studios…): which one (名称). Required "
+        "for those types, refused for the others; an enterprise may hold several, one per name",
+    )
 
 
 class DesignationCreate(CleanText, DesignationBase):
@@ -192,7 +199,7 @@ class DesignationCreate(CleanText, DesignationBase):
         default=None, description="The designation this one continues (a renewal)"
     )
 
-    @field_validator("type", "level", "certificate_no", mode="before")
+    @field_validator("type", "level", "certificate_no", "item_name", mode="before")
     @classmethod
     def _strip(cls, value: object) -> object:
         value = _blank_to_none(value)
@@ -337,6 +344,10 @@ class HistoryEntry(SQLModel):
 class ImportResult(SQLModel):
     """What an import did; every count is of rows of the registry, not of the sheet."""
 
+    dry_run: bool = False
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every problem found (a dry run answers them)"
+    )
     rows: int
     enterprises_created: int = 0
     enterprises_updated: int = 0

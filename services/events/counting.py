@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Integer,
+    String,
     and_,
     case,
+    cast,
     distinct,
     func,
     literal,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
-from services.common.contracts.designations import in_force_on
+from services.common.contracts.designations import LEVELS, in_force_on
 from services.common.contracts.stages import CANCELLED, STARTED_STAGES
 from services.common.contracts.stages import reached as stage_reached
 from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES
@@ -132,20 +134,46 @@ def _project_counts(r: Any, pts: Any) -> ColumnElement[bool]:
 
 
 def _qualifying(generation: int, target: Target) -> Subquery:
-    """The designations of the target's types and levels, narrowed by enterprise fields."""
+    """The designations of the target's types and levels, narrowed by enterprise fields.
+
+    `holder` is what a target counts once: the enterprise, or for item types the enterprise's
+    named item. `fresh` is 1 for what counts as new: a first grant, or a renewal at a higher
+    level than the one it renews (an upgrade is new at its level)."""
     sel = target.selector
     assert sel is not None
     d, e = DESIGNATIONS.c, ENTERPRISES.c
-    stmt: Select[Any] = select(
-        d.id,
-        d.enterprise_id,
-        d.type,
-        d.level,
-        d.granted_on,
-        d.expires_on,
-        d.revoked_on,
-        d.renews_id,
-    ).where(d.generation == generation, d.type.in_(sel.designations))
+    renewed = DESIGNATIONS.alias("renewed")
+    holder = func.coalesce(
+        cast(d.enterprise_id, String).concat("/").concat(d.item_name),
+        cast(d.enterprise_id, String),
+    )
+    fresh = case(
+        (d.renews_id.is_(None), 1),
+        (_level_rank(d.level) < _level_rank(renewed.c.level), 1),
+        else_=0,
+    )
+    stmt: Select[Any] = (
+        select(
+            d.id,
+            d.enterprise_id,
+            d.item_name,
+            holder.label("holder"),
+            d.type,
+            d.level,
+            d.granted_on,
+            d.expires_on,
+            d.revoked_on,
+            d.renews_id,
+            fresh.label("fresh"),
+        )
+        .select_from(
+            DESIGNATIONS.outerjoin(
+                renewed,
+                and_(renewed.c.generation == d.generation, renewed.c.id == d.renews_id),
+            )
+        )
+        .where(d.generation == generation, d.type.in_(sel.designations))
+    )
     if sel.levels:
         stmt = stmt.where(d.level.in_(sel.levels))
     narrowing = _enterprise_filters(target)
@@ -154,6 +182,11 @@ def _qualifying(generation: int, target: Target) -> Subquery:
             ENTERPRISES, and_(e.generation == d.generation, e.id == d.enterprise_id)
         ).where(*narrowing)
     return stmt.subquery("qual")
+
+
+def _level_rank(level: Any) -> Any:
+    """0 for national, then down the levels; an unknown level ranks below them all."""
+    return case(*((level == name, i) for i, name in enumerate(LEVELS)), else_=len(LEVELS))
 
 
 def _enterprise_filters(target: Target) -> list[ColumnElement[bool]]:
@@ -178,9 +211,9 @@ def valid_on(q: Any, at: Any) -> ColumnElement[bool]:
 def _designation_counts(target: Target, q: Any, pts: Any) -> ColumnElement[bool]:
     if target.measure == "stock":
         return valid_on(q, pts.c.at)
-    # new / annual: first grants (not renewals) inside the period, unless revoked since
+    # new / annual: first grants and upgrades (not renewals) inside the period, unless revoked
     return and_(
-        q.c.renews_id.is_(None),
+        q.c.fresh == 1,
         q.c.granted_on >= pts.c.lo,
         q.c.granted_on <= pts.c.hi,
         or_(q.c.revoked_on.is_(None), q.c.revoked_on > pts.c.at),
@@ -224,7 +257,7 @@ def values(
         )
     else:
         q = _qualifying(generation, target)
-        holders = func.count(distinct(q.c.enterprise_id))
+        holders = func.count(distinct(q.c.holder))
         stmt = select(pts.c.k, holders, holders).select_from(
             pts.outerjoin(q, _designation_counts(target, q, pts))
         )
@@ -263,7 +296,7 @@ def holding_through(
     """Enterprises holding the designation on `at` that will still hold it on `deadline`
     unless renewed; a revocation or renewal after `at` is not known on `at`."""
     q = _qualifying(generation, target)
-    stmt = select(func.count(distinct(q.c.enterprise_id))).where(
+    stmt = select(func.count(distinct(q.c.holder))).where(
         valid_on(q, at), or_(q.c.expires_on.is_(None), q.c.expires_on >= deadline)
     )
     return int(conn.execute(stmt).scalar_one())
@@ -316,6 +349,9 @@ def _project_contributor(row: Any) -> dict[str, Any]:
     }
 
 
+DESIGNATION_FIELDS = ("id", "type", "level", "item_name", "granted_on", "expires_on", "revoked_on")
+
+
 def _designation_contributors(
     conn: Connection, generation: int, target: Target, pts: Subquery, limit: int
 ) -> list[dict[str, Any]]:
@@ -339,9 +375,7 @@ def _designation_contributors(
         select(q).select_from(pts.join(q, counting)).where(q.c.enterprise_id.in_(order))
     )
     for d in rows.mappings():
-        held[d["enterprise_id"]].append(
-            {k: d[k] for k in ("id", "type", "level", "granted_on", "expires_on", "revoked_on")}
-        )
+        held[d["enterprise_id"]].append({k: d[k] for k in DESIGNATION_FIELDS})
     return [
         {
             "kind": "enterprise",

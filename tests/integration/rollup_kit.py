@@ -157,6 +157,7 @@ class World:
         level: str = "national",
         years: int | None = 3,
         renews: int | None = None,
+        item_name: str | None = None,
     ) -> int:
         did = self._id()
         expires = None if years is None else _years_after(on, years) - timedelta(days=1)
@@ -173,6 +174,7 @@ class World:
             "renews_id": renews,
             "certificate_no": f"GR{did}",
             "status": "active",
+            "item_name": item_name,
         }
         self.designations[did] = snap
         kind = "DesignationRenewed" if renews else "DesignationGranted"
@@ -234,7 +236,10 @@ TYPES = (
     ("specialised_sme", "provincial", 3), ("little_giant", "national", 3),
     ("headquarters", "district", None), ("first_store", "municipal", None),
     ("service_above_scale", "district", None), ("gazelle", "provincial", None),
+    ("key_laboratory", "provincial", None), ("civilised_unit", "district", None),
 )  # fmt: skip
+ITEMS = {"first_store", "key_laboratory"}
+HIGHER = {"district": "municipal", "municipal": "provincial", "provincial": "national"}
 START = date(2022, 6, 1)
 
 
@@ -291,15 +296,40 @@ def _random_enterprise(world: World, r: _Random) -> None:
     eid = world.enterprise(landed, landed_on=landed, source_channel=channel)
     for type_, level, years in rng.sample(TYPES, rng.randint(0, 3)):
         granted = r.after(landed, 500)
-        did = world.grant(eid, type_, granted, level=level, years=years)
-        roll = rng.random()
-        if roll < 0.15:
-            world.revoke(did, r.after(granted, 300))
-        elif roll < 0.3 and years:
-            if date.fromisoformat(world.designations[did]["expires_on"]) <= r.today:
-                world.expire(did)
-        elif roll < 0.4 and years:
-            world.grant(eid, type_, r.after(granted, 900), level=level, years=years, renews=did)
+        for n in range(rng.randint(1, 3) if type_ in ITEMS else 1):
+            item = f"第{n + 1}号" if type_ in ITEMS else None
+            _random_grant(world, r, eid, type_, level, years, granted, item)
+
+
+def _random_grant(
+    world: World,
+    r: _Random,
+    eid: int,
+    type_: str,
+    level: str,
+    years: int | None,
+    granted: date,
+    item: str | None,
+) -> None:
+    """A grant, then perhaps a revocation, an expiry, a renewal or an upgrade."""
+    rng = r.rng
+    did = world.grant(eid, type_, granted, level=level, years=years, item_name=item)
+    roll = rng.random()
+    if roll < 0.15:
+        world.revoke(did, r.after(granted, 300))
+    elif roll < 0.3 and years:
+        if date.fromisoformat(world.designations[did]["expires_on"]) <= r.today:
+            world.expire(did)
+    elif roll < 0.4 and years:
+        later = r.after(granted, 900)
+        world.grant(eid, type_, later, level=level, years=years, renews=did, item_name=item)
+    elif roll < 0.55 and level in HIGHER:
+        # an upgrade: renewed at the higher level, or granted anew there
+        renews = did if rng.random() < 0.5 else None
+        later = r.after(granted, 900)
+        world.grant(
+            eid, type_, later, level=HIGHER[level], years=years, renews=renews, item_name=item
+        )
 
 
 # --- ground truth, from the published snapshots alone --------------------------------------
@@ -356,18 +386,33 @@ def truth(target: Target, events: list[Event], at: date) -> float:
             and (sel.source_channel is None or e["source_channel"] == sel.source_channel)
         )
     holders = set()
-    for d in latest(events, "designation").values():
+    designations = latest(events, "designation")
+    for d in designations.values():
         if d["type"] not in sel.designations or (sel.levels and d["level"] not in sel.levels):
             continue
         granted, expires, revoked = _d(d["granted_on"]), _d(d["expires_on"]), _d(d["revoked_on"])
         if revoked is not None and revoked <= at:
             continue
+        holder = (d["enterprise_id"], d.get("item_name"))  # an item type counts items
         if target.measure == "stock":
             if granted <= at and (expires is None or at <= expires):
-                holders.add(d["enterprise_id"])
-        elif d["renews_id"] is None and lo <= granted <= hi:
-            holders.add(d["enterprise_id"])
+                holders.add(holder)
+        elif _fresh(d, designations) and lo <= granted <= hi:
+            holders.add(holder)
     return len(holders)
+
+
+LEVEL_ORDER = ("national", "provincial", "municipal", "district")
+
+
+def _fresh(d: dict[str, Any], designations: dict[int, dict[str, Any]]) -> bool:
+    """New: a first grant, or a renewal at a higher level than what it renews (an upgrade)."""
+    if d["renews_id"] is None:
+        return True
+    renewed = designations.get(d["renews_id"])
+    return renewed is not None and (
+        LEVEL_ORDER.index(d["level"]) < LEVEL_ORDER.index(renewed["level"])
+    )
 
 
 def _period_end(target: Target, at: date) -> date:
@@ -431,7 +476,7 @@ def truth_forecast(
             revoked = _d(d["revoked_on"])
             held = granted <= at and (expires is None or at <= expires)
             if held and (revoked is None or revoked > at) and (expires is None or expires >= end):
-                lasting.add(d["enterprise_id"])
+                lasting.add((d["enterprise_id"], d.get("item_name")))
         return len(lasting), None, current - len(lasting)
     return current, None, None
 

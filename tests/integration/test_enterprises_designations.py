@@ -18,7 +18,7 @@ from tests.integration.enterprises_kit import (
 
 DESIGNATION_SNAPSHOT_KEYS = {
     "id", "version", "enterprise_id", "type", "level", "granted_on", "expires_on", "revoked_on",
-    "revoke_reason", "renews_id", "certificate_no", "status",
+    "revoke_reason", "renews_id", "certificate_no", "status", "item_name",
 }  # fmt: skip
 
 
@@ -112,6 +112,53 @@ async def test_an_overlapping_designation_of_the_same_type_is_refused(
     assert r.status_code == 201, r.text
     other_type = await grant(svc, writer, eid, type="gazelle", granted_on="2024-06-01")
     assert other_type.status_code == 201
+
+
+async def test_item_types_are_held_once_per_named_item(
+    svc: Service, writer: dict[str, str]
+) -> None:
+    """Labs, platforms, products, stores… are things: one firm may hold several, each named."""
+    eid = await register(svc, writer)
+    lab = {"type": "key_laboratory", "level": "provincial", "granted_on": "2024-03-01"}
+    unnamed = await grant(svc, writer, eid, **lab)
+    assert unnamed.status_code == 422
+    assert unnamed.json()["errors"][0]["loc"][-1] == "item_name"
+    for name in ("海洋新材料实验室", "绿色低碳实验室", "智能装备实验室"):
+        r = await grant(svc, writer, eid, **lab, item_name=name)
+        assert r.status_code == 201, r.text
+        assert r.json()["item_name"] == name
+    again = await grant(svc, writer, eid, **lab, item_name="绿色低碳实验室")
+    assert again.status_code == 409, "the same lab twice for the same days"
+    firm_type = await grant(
+        svc, writer, eid, type="high_tech", granted_on="2024-01-01", item_name="实验室"
+    )
+    assert firm_type.status_code == 422
+    assert firm_type.json()["errors"][0]["loc"][-1] == "item_name"
+    shown = (await svc.client.get(f"/api/v1/enterprises/{eid}", headers=writer)).json()
+    assert sorted(d["item_name"] for d in shown["designations"]) == [
+        "智能装备实验室", "海洋新材料实验室", "绿色低碳实验室"
+    ]  # fmt: skip
+
+
+async def test_a_grant_at_a_higher_level_is_an_upgrade_not_an_overlap(
+    svc: Service, writer: dict[str, str]
+) -> None:
+    eid = await register(svc, writer)
+    unit = {"type": "civilised_unit", "granted_on": "2023-03-01"}
+    district = await grant(svc, writer, eid, **unit, level="district")
+    assert district.status_code == 201, district.text
+    municipal = await grant(
+        svc, writer, eid, type="civilised_unit", level="municipal", granted_on="2024-05-01"
+    )
+    assert municipal.status_code == 201, municipal.text
+    same = await grant(
+        svc, writer, eid, type="civilised_unit", level="municipal", granted_on="2024-06-01"
+    )
+    assert same.status_code == 409 and same.json()["conflicting_id"] == municipal.json()["id"]
+    lower = await grant(
+        svc, writer, eid, type="civilised_unit", level="district", granted_on="2024-06-01"
+    )
+    assert lower.status_code == 409, "a lower level than one held is no upgrade"
 
 
 async def test_renewal_continues_the_old_designation_once(

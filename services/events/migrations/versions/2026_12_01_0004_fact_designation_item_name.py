@@ -1,8 +1,8 @@
-"""history names the person: actor_name
+"""fact_designation item_name: designations counted as items
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-01 22:10:00
+Create Date: 2026-12-01 22:30:00
 """
 
 from collections.abc import Sequence
@@ -17,10 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("history") as batch_op:
-        batch_op.add_column(sa.Column("actor_name", sa.String(length=200), nullable=True))
+    op.add_column(
+        "fact_designation", sa.Column("item_name", sa.String(length=200), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("history") as batch_op:
-        batch_op.drop_column("actor_name")
+    with op.batch_alter_table("fact_designation") as batch:
+        batch.drop_column("item_name")
