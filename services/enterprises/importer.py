@@ -257,7 +257,7 @@ def _plan_designations(
                 other = rest[0] if rest else prior
                 where = f"row {other.row}" if other.row else f"designation {other.id}"
                 msg = overlap_message(pd.type, other.id or 0, other.granted_on, other.last)
-                sheet.error(pd.row, "granted_on", f"{HEADERS['granted_on']}: {where}: {msg}")
+                sheet.error(pd.row, "granted_on", f"{where}: {msg}")
                 continue
             prior.renewed, new.renews = True, prior
         known.append(new)
@@ -287,7 +287,7 @@ def _chain(k: Known) -> list[Known]:
 def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: Known) -> None:
     """A row naming a designation already known: unchanged, or its revocation."""
     if k.record is None:
-        sheet.error(pd.row, "granted_on", f"{HEADERS['granted_on']}: repeats row {k.row}")
+        sheet.error(pd.row, "granted_on", f"repeats row {k.row}")
         return
     d = k.record
     compared = {
@@ -300,7 +300,7 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
             sheet.error(
                 pd.row,
                 name,
-                f"{HEADERS[name]}: '{given}' differs from designation {d.id} as registered "
+                f"'{given}' differs from designation {d.id} as registered "
                 f"('{recorded}'); an import does not alter a recorded designation",
             )
     if pd.revoked_on is None or pd.revoked_on == d.revoked_on:
@@ -309,13 +309,13 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
         sheet.error(
             pd.row,
             "revoked_on",
-            f"{HEADERS['revoked_on']}: designation {d.id} was revoked on {d.revoked_on}",
+            f"designation {d.id} was revoked on {d.revoked_on}",
         )
     elif d.expires_on is not None and pd.revoked_on > d.expires_on:
         sheet.error(
             pd.row,
             "revoked_on",
-            f"{HEADERS['revoked_on']}: {pd.revoked_on} is after it lapsed ({d.expires_on})",
+            f"{pd.revoked_on} is after it lapsed ({d.expires_on})",
         )
     else:
         plan.revoked.append((code, k, pd.revoked_on, pd.revoke_reason))
