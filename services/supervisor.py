@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +46,8 @@ BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 """Wait before each further restart of a part that keeps exiting."""
 STABLE_SECONDS = 30.0
 """A part that ran this long before it exited is restarted as if it had never failed."""
+NATS_HEALTH_SECONDS = 2.0
+"""How often the embedded nats-server is asked whether its store is healthy."""
 MAX_QUICK_EXITS = 5
 """Exits in a row, each within STABLE_SECONDS of its start, that give the part up."""
 
@@ -128,6 +131,7 @@ class Supervisor:
     """Restart parts that exit (`up` does); tests that kill and restart parts leave it off."""
     _env: dict[str, str] = field(default_factory=dict, repr=False)
     nats_auth: bool = False
+    _next_health: float = 0.0
     """The embedded server asks every part for its own user (set when `start_nats` runs one)."""
 
     @property
@@ -193,6 +197,7 @@ class Supervisor:
             store_dir=self.data_dir / "nats",
             port=port,
             log_file=self.log_dir / "nats.log",
+            monitor_port=free_port(),
             config_file=natsauth.write_server_config(self.data_dir, self.child_settings()),
         )
         self.nats_auth = True
@@ -325,8 +330,32 @@ class Supervisor:
                     continue
                 part.restarts += 1
                 self.say(f"{key} restarted (pid {part.pid}, restart {part.restarts})")
+        if now >= self._next_health:
+            self._next_health = now + NATS_HEALTH_SECONDS
+            changed = self._revive_stores(now) or changed
         if changed:
             self.write_status()
+
+    def _revive_stores(self, now: float) -> bool:
+        """A nats-server whose stream failed to write (the disk was full) keeps failing until
+        it restarts: restart it once the disk has room again."""
+        revived = False
+        room = self.child_settings().min_free_disk_mb * 1024 * 1024
+        for server in self.nats_servers:
+            part = self.parts.get(self.nats_key(server))
+            if part is None or part.state != "running":
+                continue
+            error = server.store_error()
+            if error is None or shutil.disk_usage(server.store_dir).free < room:
+                continue
+            self.say(f"{part.name}: {error}; restarting it now that the disk has room")
+            server.stop()
+            part.pid = None
+            part.last_exit = "restarted after a store write error (disk full)"
+            part.state = "restarting"
+            part.next_start = now
+            revived = True
+        return revived
 
     def _exited(self, part: Part, cause: str, now: float) -> None:
         ran = now - part.started_mono
@@ -358,6 +387,7 @@ class Supervisor:
             "pid": os.getpid(),
             "data_dir": str(self.data_dir),
             "gateway": self.url("gateway"),
+            "nats": self._env.get("PLANTRACK_NATS_URL"),
             "written_at": time.time(),
             "parts": {
                 k: {

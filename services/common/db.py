@@ -68,6 +68,21 @@ def make_private(path: Path) -> None:
             each.chmod(PRIVATE_FILE_MODE)
 
 
+CHECKPOINT_SECONDS = 60.0
+"""How often a SQLite database's WAL is checkpointed and truncated to nothing."""
+
+
+def checkpoint(engine: Engine) -> tuple[int, int, int]:
+    """Copy the WAL into the database and truncate it to zero bytes: (busy, wal pages,
+    pages copied), as SQLite reports; busy means a reader held it and it is retried later."""
+    raw = engine.raw_connection()  # outside a transaction, which a checkpoint cannot run in
+    try:
+        row = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        raw.close()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):

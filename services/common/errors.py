@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.i18n import Text, language_of, localise
 from services.common.labels import MESSAGES, TITLES, VALIDATION
+from services.common.storage import is_disk_full
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -196,6 +197,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _database_away(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
+        if is_disk_full(exc):
+            return disk_full(request, exc)
         logging.getLogger("plantrack").warning("database unavailable: %s", exc)
         return problem(
             503,
@@ -209,5 +212,32 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
+        if is_disk_full(exc):
+            return disk_full(request, exc)
         logging.getLogger("plantrack").exception("unhandled error", exc_info=exc)
         return problem(500, title_of(500), MESSAGES("internal"), language=request_language(request))
+
+
+DISK_FULL_TITLE = Text("存储空间不足", "Insufficient storage")
+DISK_FULL_DETAIL = Text(
+    "服务器磁盘已满，本次未写入任何内容。请在释放空间后重试。",
+    "The server's disk is full, so nothing was written. Retry once space has been freed.",
+)
+
+
+def disk_full(request: Request, exc: BaseException) -> JSONResponse:
+    """507: the write failed for want of disk space, nothing was written; readiness shows it."""
+    import logging
+
+    logging.getLogger("plantrack").error("disk full: %s", exc)
+    storage = getattr(getattr(request.app.state, "runtime", None), "storage", None)
+    if storage is not None:
+        storage.noted_full()
+    return problem(
+        507,
+        DISK_FULL_TITLE,
+        DISK_FULL_DETAIL,
+        headers={"Retry-After": "30"},
+        language=request_language(request),
+        cause="disk_full",
+    )

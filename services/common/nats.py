@@ -12,6 +12,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    DiscardPolicy,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -68,6 +69,8 @@ def live_stream_config(settings: Settings) -> StreamConfig:
         num_replicas=settings.stream_replicas,
         max_age=24 * 3600,
         max_msgs=100_000,
+        max_bytes=settings.live_stream_max_bytes,
+        discard=DiscardPolicy.OLD,
     )
 
 

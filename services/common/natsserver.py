@@ -54,6 +54,7 @@ class NatsServer:
     cluster_name: str = "plantrack"
     log_file: Path | None = None
     config_file: Path | None = None  # accounts and users (services.common.natsauth)
+    monitor_port: int | None = None  # HTTP monitoring (/healthz) on loopback
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,6 +87,8 @@ class NatsServer:
             cmd += ["-l", str(self.log_file)]
         if self.config_file is not None:
             cmd += ["-c", str(self.config_file)]
+        if self.monitor_port is not None:
+            cmd += ["-m", str(self.monitor_port)]
         return cmd
 
     def start(self, *, wait: float = 10.0) -> NatsServer:
@@ -123,6 +126,20 @@ class NatsServer:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+    def store_error(self) -> str | None:
+        """What the server says is wrong with its store (a stream that failed to write,
+        typically on a full disk, stays failed until the server restarts); None when fine."""
+        if self.monitor_port is None:
+            return None
+        import httpx
+
+        try:
+            r = httpx.get(f"http://127.0.0.1:{self.monitor_port}/healthz", timeout=1)
+            error = str(r.json().get("error") or "") if r.status_code != 200 else ""
+        except (httpx.HTTPError, ValueError):
+            return None
+        return error if "write error" in error else None
 
     @property
     def running(self) -> bool:

@@ -30,6 +30,7 @@ from services.common.errors import (
 from services.common.metrics import latency_middleware, metrics_response
 from services.common.outbox import Relay
 from services.common.settings import Settings
+from services.common.storage import Storage
 
 log = logging.getLogger("plantrack")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -79,6 +80,11 @@ class Runtime:
             if metadata is not None
             else None
         )
+        url = settings.database_url(name) if metadata is not None else ""
+        local = db.sqlite_path(url) if db.is_sqlite(url) else None
+        self.storage = Storage(
+            local.parent if local is not None else None, settings.min_free_disk_mb * 1024 * 1024
+        )
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
         self.relay: Relay | None = None
@@ -100,7 +106,20 @@ class Runtime:
     async def start(self) -> None:
         if self.engine is not None and self.migrations_dir is not None:
             await asyncio.to_thread(db.migrate, self.engine, self.migrations_dir)
+        if self.engine is not None and db.is_sqlite(self.engine):
+            self.spawn(self._checkpoints(), "checkpoint")
         self.spawn(self._connect_nats(), "nats")
+
+    async def _checkpoints(self) -> None:
+        """The WAL truncated to nothing now and then: SQLite's own checkpoints reuse the file
+        but never shrink it, and one that a reader blocks lets it grow."""
+        assert self.engine is not None
+        while not self._stopping:
+            await asyncio.sleep(db.CHECKPOINT_SECONDS)
+            try:
+                await asyncio.to_thread(db.checkpoint, self.engine)
+            except Exception as exc:  # a full disk among others: tried again next time
+                log.warning("%s: WAL checkpoint failed: %s", self.name, exc)
 
     async def _connect_nats(self) -> None:
         backoff = 0.2
@@ -180,6 +199,8 @@ class Runtime:
         checks["nats"] = {
             "ready": bool(self.nc is not None and self.nc.is_connected and self.nats_ready.is_set())
         }
+        if self.engine is not None:
+            checks["storage"] = self.storage.check()
         return checks
 
     def session(self, *, read_only: bool = False) -> Iterator[Session]:

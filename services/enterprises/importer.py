@@ -11,23 +11,22 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.common.envelope import utcnow
+from services.common.bulk import allocate_ids, bulk_insert, bulk_update
+from services.common.envelope import Event, utcnow
 from services.common.errors import Conflict
 from services.common.history import diff, history_row
+from services.common.outbox import outbox_rows
 from services.common.settings import Settings
 from services.common.spreadsheet import Sheet
-from services.enterprises.bulk import allocate_ids, bulk_insert, bulk_update
 from services.enterprises.designations import last_day, overlap_message, overlaps
 from services.enterprises.events import (
     DesignationGranted,
     DesignationRenewed,
     DesignationRevoked,
-    EnterpriseEvent,
     EnterpriseRegistered,
     EnterpriseUpdated,
     designation_event,
-    enterprise_snapshot,
-    outbox_rows,
+    enterprise_event,
 )
 from services.enterprises.expiry import expire_due
 from services.enterprises.ledger import (
@@ -274,16 +273,16 @@ def _write(session: Session, plan: Plan, *, actor: str, today: date) -> int:
     designations = _write_designations(conn, plan, now)
     revoked = _write_revocations(conn, plan, designations, now)
     histories: list[dict[str, Any]] = []
-    events: list[EnterpriseEvent] = []
+    events: list[Event] = []
     for values in plan.created:
         snap = plan.enterprises[values["uscc"]]
         changes = {f: [None, v] for f, v in values.items() if v is not None}
         histories.append(_history("enterprise", snap["id"], 1, actor, changes, now))
-        events.append(EnterpriseRegistered(enterprise_snapshot(snap), snap["landed_on"] or today))
+        events.append(enterprise_event(EnterpriseRegistered, snap, snap["landed_on"] or today))
     for record, _, changes in plan.updated:
         snap = plan.enterprises[record.uscc]
         histories.append(_history("enterprise", record.id, snap["version"], actor, changes, now))
-        events.append(EnterpriseUpdated(enterprise_snapshot(snap), today))
+        events.append(enterprise_event(EnterpriseUpdated, snap, today))
     for code, k in plan.granted:
         d = designations[id(k)]
         changes = {f: [None, d[f]] for f in _GRANT_FIELDS if d[f] is not None}

@@ -19,6 +19,7 @@ from services.events.consumer import LiveNotifier, ProgressTracker, rollup_consu
 from services.events.models import metadata, outbox
 from services.events.router import router
 from services.events.targets import Target, load_catalogue
+from services.events.views import ViewCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -122,4 +123,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     runtime.on_nats(_consumer_starter(app, targets, tracker, reads))
     app.state.tracker = tracker
     app.state.reads = reads
+    app.state.views = ViewCache(reads)
     return app

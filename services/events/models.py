@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import field_validator
-from sqlalchemy import Column, DateTime, Index, String
+from sqlalchemy import BigInteger, Column, DateTime, Index, String
 from sqlmodel import Field, SQLModel
 
 from services.common.db import service_registry
@@ -63,6 +63,17 @@ class RollupState(EventsModel, table=True):
     replay_started_at: datetime | None = Field(default=None, sa_column=_stamp())
     replay_heartbeat_at: datetime | None = Field(default=None, sa_column=_stamp())
     switched_at: datetime | None = Field(default=None, sa_column=_stamp())
+
+
+class RollupClock(EventsModel, table=True):
+    """Ticks of every writer of what target views read, one row per writer (process and
+    thread), bumped inside the writer's transaction: their sum moves with every commit that
+    can change a view, so a cached view is known to be current (see `services.events.views`)."""
+
+    __tablename__ = "rollup_clock"
+
+    slot: str = Field(primary_key=True, sa_type=String(64))
+    ticks: int = Field(sa_type=BigInteger)
 
 
 class FactProject(EventsModel, table=True):

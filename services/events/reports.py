@@ -18,6 +18,7 @@ from services.common.outbox import record
 from services.events.consumer import target_reported
 from services.events.models import ReportCreate, TargetReport, outbox
 from services.events.targets import Target
+from services.events.views import tick
 
 REPORTS: Table = TargetReport.__table__  # type: ignore[assignment]
 EARLIEST_YEAR = 2000
@@ -83,6 +84,7 @@ def report(
     session.add(row)
     session.flush()
     record(session, outbox, target_reported(row, event_id=event_id))
+    tick(session.connection())
     session.commit()
     return row
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import Connection
 
 from services.common.auth import Admin, Reader, TargetReporter
 from services.common.paging import MAX_LIMIT
@@ -25,6 +26,7 @@ from services.events.models import (
 )
 from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES, generations
 from services.events.targets import Target, get_target, load_catalogue
+from services.events.views import ViewCache
 
 router = APIRouter(prefix="/api/v1")
 
@@ -53,6 +55,15 @@ def reading_engine(request: Request) -> Engine:
     return request.app.state.reads
 
 
+def view_cache(request: Request) -> ViewCache:
+    """Target views kept per state of the roll-up (see `services.events.views`)."""
+    return request.app.state.views
+
+
+def json_response(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
 def target_of(target_id: str) -> Target:
     """The catalogue's target, or 404."""
     return get_target(target_id)
@@ -60,6 +71,7 @@ def target_of(target_id: str) -> Target:
 
 AsOf = Annotated[date, Depends(as_of_date)]
 Reads = Annotated[Engine, Depends(reading_engine)]
+Views = Annotated[ViewCache, Depends(view_cache)]
 TargetDep = Annotated[Target, Depends(target_of)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT}")]
 Offset = Annotated[int, Query(ge=0)]
@@ -77,7 +89,7 @@ Offset = Annotated[int, Query(ge=0)]
 )
 def list_targets(
     _: Reader,
-    reads: Reads,
+    views: Views,
     as_of: AsOf,
     source: Literal["projects", "enterprises", "reported"] | None = None,
     status: Status | None = None,
@@ -86,18 +98,22 @@ def list_targets(
     ] = None,
     limit: Limit = MAX_LIMIT,
     offset: Offset = 0,
-) -> dict[str, Any]:
-    chosen = [
-        t
-        for t in load_catalogue()
-        if (source is None or t.source == source)
-        and (category is None or (t.selector is not None and category in t.selector.categories))
-    ]
-    with reads.connect() as conn:
-        items = progress.assess_all(conn, chosen, as_of, generations(conn).active)
-    if status is not None:
-        items = [i for i in items if i["status"] == status]
-    return {"items": items[offset : offset + limit], "total": len(items)}
+) -> Response:
+    def compute(conn: Connection, generation: int) -> bytes:
+        chosen = [
+            t
+            for t in load_catalogue()
+            if (source is None or t.source == source)
+            and (category is None or (t.selector is not None and category in t.selector.categories))
+        ]
+        items = progress.assess_all(conn, chosen, as_of, generation)
+        if status is not None:
+            items = [i for i in items if i["status"] == status]
+        page = {"items": items[offset : offset + limit], "total": len(items)}
+        return TargetPage.model_validate(page).model_dump_json().encode()
+
+    key = ("targets", as_of, source, status, category, limit, offset)
+    return json_response(views.get(key, compute))
 
 
 @router.get(
@@ -107,9 +123,12 @@ def list_targets(
     summary="Targets by status, designations by type, projects by stage × category",
     description="What the dashboard overview needs, in one call.\n\n" + progress.STATUS_RULES,
 )
-def summary(_: Reader, reads: Reads, as_of: AsOf) -> dict[str, Any]:
-    with reads.connect() as conn:
-        return progress.summary(conn, load_catalogue(), as_of, generations(conn).active)
+def summary(_: Reader, views: Views, as_of: AsOf) -> Response:
+    def compute(conn: Connection, generation: int) -> bytes:
+        found = progress.summary(conn, load_catalogue(), as_of, generation)
+        return TargetSummary.model_validate(found).model_dump_json().encode()
+
+    return json_response(views.get(("summary", as_of), compute))
 
 
 @router.get(
@@ -121,16 +140,19 @@ def summary(_: Reader, reads: Reads, as_of: AsOf) -> dict[str, Any]:
 )
 def read_target(
     _: Reader,
-    reads: Reads,
+    views: Views,
     target: TargetDep,
     as_of: AsOf,
     contributors_limit: Annotated[
         int, Query(ge=1, le=5000, description="Contributors listed at most (earliest first)")
     ] = 500,
-) -> dict[str, Any]:
-    with reads.connect() as conn:
-        generation = generations(conn).active
-        return progress.detail(conn, generation, target, as_of, limit=contributors_limit)
+) -> Response:
+    def compute(conn: Connection, generation: int) -> bytes:
+        found = progress.detail(conn, generation, target, as_of, limit=contributors_limit)
+        return TargetDetail.model_validate(found).model_dump_json().encode()
+
+    key = ("target", target.id, as_of, contributors_limit)
+    return json_response(views.get(key, compute))
 
 
 @router.post(
