@@ -68,11 +68,12 @@ STATUS_RULES = f"""\
   (Statistics Canada's method, as open-sdg's sdg-build implements it). Each year's value is
   the report of its latest period; the base is the plan's baseline (the year before the
   window) or else the earliest year reported, the current value the latest year. With whole
-  years between them, CAGR_o = (y_t / y_0)^(1/(t − t0)) − 1,
-  CAGR_r = (target / y_0)^(1/(T − t0)) − 1 (T the deadline's year) and `sdg_ratio` R = d · CAGR_o / |CAGR_r| (d = +1 for a
-  floor, −1 for a ceiling, and the sign flipped for a negative base); a base of 0 counts as
-  {ZERO_BASE}. `sdg_category`: `target_achieved`; R ≥ {ON_TRACK} `substantial_progress`
-  (status `on_track`); R ≥ {AT_RISK} `moderate_progress` (`at_risk`); R ≥ {LIMITED}
+  years between them:
+  CAGR_o = (y_t / y_0)^(1/(t − t0)) − 1, CAGR_r = (target / y_0)^(1/(T − t0)) − 1 (T the
+  deadline's year), `sdg_ratio` R = d · CAGR_o / |CAGR_r| (d = +1 for a floor, −1 for a
+  ceiling, the sign flipped for a negative base); a base of 0 counts as {ZERO_BASE}.
+  `sdg_category`: `target_achieved`; R ≥ {ON_TRACK} `substantial_progress` (status
+  `on_track`); R ≥ {AT_RISK} `moderate_progress` (`at_risk`); R ≥ {LIMITED}
   `limited_progress` (`behind`); R < {LIMITED} `deterioration` (`behind`); fewer than two
   years of data, or a base and a value of opposite signs, `not_assessable` (`no_data`).
 """
