@@ -88,9 +88,10 @@ class Plan:
     errors: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
+    refused: set[int] = field(default_factory=set)  # rows the stage machine or a check refused
 
     def body(self, *, dry_run: bool) -> dict[str, Any]:
-        updated = [u for u in self.updates if u.changes or u.moves]
+        updated = [u for u in self.updates if (u.changes or u.moves) and u.row not in self.refused]
         out: dict[str, Any] = {
             "dry_run": dry_run,
             "rows": len(self.created) + len(self.updates) + self.unchanged,
@@ -439,6 +440,7 @@ def apply(
         except PreconditionFailed as exc:  # changed by someone else since it was read
             raise Conflict(MESSAGES("import.changed_meanwhile")) from exc
         except DomainError as exc:
+            plan.refused.add(u.row)
             field_ = (
                 "stage"
                 if exc.errors and exc.errors[0]["loc"][:1] in (["to"], ["on"])
