@@ -189,3 +189,102 @@ def test_a_thousand_demo_projects_round_trip_and_only_a_forward_stage_moves_targ
     after = settled(system)
     moved = {t for t in after if after[t] != before[t]}
     assert "schools" in moved and moved <= counting_schools
+
+
+def enterprise_ledger(n: int) -> bytes:
+    """`n` enterprises, every other one a high-tech enterprise since 2023."""
+    from services.enterprises.ledger import COLUMNS as ENTERPRISE_COLUMNS
+    from tests.integration.enterprises_kit import make_uscc
+
+    rows = []
+    for i in range(n):
+        row: dict[str, Any] = {
+            "uscc": make_uscc(1000 + i),
+            "name": f"烟台往返测试{i}科技有限公司",
+            "industry_section": "I",
+            "sub_district": demo_data.SUB_DISTRICTS[i % len(demo_data.SUB_DISTRICTS)],
+            "landed_on": date(2023, 1, 1),
+        }
+        if i % 2:
+            row.update(designation_type="high_tech", designation_level="national",
+                       granted_on=date(2023, 3, 1), certificate_no=f"GR2023{i:05d}")  # fmt: skip
+        rows.append(row)
+    return write_xlsx(ENTERPRISE_COLUMNS, rows, title="企业台账")
+
+
+def test_the_enterprise_ledger_round_trips_the_same_way(system: System) -> None:
+    def send(content: bytes, **params: str) -> httpx.Response:
+        return httpx.post(
+            f"{system.url}/api/v1/enterprises/import",
+            params=params,
+            files={"file": ("企业台账.xlsx", content, XLSX)},
+            headers=system.headers("investment_promotion"),
+            timeout=300,
+        )
+
+    r = send(enterprise_ledger(200))
+    assert r.status_code == 200, r.text[:2000]
+    assert r.json()["enterprises_created"] == 200
+    before = settled(system)
+    published = stream_messages(system)
+    r = httpx.get(
+        f"{system.url}/api/v1/enterprises/export",
+        params={"format": "xlsx"},
+        headers=system.headers("viewer"),
+        timeout=120,
+    )
+    assert r.status_code == 200
+    content = r.content
+    r = send(content)
+    assert r.status_code == 200, r.text[:2000]
+    body = r.json()
+    assert (body["enterprises_created"], body["enterprises_updated"]) == (0, 0)
+    assert (body["enterprises_unchanged"], body["designations_unchanged"]) == (200, 100)
+    time.sleep(2)
+    assert stream_messages(system) == published
+
+    ws = load_workbook(io.BytesIO(content)).worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    col = {h: i for i, h in enumerate(rows[0])}
+    plain = [n for n, r in enumerate(rows[1:], start=2) if r[col["认定类型"]] is None]
+    certified = [n for n, r in enumerate(rows[1:], start=2) if r[col["认定类型"]] is not None]
+    changes: dict[tuple[int, str], Any] = {
+        (n, "企业名称"): f"{rows[n - 1][col['企业名称']]}（更名）" for n in plain[:8]
+    }
+    grant = plain[8]  # a new certificate for an enterprise that had none: the move forward
+    changes[(grant, "认定类型")] = "高新技术企业"
+    changes[(grant, "认定级别")] = "国家级"
+    changes[(grant, "认定日期")] = date(2025, 5, 6)
+    illegal = certified[0]  # an import does not alter a recorded designation
+    changes[(illegal, "有效期至")] = date(2030, 1, 1)
+    wb = load_workbook(io.BytesIO(content))
+    sheet = wb.worksheets[0]
+    headers = {c.value: c.column for c in sheet[1]}
+    for (row, header), value in changes.items():
+        sheet.cell(row=row, column=headers[header], value=value)
+    buf = io.BytesIO()
+    wb.save(buf)
+    edited = buf.getvalue()
+
+    plan = send(edited, dry_run="true").json()
+    assert (plan["enterprises_updated"], plan["designations_granted"]) == (8, 1)
+    [error] = plan["errors"]
+    assert error["loc"] == ["rows", illegal, "expires_on"]
+    r = send(edited)
+    assert r.status_code == 422 and r.json()["rejected_rows"] == [illegal]
+
+    sheet.cell(row=illegal, column=headers["有效期至"], value=rows[illegal - 1][col["有效期至"]])
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = send(buf.getvalue())
+    assert r.status_code == 200, r.text[:2000]
+    assert (r.json()["enterprises_updated"], r.json()["designations_granted"]) == (8, 1)
+
+    deadline = time.monotonic() + 120
+    while targets(system)["high_tech_enterprises"] != before["high_tech_enterprises"] + 1:
+        assert time.monotonic() < deadline, "the new certificate never counted"
+        time.sleep(0.5)
+    after = settled(system)
+    moved = {t for t in after if after[t] != before[t]}
+    assert "high_tech_enterprises" in moved
+    assert moved <= set(targets(system, source="enterprises"))
