@@ -75,6 +75,7 @@ def create_app(
     app.state.secret = settings.signing_secret()
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.heartbeat_seconds = heartbeat_seconds
+    app.state.live_clients = stream.LiveClients()
     runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
     app.add_exception_handler(TooManyRequests, _too_many)
