@@ -21,6 +21,7 @@ from starlette.types import Message, Send
 from gateway.deps import GatewayReader
 from gateway.overview import Overview, set_target_gauges
 from gateway.routes import API_PREFIX
+from services.common.contracts.events import ProjectStageAnnounced, TargetProgressChanged
 from services.common.errors import DomainError
 from services.common.runtime import Runtime
 
@@ -52,41 +53,34 @@ def kind_of(subject: str, live_prefix: str) -> str | None:
     return kind if kind in KINDS and rest != subject else None
 
 
-def _payload(body: dict[str, Any]) -> dict[str, Any]:
-    """The body of an event envelope, or the message itself when it is not wrapped."""
-    payload = body.get("payload")
-    return payload if isinstance(payload, dict) and "type" in body else body
+def target_update(payload: dict[str, Any]) -> dict[str, Any]:
+    """A target's new progress, from a TargetProgressChanged notice."""
+    return TargetProgressChanged.parse(payload).target
 
 
-def target_update(body: dict[str, Any]) -> dict[str, Any]:
-    payload = _payload(body)
-    target = payload.get("target")
-    return target if isinstance(target, dict) else payload
-
-
-def project_change(body: dict[str, Any]) -> dict[str, Any]:
-    """A stage change as the page shows it: which project, from where to where, on which day."""
-    payload = _payload(body)
-    snapshot = payload.get("project") if isinstance(payload.get("project"), dict) else {}
+def project_change(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stage change as the page shows it (from a ProjectStageAnnounced notice): which project,
+    from where to where, on which day."""
+    notice = ProjectStageAnnounced.parse(payload)
     return {
-        "id": snapshot.get("id", payload.get("project_id", payload.get("id"))),
-        "name": snapshot.get("name", payload.get("name")),
-        "category": snapshot.get("category", payload.get("category")),
-        "from": payload.get("from"),
-        "to": payload.get("to", snapshot.get("stage")),
-        "stage": snapshot.get("stage", payload.get("stage", payload.get("to"))),
-        "on": payload.get("on", body.get("on")),
+        "id": notice.id,
+        "name": notice.name,
+        "category": notice.category,
+        "from": notice.from_,
+        "to": notice.to,
+        "stage": notice.to,
+        "on": notice.on.isoformat(),
     }
 
 
 def decode(kind: str, data: bytes) -> dict[str, Any] | None:
+    """The notice's body as the page shows it; None for anything that is not such a notice."""
     try:
         body = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        payload = body["payload"]
+        return target_update(payload) if kind == "target" else project_change(payload)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
-    if not isinstance(body, dict):
-        return None
-    return target_update(body) if kind == "target" else project_change(body)
 
 
 def frame(seq: int, kind: str, data: dict[str, Any]) -> bytes:

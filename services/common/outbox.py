@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -52,17 +54,28 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
-def record(session: Session, table: Table, event: Event) -> None:
-    """Add the event to the caller's transaction; it is relayed only if that transaction commits."""
-    session.execute(
-        table.insert().values(
-            event_id=str(event.id),
-            subject=event.subject_suffix,
-            type=event.type,
-            data=event.to_bytes(),
-            created_at=utcnow(),
-        )
-    )
+def outbox_rows(events: Iterable[Event], now: datetime | None = None) -> list[dict[str, Any]]:
+    """The outbox rows of `events`, for `record` or a bulk insert of many."""
+    now = now or utcnow()
+    return [
+        {
+            "event_id": str(event.id),
+            "subject": event.subject_suffix,
+            "type": event.type,
+            "data": event.to_bytes(),
+            "created_at": now,
+        }
+        for event in events
+    ]
+
+
+def record(session: Session, table: Table, *events: Event) -> int:
+    """Add the events to the caller's transaction (one executemany for many); they are relayed
+    only if that transaction commits. Returns how many."""
+    rows = outbox_rows(events)
+    if rows:
+        session.execute(table.insert(), rows)
+    return len(rows)
 
 
 class Relay:

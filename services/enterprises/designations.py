@@ -12,17 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from services.common.contracts.designations import LEVELS
+from services.common.contracts.events import DesignationEvent
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from services.common.outbox import record
 from services.common.settings import Settings
 from services.enterprises import catalogue
 from services.enterprises.events import (
-    DesignationEvent,
     DesignationGranted,
     DesignationRenewed,
     DesignationRevoked,
     designation_event,
-    publish,
 )
 from services.enterprises.expiry import expire_due
 from services.enterprises.models import (
@@ -35,6 +35,7 @@ from services.enterprises.models import (
     DesignationRevoke,
     Enterprise,
     ExpiringDesignation,
+    outbox,
 )
 from services.enterprises.service import get, in_force, record_history
 
@@ -377,7 +378,9 @@ def _insert(
     changes = {f: [None, v] for f, v in values.items() if v is not None}
     action = "renew" if values["renews_id"] else "grant"
     record_history(session, "designation", designation.id, 1, actor, action, changes)
-    publish(session, [designation_event(kind, enterprise, designation, designation.granted_on)])
+    record(
+        session, outbox, designation_event(kind, enterprise, designation, designation.granted_on)
+    )
     # A certificate recorded after its expiry lapses at once, with its own DesignationExpired.
     expire_due(session, today=today, ids=[designation.id])
     session.commit()
@@ -428,6 +431,6 @@ def revoke(
     d = get_designation(session, enterprise_id=enterprise.id, designation_id=d.id)
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     record_history(session, "designation", d.id, d.version, actor, "revoke", changes)
-    publish(session, [designation_event(DesignationRevoked, enterprise, d, on)])
+    record(session, outbox, designation_event(DesignationRevoked, enterprise, d, on))
     session.commit()
     return d

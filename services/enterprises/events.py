@@ -1,19 +1,41 @@
-"""The events the enterprises service publishes and the snapshots they carry (docs/EVENTS.md)."""
+"""The snapshots the enterprises service's events carry; the events themselves are contracts.
+
+The payload classes live in `services.common.contracts.events`; they are named here too, so a
+reader of this service finds what it emits in one place.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from services.common.envelope import Event, utcnow
+from services.common.contracts.events import (
+    DesignationEvent,
+    DesignationExpired,
+    DesignationGranted,
+    DesignationRenewed,
+    DesignationRevoked,
+    EnterpriseEvent,
+    EnterpriseRegistered,
+    EnterpriseUpdated,
+)
+from services.common.envelope import Event
 from services.common.history import jsonable
-from services.enterprises.models import Designation, Enterprise, outbox
+from services.enterprises.models import Designation, Enterprise
 
-PRODUCER = "enterprises"
+__all__ = [
+    "DesignationExpired",
+    "DesignationGranted",
+    "DesignationRenewed",
+    "DesignationRevoked",
+    "EnterpriseRegistered",
+    "EnterpriseUpdated",
+    "designation_event",
+    "designation_snapshot",
+    "enterprise_event",
+    "enterprise_snapshot",
+]
 
 ENTERPRISE_SNAPSHOT = (
     "id",
@@ -60,58 +82,12 @@ def designation_snapshot(designation: Designation | Mapping[str, Any]) -> dict[s
     return _snapshot(designation, DESIGNATION_SNAPSHOT)
 
 
-@dataclass(frozen=True)
-class EnterpriseEvent:
-    """Something happened to an enterprise; the event's name is the class name."""
-
-    enterprise: dict[str, Any]
-    on: date
-
-    def payload(self) -> dict[str, Any]:
-        return {"enterprise": self.enterprise}
-
-    def envelope(self) -> Event:
-        return Event(
-            type=type(self).__name__,
-            subject=str(self.enterprise["id"]),
-            on=self.on,
-            producer=PRODUCER,
-            payload=self.payload(),
-        )
-
-
-class EnterpriseRegistered(EnterpriseEvent):
-    """A new enterprise entered the registry (`on` = landed_on, else the day it was entered)."""
-
-
-class EnterpriseUpdated(EnterpriseEvent):
-    """An enterprise's fields changed (`on` = the day of the change)."""
-
-
-@dataclass(frozen=True)
-class DesignationEvent(EnterpriseEvent):
-    """Something happened to a designation; carries both snapshots."""
-
-    designation: dict[str, Any]
-
-    def payload(self) -> dict[str, Any]:
-        return {"enterprise": self.enterprise, "designation": self.designation}
-
-
-class DesignationGranted(DesignationEvent):
-    """An enterprise was granted a designation (`on` = granted_on)."""
-
-
-class DesignationRenewed(DesignationEvent):
-    """A new designation continues an older one, named by its `renews_id` (`on` = granted_on)."""
-
-
-class DesignationRevoked(DesignationEvent):
-    """A designation was withdrawn (`on` = revoked_on)."""
-
-
-class DesignationExpired(DesignationEvent):
-    """A designation passed its `expires_on` (`on` = expires_on); emitted once, by the scheduler."""
+def enterprise_event(
+    kind: type[EnterpriseEvent], enterprise: Enterprise | Mapping[str, Any], on: date
+) -> Event:
+    """An event of `kind` about the enterprise, with its current snapshot."""
+    snapshot = enterprise_snapshot(enterprise)
+    return kind(enterprise=snapshot).envelope(subject=snapshot["id"], on=on)
 
 
 def designation_event(
@@ -119,36 +95,8 @@ def designation_event(
     enterprise: Enterprise | Mapping[str, Any],
     designation: Designation | Mapping[str, Any],
     on: date,
-) -> DesignationEvent:
+) -> Event:
     """An event of `kind` with the current snapshots of both entities."""
-    return kind(
-        enterprise=enterprise_snapshot(enterprise),
-        designation=designation_snapshot(designation),
-        on=on,
-    )
-
-
-def outbox_rows(events: Iterable[EnterpriseEvent]) -> list[dict[str, Any]]:
-    """Outbox rows for the events, as `services.common.outbox.record` writes them."""
-    rows = []
-    now = utcnow()
-    for item in events:
-        event = item.envelope()
-        rows.append(
-            {
-                "event_id": str(event.id),
-                "subject": event.subject_suffix,
-                "type": event.type,
-                "data": event.to_bytes(),
-                "created_at": now,
-            }
-        )
-    return rows
-
-
-def publish(session: Session, events: Iterable[EnterpriseEvent]) -> int:
-    """Write the events to the outbox in the caller's transaction (one executemany for many)."""
-    rows = outbox_rows(events)
-    if rows:
-        session.execute(outbox.insert(), rows)
-    return len(rows)
+    snapshot = enterprise_snapshot(enterprise)
+    payload = kind(enterprise=snapshot, designation=designation_snapshot(designation))
+    return payload.envelope(subject=snapshot["id"], on=on)

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from services.common.db import session_scope
 from services.common.envelope import utcnow
 from services.common.history import history_row, record_changes
+from services.common.outbox import record
 from services.common.runtime import Runtime
-from services.enterprises.events import DesignationExpired, designation_event, publish
-from services.enterprises.models import ACTIVE, EXPIRED, Designation, Enterprise, history
+from services.enterprises.events import DesignationExpired, designation_event
+from services.enterprises.models import ACTIVE, EXPIRED, Designation, Enterprise, history, outbox
 
 log = logging.getLogger("plantrack.enterprises.expiry")
 
@@ -109,9 +110,10 @@ def _announce(session: Session, designation_ids: list[int]) -> None:
             for d in rows
         ),
     )
-    publish(
+    record(
         session,
-        (
+        outbox,
+        *(
             designation_event(DesignationExpired, enterprises[d.enterprise_id], d, d.expires_on)
             for d in rows
         ),

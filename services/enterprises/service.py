@@ -16,13 +16,13 @@ from services.common.contracts.designations import in_force_on
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
+from services.common.outbox import record
 from services.common.settings import Settings
 from services.enterprises import catalogue, uscc
 from services.enterprises.events import (
     EnterpriseRegistered,
     EnterpriseUpdated,
-    enterprise_snapshot,
-    publish,
+    enterprise_event,
 )
 from services.enterprises.models import (
     ENTERPRISE_FIELDS,
@@ -33,6 +33,7 @@ from services.enterprises.models import (
     EnterprisePublic,
     EnterpriseUpdate,
     history,
+    outbox,
 )
 
 Loc = tuple[str | int, ...]
@@ -119,9 +120,10 @@ def create(
         raise
     changes = {f: [None, v] for f, v in values.items() if v is not None}
     record_history(session, "enterprise", enterprise.id, 1, actor, "create", changes)
-    publish(
+    record(
         session,
-        [EnterpriseRegistered(enterprise_snapshot(enterprise), enterprise.landed_on or today)],
+        outbox,
+        enterprise_event(EnterpriseRegistered, enterprise, enterprise.landed_on or today),
     )
     session.commit()
     return enterprise
@@ -170,7 +172,7 @@ def update(
     record_history(
         session, "enterprise", enterprise.id, enterprise.version, actor, "update", changes
     )
-    publish(session, [EnterpriseUpdated(enterprise_snapshot(enterprise), today)])
+    record(session, outbox, enterprise_event(EnterpriseUpdated, enterprise, today))
     session.commit()
     return enterprise
 

@@ -16,6 +16,12 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from services.common import nats as natsutil
+from services.common.contracts.events import (
+    ProjectStageAnnounced,
+    ProjectStageChanged,
+    TargetProgressChanged,
+    TargetReported,
+)
 from services.common.envelope import Event, Received
 from services.common.inbox import Consumer
 from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
@@ -30,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("plantrack.events.live")
 
-PRODUCER = "events"
 NOTIFIED_FIELDS = ("current_value", "progress", "status", "forecast", "forecast_reserve")
 """A target is announced when one of these changes (expected_now moves every day)."""
 PUBLISH_TIMEOUT = 5.0
@@ -52,46 +57,28 @@ def target_reported(report: TargetReport, *, event_id: uuid.UUID) -> Event:
         "note": report.note,
         "reported_by": report.reported_by,
     }
-    return Event(
-        id=event_id,
-        type="TargetReported",
-        subject=report.target_id,
-        on=report.period_end,
-        producer=PRODUCER,
-        payload={"target_id": report.target_id, "report": body},
-    )
+    payload = TargetReported(target_id=report.target_id, report=body)
+    return payload.envelope(subject=report.target_id, on=report.period_end, id=event_id)
 
 
 def target_progress_changed(view: dict[str, Any], on: date) -> Event:
     """TargetProgressChanged: a target's value or status moved (on the live stream)."""
     target = {k: _plain(v) for k, v in view.items() if k not in ("contributors", "series")}
-    return Event(
-        type="TargetProgressChanged",
-        subject=view["id"],
+    return TargetProgressChanged(target=target).envelope(subject=view["id"], on=on)
+
+
+def stage_notice(change: ProjectStageChanged, on: date) -> Event:
+    """ProjectStageAnnounced: a project's stage change as the dashboards show it (live stream)."""
+    project = change.project
+    notice = ProjectStageAnnounced(
+        id=project["id"],
+        name=project.get("name"),
+        category=project.get("category"),
+        from_=change.from_,
+        to=change.to,
         on=on,
-        producer=PRODUCER,
-        payload={"target": target},
     )
-
-
-def stage_notice(event: Received) -> Event:
-    """A project's stage change as the dashboards show it (on the live stream)."""
-    project = event.payload["project"]
-    body = {
-        "id": project["id"],
-        "name": project.get("name"),
-        "category": project.get("category"),
-        "from": event.payload.get("from"),
-        "to": event.payload.get("to"),
-        "on": event.on.isoformat(),
-    }
-    return Event(
-        type="ProjectStageChanged",
-        subject=str(project["id"]),
-        on=event.on,
-        producer=PRODUCER,
-        payload=body,
-    )
+    return notice.envelope(subject=project["id"], on=on)
 
 
 def _reraise_cancellation(exc: BaseException) -> None:
@@ -140,13 +127,16 @@ class LiveNotifier:
         consumer's next batch does not queue behind the dashboards' notices."""
         try:
             for e in events:
-                if e.type != "ProjectStageChanged" or not isinstance(
-                    e.payload.get("project"), dict
-                ):
+                if e.type != ProjectStageChanged.TYPE:
                     continue
+                try:
+                    change = ProjectStageChanged.parse(e.payload)
+                except ValueError:  # malformed: the roll-up logged and skipped it
+                    continue
+                notice = stage_notice(change, e.on)
                 await self.nc.publish(
-                    f"{self.prefix}.project.{e.payload['project']['id']}",
-                    stage_notice(e).to_bytes(),
+                    f"{self.prefix}.project.{notice.subject}",
+                    notice.to_bytes(),
                     headers={"Nats-Msg-Id": f"stage-{e.id}"},
                 )
         except Exception as exc:

@@ -17,6 +17,21 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from services.common import db
+from services.common.contracts.events import (
+    DesignationEvent,
+    DesignationExpired,
+    DesignationGranted,
+    DesignationRenewed,
+    DesignationRevoked,
+    DomainEvent,
+    EnterpriseEvent,
+    EnterpriseRegistered,
+    EnterpriseUpdated,
+    ProjectRegistered,
+    ProjectStageChanged,
+    ProjectUpdated,
+    TargetReported,
+)
 from services.events.models import (
     FactDesignation,
     FactEnterprise,
@@ -78,11 +93,12 @@ class Facts:
 
     def add(self, event_type: str, payload: dict[str, Any]) -> None:
         """Fold one event in by its type's handler; a malformed one is logged and skipped."""
-        handler = HANDLERS.get(event_type)
-        if handler is None:
+        known = HANDLERS.get(event_type)
+        if known is None:
             return
+        kind, handler = known
         try:
-            handler(self, payload)
+            handler(self, kind.parse(payload))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.skipped += 1
             log.error("skipping a malformed %s event: %r", event_type, exc)
@@ -173,43 +189,46 @@ def designation_row(snap: dict[str, Any]) -> dict[str, Any]:
 
 # --- one handler per event type -----------------------------------------------------------
 
-Handler = Callable[[Facts, dict[str, Any]], None]
+Handler = Callable[[Facts, Any], None]
+ProjectEvent = ProjectRegistered | ProjectUpdated | ProjectStageChanged
 
 
-def on_project(facts: Facts, payload: dict[str, Any]) -> None:
-    facts.project(payload["project"])
+def on_project(facts: Facts, event: ProjectEvent) -> None:
+    facts.project(event.project)
     # A category change moves the project out of the old category's targets too.
-    changed = (payload.get("changes") or {}).get("category")
-    if isinstance(changed, list):
-        facts.categories.update(str(c) for c in changed if c)
+    if isinstance(event, ProjectUpdated):
+        changed = event.changes.get("category")
+        if changed:
+            facts.categories.update(str(c) for c in changed if c)
 
 
-def on_enterprise(facts: Facts, payload: dict[str, Any]) -> None:
-    facts.enterprise(payload["enterprise"])
+def on_enterprise(facts: Facts, event: EnterpriseEvent) -> None:
+    facts.enterprise(event.enterprise)
     facts.enterprises_changed = True
 
 
-def on_designation(facts: Facts, payload: dict[str, Any]) -> None:
-    facts.enterprise(payload["enterprise"])
-    facts.designation(payload["designation"])
+def on_designation(facts: Facts, event: DesignationEvent) -> None:
+    facts.enterprise(event.enterprise)
+    facts.designation(event.designation)
 
 
-def on_report(facts: Facts, payload: dict[str, Any]) -> None:
-    facts.reported.add(str(payload["target_id"]))
+def on_report(facts: Facts, event: TargetReported) -> None:
+    facts.reported.add(event.target_id)
 
 
-HANDLERS: dict[str, Handler] = {
-    "ProjectRegistered": on_project,
-    "ProjectUpdated": on_project,
-    "ProjectStageChanged": on_project,
-    "EnterpriseRegistered": on_enterprise,
-    "EnterpriseUpdated": on_enterprise,
-    "DesignationGranted": on_designation,
-    "DesignationRenewed": on_designation,
-    "DesignationRevoked": on_designation,
-    "DesignationExpired": on_designation,
-    "TargetReported": on_report,
-}
+def _handlers(*pairs: tuple[tuple[type[DomainEvent], ...], Handler]) -> dict[str, Any]:
+    return {kind.TYPE: (kind, handler) for kinds, handler in pairs for kind in kinds}
+
+
+HANDLERS: dict[str, tuple[type[DomainEvent], Handler]] = _handlers(
+    ((ProjectRegistered, ProjectUpdated, ProjectStageChanged), on_project),
+    ((EnterpriseRegistered, EnterpriseUpdated), on_enterprise),
+    (
+        (DesignationGranted, DesignationRenewed, DesignationRevoked, DesignationExpired),
+        on_designation,
+    ),
+    ((TargetReported,), on_report),
+)
 """Milestones, investment and blockers move no target: their events are recorded and skipped."""
 
 

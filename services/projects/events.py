@@ -1,17 +1,41 @@
-"""Events the projects service publishes (docs/EVENTS.md) and the project snapshot they carry."""
+"""The snapshots the projects service's events carry; the events themselves are contracts.
+
+The payload classes live in `services.common.contracts.events`; they are named here too, so a
+reader of this service finds what it emits in one place.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from services.common.envelope import Event
+from services.common.contracts.events import (
+    BlockerRaised,
+    BlockerResolved,
+    BlockerUpdated,
+    InvestmentReported,
+    MilestoneAdded,
+    MilestoneUpdated,
+    ProjectRegistered,
+    ProjectStageChanged,
+    ProjectUpdated,
+)
 from services.common.history import jsonable
 
-PRODUCER = "projects"
+__all__ = [
+    "BlockerRaised",
+    "BlockerResolved",
+    "BlockerUpdated",
+    "InvestmentReported",
+    "MilestoneAdded",
+    "MilestoneUpdated",
+    "ProjectRegistered",
+    "ProjectStageChanged",
+    "ProjectUpdated",
+    "blocker_snapshot",
+    "milestone_snapshot",
+    "project_snapshot",
+]
 
 SNAPSHOT_FIELDS = (
     "id",
@@ -61,71 +85,3 @@ def blocker_snapshot(b: Mapping[str, Any]) -> dict:
         "version",
     )
     return {k: jsonable(b.get(k)) for k in keys}
-
-
-class DomainEvent(BaseModel):
-    """A past-tense fact; `envelope` wraps it for the outbox."""
-
-    model_config = ConfigDict(populate_by_name=True)
-    TYPE: ClassVar[str]
-
-    def envelope(self, *, subject: int | str, on: date) -> Event:
-        return Event(
-            type=self.TYPE,
-            subject=str(subject),
-            on=on,
-            producer=PRODUCER,
-            payload=self.model_dump(mode="json", by_alias=True),
-        )
-
-
-class ProjectRegistered(DomainEvent):
-    TYPE: ClassVar[str] = "ProjectRegistered"
-    project: dict[str, Any]
-
-
-class ProjectUpdated(DomainEvent):
-    TYPE: ClassVar[str] = "ProjectUpdated"
-    project: dict[str, Any]
-    changes: dict[str, list[Any]]
-
-
-class ProjectStageChanged(DomainEvent):
-    TYPE: ClassVar[str] = "ProjectStageChanged"
-    project: dict[str, Any]
-    from_: str = Field(alias="from")
-    to: str
-    ordinal: int
-    note: str | None = None
-
-
-class MilestoneAdded(DomainEvent):
-    TYPE: ClassVar[str] = "MilestoneAdded"
-    project_id: int
-    milestone: dict[str, Any]
-
-
-class MilestoneUpdated(MilestoneAdded):
-    TYPE: ClassVar[str] = "MilestoneUpdated"
-
-
-class InvestmentReported(DomainEvent):
-    TYPE: ClassVar[str] = "InvestmentReported"
-    project_id: int
-    month: str
-    amount_wan: float
-    cumulative_wan: float
-
-
-class BlockerRaised(DomainEvent):
-    TYPE: ClassVar[str] = "BlockerRaised"
-    project_id: int
-    blocker: dict[str, Any]
-
-
-class BlockerUpdated(BlockerRaised):
-    TYPE: ClassVar[str] = "BlockerUpdated"
-
-
-class BlockerResolved(BlockerRaised):
-    TYPE: ClassVar[str] = "BlockerResolved"

@@ -14,17 +14,17 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 import psycopg
-from sqlalchemy import JSON, Table, func, select
-from sqlalchemy import text as sql
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.common.bulk import allocate_ids, bulk_insert
 from services.common.contracts.stages import STAGE_LABELS
-from services.common.envelope import Event, utcnow
+from services.common.envelope import utcnow
 from services.common.errors import Conflict
 from services.common.history import diff, history_row
+from services.common.outbox import outbox_rows
 from services.common.spreadsheet import (
     Column,
     SheetSpec,
@@ -282,49 +282,6 @@ def export_oc4ids(
 # ---- import: bulk insert of new projects ---------------------------------------------
 
 
-def _allocate_ids(session: Session, n: int) -> list[int]:
-    """Ids for `n` new projects, taken up front so the rows go in as one plain executemany.
-
-    (A multi-row INSERT … RETURNING is several times slower through psycopg on 10,000 rows.)
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return list(
-            session.execute(
-                sql(
-                    "SELECT nextval(pg_get_serial_sequence('project', 'id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"n": n},
-            ).scalars()
-        )
-    # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so max(id) cannot move.
-    top = session.execute(select(func.coalesce(func.max(PROJECT.c.id), 0))).scalar_one()
-    return list(range(top + 1, top + n + 1))
-
-
-def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the session's transaction: COPY on PostgreSQL, executemany elsewhere.
-
-    COPY sends the rows as one stream, where executemany pays a protocol round per row; on
-    10,000 projects (with their stages, history and events) it halves the import's time.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        connection.execute(table.insert(), rows)
-        return
-    names = list(rows[0])
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    columns = ", ".join(f'"{n}"' for n in names)
-    raw = connection.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [orjson.dumps(row[n]).decode() if n in json_columns else row[n] for n in names]
-            )
-
-
 def _record(values: dict[str, Any], entries: list[tuple[str, date]], now: datetime) -> dict:
     """The project row of one checked ledger row."""
     rec = {k: values.get(k) for k in EDITABLE}
@@ -340,17 +297,6 @@ def _record(values: dict[str, Any], entries: list[tuple[str, date]], now: dateti
         updated_at=now,
     )
     return rec
-
-
-def _outbox_row(event: Event, now: datetime) -> dict[str, Any]:
-    """The row `services.common.outbox.record` writes, for one executemany over many events."""
-    return {
-        "event_id": str(event.id),
-        "subject": event.subject_suffix,
-        "type": event.type,
-        "data": event.to_bytes(),
-        "created_at": now,
-    }
 
 
 def import_rows(
@@ -381,18 +327,19 @@ def _import_chunk(
 ) -> list[int]:
     now = utcnow()
     records = [_record(values, entries, now) for values, entries in rows]
-    ids = _allocate_ids(session, len(records))
+    conn = session.connection()
+    ids = allocate_ids(conn, PROJECT, len(records))
     for pid, rec in zip(ids, records, strict=True):
         rec["id"] = pid
     try:
-        bulk_insert(session, PROJECT, records)
+        bulk_insert(conn, PROJECT, records)
     except (IntegrityError, psycopg.IntegrityError) as exc:  # codes taken meanwhile
         session.rollback()
         raise Conflict(
             "some project codes of the file were registered meanwhile; nothing was imported, "
             "upload the file again to see which"
         ) from exc
-    stage_rows, history_rows, outbox_rows = [], [], []
+    stage_rows, history_rows, registered = [], [], []
     for rec, (_, entries) in zip(records, rows, strict=True):
         pid = rec["id"]
         stages = [{"stage": s, "on": d, "ordinal": i} for i, (s, d) in enumerate(entries)]
@@ -414,10 +361,10 @@ def _import_chunk(
             )
         )
         event = events.ProjectRegistered(project=events.project_snapshot(rec, stages))
-        outbox_rows.append(_outbox_row(event.envelope(subject=pid, on=rec["created_on"]), now))
-    bulk_insert(session, STAGE, stage_rows)
-    bulk_insert(session, history, history_rows)
-    bulk_insert(session, outbox, outbox_rows)
+        registered.append(event.envelope(subject=pid, on=rec["created_on"]))
+    bulk_insert(conn, STAGE, stage_rows)
+    bulk_insert(conn, history, history_rows)
+    bulk_insert(conn, outbox, outbox_rows(registered, now))
     return ids
 
 

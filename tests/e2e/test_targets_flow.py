@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
 import httpx
+import nats
+import nats.js.errors
+import orjson
 import pytest
 
+from services.common.contracts.events import EVENT_TYPES
 from services.common.natsserver import NatsServer
 from services.enterprises.uscc import ALPHABET, check_character
+from services.events.targets import load_catalogue
 from tests.e2e.conftest import System, start_system
 
 TODAY = "2025-06-30"
@@ -145,3 +151,84 @@ def test_as_of_before_an_event_excludes_it(dated_system: System) -> None:
 
 def _value_is(s: System, target_id: str, as_of: str | None, value: float) -> None:
     assert target(s, target_id, as_of)["current_value"] == value
+
+
+def patch(system: System, role: str, path: str, body: dict) -> dict:
+    headers = {**system.headers(role), "If-Match": "*"}
+    r = httpx.patch(f"{system.url}{path}", json=body, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _write_one_of_every_event(system: System) -> None:
+    """Drive the API so each service emits each of its event types at least once."""
+    office, invest = "project_office", "investment_promotion"
+    school = {"name": "契约测试学校", "category": "school", "created_on": "2025-01-02"}
+    at = f"/api/v1/projects/{post(system, office, '/api/v1/projects', school)['id']}"
+    patch(system, office, at, {"lead_department": "区教体局"})
+    post(system, office, f"{at}/transitions", {"to": "starting", "on": "2025-03-01"})
+    start = {"kind": "start", "title": "开工", "due_on": "2025-03-01"}
+    milestone = post(system, office, f"{at}/milestones", start)["id"]
+    patch(system, office, f"{at}/milestones/{milestone}", {"done_on": "2025-03-01"})
+    post(system, office, f"{at}/investment", {"month": "2025-03", "amount_wan": 100})
+    land = {"kind": "land", "description": "用地指标未落实", "due_on": "2025-07-31"}
+    blocker = f"{at}/blockers/{post(system, office, f'{at}/blockers', land)['id']}"
+    patch(system, office, blocker, {"due_on": "2025-08-31"})
+    patch(system, office, blocker, {"resolved_on": TODAY, "resolution": "已落实"})
+
+    firm = {"uscc": uscc(9), "name": "契约科技有限公司", "landed_on": "2024-01-01"}
+    at = f"/api/v1/enterprises/{post(system, invest, '/api/v1/enterprises', firm)['id']}"
+    patch(system, invest, at, {"size": "small"})
+    # Granted in 2022 for three years: lapsed before today, so it expires at once.
+    lapsed = {"type": "high_tech", "level": "national", "granted_on": "2022-01-01"}
+    post(system, invest, f"{at}/designations", lapsed)
+    sme = {"type": "specialised_sme", "granted_on": "2022-08-01"}
+    old = post(system, invest, f"{at}/designations", sme)["id"]
+    renewal = {"granted_on": "2025-06-01"}
+    new = post(system, invest, f"{at}/designations/{old}/renew", renewal)["id"]
+    revoke = {"on": "2025-06-20", "reason": "复核未通过"}
+    post(system, invest, f"{at}/designations/{new}/revoke", revoke)
+
+    reported = next(t for t in load_catalogue() if t.source == "reported")
+    report = {"value": 1, "period": "2025-05"}
+    post(system, "admin", f"/api/v1/targets/{reported.id}/reports", report)
+
+
+async def _published(system: System) -> list[tuple[str, str, dict]]:
+    """(stream, subject, envelope) of every message on the system's two streams."""
+    env = system.sup.extra_env
+    streams = {"domain": env["PLANTRACK_STREAM"], "live": env["PLANTRACK_LIVE_STREAM"]}
+    nc = await nats.connect(system.nats_url)
+    try:
+        js = nc.jetstream()
+        out = []
+        for kind, name in streams.items():
+            last = (await js.stream_info(name)).state.last_seq
+            for seq in range(1, last + 1):
+                try:
+                    msg = await js.get_msg(name, seq)
+                except nats.js.errors.NotFoundError:  # dropped by the stream's limits
+                    continue
+                out.append((kind, msg.subject, orjson.loads(msg.data)))
+        return out
+    finally:
+        await nc.close()
+
+
+def test_every_event_the_services_emit_parses_as_its_contract(dated_system: System) -> None:
+    """Producer → consumer round trip: each event on the streams parses as its payload class,
+    from its producer, on its stream and subject; every class of the contract is seen."""
+    _write_one_of_every_event(dated_system)
+    prefix = dated_system.sup.extra_env["PLANTRACK_SUBJECT_PREFIX"]
+
+    def all_seen() -> list[tuple[str, str, dict]]:
+        published = asyncio.run(_published(dated_system))
+        assert {body["type"] for _, _, body in published} >= set(EVENT_TYPES)
+        return published
+
+    for stream, subject, body in eventually(all_seen):
+        kind = EVENT_TYPES[body["type"]]
+        kind.parse(body["payload"])
+        assert (stream, body["producer"]) == (kind.STREAM, kind.PRODUCER), body
+        if stream == "domain":
+            assert subject == f"{prefix}.domain.{kind.PRODUCER}.{kind.TYPE}"

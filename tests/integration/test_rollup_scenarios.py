@@ -125,7 +125,7 @@ async def test_changes_are_announced_on_the_live_stream(events_service, tokens):
         seen[msg.subject.removeprefix(settings.live_subjects + ".")] = orjson.loads(msg.data)
     await sub.unsubscribe()
     stage = seen[f"project.{school}"]
-    assert stage["type"] == "ProjectStageChanged"
+    assert (stage["type"], stage["producer"]) == ("ProjectStageAnnounced", "events")
     assert stage["payload"] == {
         "id": school,
         "name": f"项目{school}",

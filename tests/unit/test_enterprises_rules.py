@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from services.common.errors import Invalid
+from services.common.outbox import outbox_rows
 from services.common.settings import Settings
 from services.common.spreadsheet import ImportRejected
 from services.enterprises.designations import check_validity, expiry_for, last_day, overlaps
@@ -15,7 +16,7 @@ from services.enterprises.events import (
     DesignationRenewed,
     EnterpriseRegistered,
     designation_event,
-    outbox_rows,
+    enterprise_event,
 )
 from services.enterprises.importer import Known, Plan, _plan_designations
 from services.enterprises.ledger import PlannedDesignation, PlannedEnterprise, read_plan
@@ -90,8 +91,7 @@ def test_a_grant_may_not_be_dated_in_the_future_nor_end_before_it_starts() -> No
 
 
 def test_designation_events_carry_both_snapshots_as_the_contract_shows() -> None:
-    event = designation_event(DesignationExpired, ENTERPRISE, DESIGNATION, D("2026-11-29"))
-    envelope = event.envelope()
+    envelope = designation_event(DesignationExpired, ENTERPRISE, DESIGNATION, D("2026-11-29"))
     assert envelope.type == "DesignationExpired" and envelope.producer == "enterprises"
     assert envelope.subject == "7" and envelope.subject_suffix == "enterprises.DesignationExpired"
     payload = envelope.model_dump(mode="json")["payload"]
@@ -100,11 +100,11 @@ def test_designation_events_carry_both_snapshots_as_the_contract_shows() -> None
     assert list(payload["designation"]) == list(DESIGNATION)
     renewal = {**DESIGNATION, "renews_id": 30}
     renewed = designation_event(DesignationRenewed, ENTERPRISE, renewal, D("2023-11-30"))
-    assert renewed.envelope().payload["designation"]["renews_id"] == 30
+    assert renewed.payload["designation"]["renews_id"] == 30
 
 
 def test_outbox_rows_hold_the_serialised_envelope() -> None:
-    rows = outbox_rows([EnterpriseRegistered(ENTERPRISE, D("2023-05-20"))])
+    rows = outbox_rows([enterprise_event(EnterpriseRegistered, ENTERPRISE, D("2023-05-20"))])
     assert rows[0]["type"] == "EnterpriseRegistered"
     assert rows[0]["subject"] == "enterprises.EnterpriseRegistered"
     assert b'"on":"2023-05-20"' in rows[0]["data"]

@@ -12,7 +12,8 @@ import httpx
 import nats
 import orjson
 
-from services.common.envelope import Event
+from services.common.contracts.events import ProjectStageChanged, TargetProgressChanged
+from services.events.consumer import stage_notice
 from tests.conftest import auth
 from tests.unit.gateway_kit import gateway_over_stand
 
@@ -42,14 +43,10 @@ async def publish(app, suffix: str, body: dict[str, Any]) -> int:
 
 
 def stage_changed(project_id: int, to: str) -> dict[str, Any]:
+    """The notice the roll-up sends after it applied a ProjectStageChanged."""
     snapshot = {"id": project_id, "name": "芝罘区某小学新建工程", "category": "school", "stage": to}
-    return Event(
-        type="ProjectStageChanged",
-        subject=str(project_id),
-        on=date(2024, 4, 1),
-        producer="projects",
-        payload={"project": snapshot, "from": "starting", "to": to},
-    ).model_dump(mode="json")
+    change = ProjectStageChanged(project=snapshot, from_="starting", to=to, ordinal=2)
+    return stage_notice(change, date(2024, 4, 1)).model_dump(mode="json")
 
 
 def progress_changed(current: int) -> dict[str, Any]:
@@ -59,13 +56,10 @@ def progress_changed(current: int) -> dict[str, Any]:
         "progress": current / 13,
         "status": "on_track",
     }
-    return Event(
-        type="TargetProgressChanged",
-        subject="t50_schools",
-        on=date(2024, 4, 1),
-        producer="events",
-        payload={"target": target},
-    ).model_dump(mode="json")
+    event = TargetProgressChanged(target=target).envelope(
+        subject="t50_schools", on=date(2024, 4, 1)
+    )
+    return event.model_dump(mode="json")
 
 
 async def _open(client: httpx.AsyncClient, token: str, **headers: str):

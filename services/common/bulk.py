@@ -42,7 +42,8 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    statement = f'COPY "{table.name}" ({", ".join(columns)}) FROM STDIN'
+    names = ", ".join(f'"{c}"' for c in columns)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
