@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -91,16 +92,20 @@ def import_ledger(
     settings: Settings,
     today: date,
     dry_run: bool = False,
+    check_scope: Callable[..., None] = lambda *_: None,
 ) -> ImportResult:
     """Import a ledger file in one transaction: every row is written, or none (ImportRejected).
 
     A dry run checks and writes the same way, then rolls back: its answer is the plan, with
-    every error instead of a refusal."""
+    every error instead of a refusal. `check_scope` is given the sub-districts each row touches
+    (before and after) and refuses those the importing person may not change."""
     sheet_plan, sheet = read_plan(content, filename, settings=settings, today=today)
     existing, held = _load(session, list(sheet_plan))
     plan = Plan()
     for code, planned in sheet_plan.items():
         record = existing.get(code)
+        before = record.sub_district if record else None
+        check_scope(*([before] if record else []), planned.values.get("sub_district", before))
         if record is None and planned.values["name"] is None:
             sheet.error(planned.row, "name", f"{HEADERS['name']} is required for a new enterprise")
             continue

@@ -24,6 +24,7 @@ from services.enterprises.deps import (
     EnterpriseDep,
     FiltersDep,
     SettingsDep,
+    WritableEnterprise,
     committed,
 )
 from services.enterprises.importer import import_ledger
@@ -65,6 +66,7 @@ def create_enterprise(
     response: Response,
 ) -> EnterprisePublic:
     """Register an enterprise; an invalid USCC is a 422 naming the rule, a known one a 409."""
+    principal.check_scope(body.sub_district)
     enterprise = service.create(
         session, data=body, actor=principal.subject, settings=settings, today=today
     )
@@ -139,6 +141,7 @@ def import_enterprises(
         settings=settings,
         today=today,
         dry_run=dry_run,
+        check_scope=principal.check_scope,
     )
     if not dry_run:
         committed(runtime)
@@ -188,7 +191,7 @@ def get_enterprise(
 @router.patch("/enterprises/{enterprise_id}", response_model=EnterprisePublic)
 def update_enterprise(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     body: EnterpriseUpdate,
     request: Request,
     session: SessionDep,
@@ -198,6 +201,8 @@ def update_enterprise(
     response: Response,
 ) -> EnterprisePublic:
     """Partial update; `If-Match` must carry the ETag read (428 without, 412 if stale)."""
+    if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
+        principal.check_scope(body.sub_district)
     require_if_match(request, enterprise.version)
     enterprise = service.update(
         session,
@@ -236,7 +241,7 @@ def list_designations(enterprise: EnterpriseDep, session: SessionDep) -> list[De
 )
 def grant_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     body: DesignationCreate,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -283,7 +288,7 @@ def get_designation(
 )
 def renew_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     designation_id: int,
     body: DesignationRenew,
     session: SessionDep,
@@ -314,7 +319,7 @@ def renew_designation(
 )
 def revoke_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     designation_id: int,
     body: DesignationRevoke,
     request: Request,
