@@ -11,7 +11,7 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from gateway.deps import Routed
+from gateway.deps import Routed, upstream_authorization
 from gateway.routes import API_PREFIX, rule_for
 from services.common.errors import DomainError
 from services.common.runtime import request_id_var
@@ -39,7 +39,8 @@ HOP_HEADERS = frozenset(
     }
 )
 # A streamed body keeps the service's length; the gateway sets its own request id.
-DROPPED_RESPONSE_HEADERS = (HOP_HEADERS - {"content-length"}) | {"x-request-id"}
+# The gateway's own server writes `date` and `server` once; the service's copies would repeat them.
+DROPPED_RESPONSE_HEADERS = (HOP_HEADERS - {"content-length"}) | {"x-request-id", "date", "server"}
 
 
 class UpstreamUnavailable(DomainError):
@@ -129,6 +130,11 @@ class Upstreams:
 def forward_headers(request: Request) -> dict[str, str]:
     """The caller's headers minus hop-by-hop ones, plus the request id and forwarding facts."""
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+    # The session cookie stays here; the services see a token they can verify themselves.
+    headers.pop("cookie", None)
+    authorization = upstream_authorization(request)
+    if authorization:
+        headers["authorization"] = authorization
     headers["x-request-id"] = request_id_var.get()
     client = request.client.host if request.client else ""
     previous = request.headers.get("x-forwarded-for")
@@ -166,7 +172,16 @@ async def forward(path: str, request: Request, _: Routed) -> Response:
     headers = {
         k: v for k, v in upstream.headers.items() if k.lower() not in DROPPED_RESPONSE_HEADERS
     }
+    if "location" in headers:
+        headers["location"] = public_location(headers["location"], upstreams.base[rule.service])
     return StreamingResponse(relay(upstream), status_code=upstream.status_code, headers=headers)
+
+
+def public_location(location: str, base: str) -> str:
+    """A redirect into the service, as a path on the gateway: never the service's own address."""
+    if location.startswith(base + "/"):
+        return location[len(base) :]
+    return location
 
 
 async def relay(upstream: httpx.Response) -> AsyncIterator[bytes]:

@@ -42,6 +42,19 @@ RULES: tuple[Rule, ...] = (
 OWN_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", f"{API_PREFIX}/dashboard/overview"),
     ("GET", f"{API_PREFIX}/stream"),
+    ("GET", f"{API_PREFIX}/me"),
+)
+
+# The gateway's account management: admins only.
+ACCOUNT_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", f"{API_PREFIX}/users"),
+    ("POST", f"{API_PREFIX}/users"),
+    ("GET", f"{API_PREFIX}/users/someone"),
+    ("PATCH", f"{API_PREFIX}/users/someone"),
+    ("POST", f"{API_PREFIX}/users/someone/reset-password"),
+    ("GET", f"{API_PREFIX}/api-keys"),
+    ("POST", f"{API_PREFIX}/api-keys"),
+    ("DELETE", f"{API_PREFIX}/api-keys/999999"),
 )
 
 
@@ -80,6 +93,14 @@ class RouteTemplates:
             regex = "^" + "[^/]+".join(re.escape(piece) for piece in pieces) + "$"
             patterns.append((re.compile(regex), template))
         self._patterns = patterns
+
+    def known(self, path: str) -> str | None:
+        """The template a service declares for `path`, or None: a label set that stays bounded
+        whatever paths callers invent."""
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
+        return None
 
     def template(self, path: str) -> str:
         for pattern, template in self._patterns:

@@ -9,7 +9,8 @@ import anyio.from_thread
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
-from services.common.auth import Reader
+from services.common.auth import EnterpriseWriter, Reader
+from services.common.days import Day
 from services.common.errors import Invalid
 from services.common.i18n import code_of
 from services.common.runtime import Runtime, SessionDep
@@ -31,6 +32,15 @@ def load_enterprise(enterprise_id: int, session: SessionDep, _: Reader) -> Enter
 
 
 EnterpriseDep = Annotated[Enterprise, Depends(load_enterprise)]
+
+
+def writable_enterprise(principal: EnterpriseWriter, enterprise: EnterpriseDep) -> Enterprise:
+    """The enterprise of the path, for a writer whose sub-district scope holds it (else 403)."""
+    principal.check_scope(enterprise.sub_district)
+    return enterprise
+
+
+WritableEnterprise = Annotated[Enterprise, Depends(writable_enterprise)]
 
 
 def committed(runtime: Runtime) -> None:
@@ -67,7 +77,7 @@ def enterprise_filters(
     sub_district: str | None = None,
     size: str | None = None,
     on: Annotated[
-        date | None, Query(description="Date the designation must hold on (default today)")
+        Day | None, Query(description="Date the designation must hold on (default today)")
     ] = None,
 ) -> EnterpriseFilters:
     # the Chinese labels the API returns (高新技术企业, 区级, 大型) are accepted as the codes

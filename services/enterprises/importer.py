@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,9 +16,10 @@ from services.common.bulk import allocate_ids, bulk_insert, bulk_update
 from services.common.envelope import Event, utcnow
 from services.common.errors import Conflict
 from services.common.history import diff, history_row
+from services.common.i18n import Text
 from services.common.outbox import outbox_rows
 from services.common.settings import Settings
-from services.common.spreadsheet import Sheet
+from services.common.spreadsheet import Sheet, sorted_errors
 from services.enterprises.designations import last_day, overlap_message, overlaps
 from services.enterprises.events import (
     DesignationGranted,
@@ -89,19 +91,31 @@ def import_ledger(
     actor: str,
     settings: Settings,
     today: date,
+    dry_run: bool = False,
+    check_scope: Callable[..., None] = lambda *_: None,
 ) -> ImportResult:
-    """Import a ledger file in one transaction: every row is written, or none (ImportRejected)."""
+    """Import a ledger file in one transaction: every row is written, or none (ImportRejected).
+
+    A dry run checks and writes the same way, then rolls back: its answer is the plan, with
+    every error instead of a refusal. `check_scope` is given the sub-districts each row touches
+    (before and after) and refuses those the importing person may not change."""
     sheet_plan, sheet = read_plan(content, filename, settings=settings, today=today)
     existing, held = _load(session, list(sheet_plan))
     plan = Plan()
     for code, planned in sheet_plan.items():
         record = existing.get(code)
+        before = record.sub_district if record else None
+        check_scope(*([before] if record else []), planned.values.get("sub_district", before))
         if record is None and planned.values["name"] is None:
             sheet.error(planned.row, "name", f"{HEADERS['name']} is required for a new enterprise")
+            continue
+        if record is not None and not _current(sheet, planned, record):
             continue
         _plan_enterprise(plan, planned, record)
         known = [_known(d) for d in held.get(record.id, [])] if record else []
         _plan_designations(sheet, plan, code, planned, known)
+    if dry_run and sheet.errors:
+        return _result(sheet, plan, 0, dry_run=True)
     sheet.raise_if_errors()
     try:
         expired = _write(session, plan, actor=actor, today=today)
@@ -111,8 +125,17 @@ def import_ledger(
     except Conflict:
         session.rollback()
         raise
+    if dry_run:
+        session.rollback()
+        return _result(sheet, plan, expired, dry_run=True)
     session.commit()
+    return _result(sheet, plan, expired)
+
+
+def _result(sheet: Sheet, plan: Plan, expired: int, *, dry_run: bool = False) -> ImportResult:
     return ImportResult(
+        dry_run=dry_run,
+        errors=sorted_errors(sheet.errors),
         rows=len(sheet.rows),
         enterprises_created=len(plan.created),
         enterprises_updated=len(plan.updated),
@@ -144,6 +167,41 @@ def _load(
         for d in session.scalars(stmt):
             held.setdefault(d.enterprise_id, []).append(d)
     return enterprises, held
+
+
+def _current(sheet: Sheet, planned: PlannedEnterprise, record: Enterprise) -> bool:
+    """False (and the row named) when the row was exported from an older version of the
+    enterprise and would change it, or names another enterprise's id."""
+    if planned.id is not None and planned.id != record.id:
+        sheet.error(
+            planned.row,
+            "id",
+            Text(
+                f"企业编号 {planned.id} 与统一社会信用代码 {record.uscc} 不符（该企业编号为 "
+                f"{record.id}）",
+                f"the id {planned.id} does not match the USCC {record.uscc} (its id is "
+                f"{record.id})",
+            ),
+        )
+        return False
+    if planned.version is None or planned.version == record.version:
+        return True
+    current = {f: getattr(record, f) for f in ENTERPRISE_FIELDS}
+    given = {f: v for f, v in planned.values.items() if v is not None and f in current}
+    if not diff({f: current[f] for f in given}, given):
+        return True  # the enterprise itself is as registered; its designations are checked
+    sheet.error(
+        planned.row,
+        "version",
+        Text(
+            f"企业 {record.id}（{record.name}）在导出后已被修改（文件中为第 {planned.version} 版，"
+            f"现为第 {record.version} 版），本行未导入；请重新导出后再修改",
+            f"conflict: enterprise {record.id} changed after this file was exported (the file "
+            f"has version {planned.version}, it is now {record.version}); export again and "
+            "re-apply the change",
+        ),
+    )
+    return False
 
 
 def _known(d: Designation) -> Known:
@@ -199,7 +257,7 @@ def _plan_designations(
                 other = rest[0] if rest else prior
                 where = f"row {other.row}" if other.row else f"designation {other.id}"
                 msg = overlap_message(pd.type, other.id or 0, other.granted_on, other.last)
-                sheet.error(pd.row, "granted_on", f"{HEADERS['granted_on']}: {where}: {msg}")
+                sheet.error(pd.row, "granted_on", f"{where}: {msg}")
                 continue
             prior.renewed, new.renews = True, prior
         known.append(new)
@@ -229,7 +287,7 @@ def _chain(k: Known) -> list[Known]:
 def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: Known) -> None:
     """A row naming a designation already known: unchanged, or its revocation."""
     if k.record is None:
-        sheet.error(pd.row, "granted_on", f"{HEADERS['granted_on']}: repeats row {k.row}")
+        sheet.error(pd.row, "granted_on", f"repeats row {k.row}")
         return
     d = k.record
     compared = {
@@ -242,7 +300,7 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
             sheet.error(
                 pd.row,
                 name,
-                f"{HEADERS[name]}: '{given}' differs from designation {d.id} as registered "
+                f"'{given}' differs from designation {d.id} as registered "
                 f"('{recorded}'); an import does not alter a recorded designation",
             )
     if pd.revoked_on is None or pd.revoked_on == d.revoked_on:
@@ -251,13 +309,13 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
         sheet.error(
             pd.row,
             "revoked_on",
-            f"{HEADERS['revoked_on']}: designation {d.id} was revoked on {d.revoked_on}",
+            f"designation {d.id} was revoked on {d.revoked_on}",
         )
     elif d.expires_on is not None and pd.revoked_on > d.expires_on:
         sheet.error(
             pd.row,
             "revoked_on",
-            f"{HEADERS['revoked_on']}: {pd.revoked_on} is after it lapsed ({d.expires_on})",
+            f"{pd.revoked_on} is after it lapsed ({d.expires_on})",
         )
     else:
         plan.revoked.append((code, k, pd.revoked_on, pd.revoke_reason))

@@ -11,18 +11,20 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.errors import Invalid
+from services.common.errors import Invalid, validation_text
 from services.common.settings import Settings
 from services.common.spreadsheet import (
     Column,
     Sheet,
     date_cell,
     date_value,
+    integer,
     read_sheet,
     text,
 )
 from services.enterprises import catalogue
 from services.enterprises.designations import check_validity, expiry_for
+from services.enterprises.labels import MESSAGES
 from services.enterprises.models import (
     ENTERPRISE_FIELDS,
     Designation,
@@ -101,12 +103,17 @@ COLUMNS: list[Column] = [
     Column("certificate_no", "证书编号", text),
     Column("revoked_on", "撤销日期", date_value, date_cell),
     Column("revoke_reason", "撤销原因", text),
+    # What an export carries so that importing it back is a round trip: a row whose version is
+    # older than the enterprise's is refused rather than overwriting a later change.
+    Column("id", "企业编号", integer),
+    Column("version", "版本", integer),
 ]
 """The columns an import reads; the export writes these and a status column after them."""
 
 EXPORT_COLUMNS: list[Column] = [
-    *COLUMNS,
+    *COLUMNS[:-2],
     Column("status", "认定状态", text, _label(STATUS_LABELS)),
+    *COLUMNS[-2:],
 ]
 HEADERS = {c.field: c.header for c in COLUMNS}
 
@@ -132,6 +139,7 @@ def ledger_rows(session: Session, enterprises: Iterable[Enterprise]) -> Iterator
             held.setdefault(d.enterprise_id, []).append(d)
     for e in enterprises:
         base = {f: getattr(e, f) for f in ENTERPRISE_FIELDS}
+        base.update(id=e.id, version=e.version)
         designations = held.get(e.id) or [None]
         for d in designations:
             row = dict(base)
@@ -174,6 +182,8 @@ class PlannedEnterprise:
     row: int
     values: dict[str, Any]
     designations: list[PlannedDesignation] = field(default_factory=list)
+    id: int | None = None  # as the export carried them
+    version: int | None = None
 
 
 def read_plan(
@@ -197,6 +207,8 @@ def read_plan(
             planned = plan[code] = PlannedEnterprise(row=row, values=enterprise_values)
         else:
             _merge(sheet, row, planned, enterprise_values)
+        planned.id = planned.id if planned.id is not None else values.get("id")
+        planned.version = planned.version if planned.version is not None else values.get("version")
         if designation is not None:
             planned.designations.append(designation)
     return plan, sheet
@@ -210,18 +222,18 @@ def _checked_enterprise(
         try:
             code = check_uscc(values["uscc"], loc=("rows", row, "uscc"))
         except Invalid as exc:
-            sheet.error(row, "uscc", f"{HEADERS['uscc']}: {exc.detail}")
+            sheet.error(row, "uscc", exc.detail)
     try:
         check_chain(values.get("industry_chain"), settings)
     except Invalid as exc:
-        sheet.error(row, "industry_chain", f"{HEADERS['industry_chain']}: {exc.detail}")
+        sheet.error(row, "industry_chain", exc.detail)
     given = {f: values[f] for f in ENTERPRISE_FIELDS if values.get(f) is not None}
     try:
         EnterpriseUpdate.model_validate(given)  # lengths and codes, as the API checks them
     except ValidationError as exc:
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "row"
-            sheet.error(row, name, f"{HEADERS.get(name, name)}: {err['msg']}")
+            sheet.error(row, name, validation_text(err))
     return code
 
 
@@ -252,7 +264,7 @@ def _checked_designation(
     except Invalid as exc:
         name = str(exc.errors[0]["loc"][-1]) if exc.errors else "designation_type"
         name = "designation_level" if name == "level" else name
-        sheet.error(row, name, f"{HEADERS.get(name, name)}: {exc.detail}")
+        sheet.error(row, name, exc.detail)
         return None
     return PlannedDesignation(
         row=row,
@@ -273,7 +285,7 @@ def _check_revocation(on: date, granted_on: date, expires_on: date | None, today
             f"{on} is before the designation was granted ({granted_on})", loc=["revoked_on"]
         )
     if on > today:
-        raise Invalid(f"{on} is in the future (today is {today})", loc=["revoked_on"])
+        raise Invalid(MESSAGES("revoke.future", on=on, today=today), loc=["revoked_on"])
     if expires_on is not None and on > expires_on:
         raise Invalid(f"{on} is after the designation lapsed ({expires_on})", loc=["revoked_on"])
 
@@ -290,6 +302,6 @@ def _merge(sheet: Sheet, row: int, planned: PlannedEnterprise, values: dict[str,
             sheet.error(
                 row,
                 name,
-                f"{HEADERS[name]}: '{value}' differs from '{first}' given for the same "
+                f"'{value}' differs from '{first}' given for the same "
                 f"{HEADERS['uscc']} in row {planned.row}",
             )

@@ -328,7 +328,10 @@ class HistoryEntry(SQLModel):
     entity_id: int
     version: int = Field(description="The entity's version after the change")
     at: datetime
-    actor: str
+    actor: str = Field(description="Username (or an operations token's subject)")
+    actor_name: str | None = Field(
+        default=None, description="The person's display name, when a person made the change"
+    )
     action: str = Field(description="create, update, grant, renew, revoke, expire or import")
     changes: dict[str, list[Any]]
 
@@ -341,6 +344,10 @@ class HistoryEntry(SQLModel):
 class ImportResult(SQLModel):
     """What an import did; every count is of rows of the registry, not of the sheet."""
 
+    dry_run: bool = False
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every problem found (a dry run answers them)"
+    )
     rows: int
     enterprises_created: int = 0
     enterprises_updated: int = 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 
 from services.common.auth import EnterpriseWriter, Reader
-from services.common.errors import Invalid
+from services.common.days import Day
+from services.common.errors import Invalid, request_language
+from services.common.i18n import localise
 from services.common.paging import Page, Paging
 from services.common.runtime import RuntimeDep, SessionDep, TodayDep, require_if_match, set_etag
 from services.common.spreadsheet import (
@@ -23,6 +24,7 @@ from services.enterprises.deps import (
     EnterpriseDep,
     FiltersDep,
     SettingsDep,
+    WritableEnterprise,
     committed,
 )
 from services.enterprises.importer import import_ledger
@@ -64,6 +66,7 @@ def create_enterprise(
     response: Response,
 ) -> EnterprisePublic:
     """Register an enterprise; an invalid USCC is a 422 naming the rule, a known one a 409."""
+    principal.check_scope(body.sub_district)
     enterprise = service.create(
         session, data=body, actor=principal.subject, settings=settings, today=today
     )
@@ -113,14 +116,20 @@ def export_enterprises(
 
 @router.post("/enterprises/import", response_model=ImportResult)
 def import_enterprises(
+    request: Request,
     principal: EnterpriseWriter,
     file: UploadFile,
     session: SessionDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     today: TodayDep,
-) -> ImportResult:
-    """Upsert by USCC from an .xlsx or .csv ledger; all-or-nothing, every bad row named."""
+    dry_run: Annotated[bool, Query(description="Answer the plan; write nothing")] = False,
+) -> Any:
+    """Upsert by USCC from an .xlsx or .csv ledger; all-or-nothing, every bad row named.
+
+    An export imported back unchanged changes nothing; a row whose `版本` is older than the
+    enterprise's and that would change it is refused as a conflict. `?dry_run=true` answers the
+    counts and every error and writes nothing."""
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
@@ -131,9 +140,12 @@ def import_enterprises(
         actor=principal.subject,
         settings=settings,
         today=today,
+        dry_run=dry_run,
+        check_scope=principal.check_scope,
     )
-    committed(runtime)
-    return result
+    if not dry_run:
+        committed(runtime)
+    return localise(result.model_dump(), request_language(request))
 
 
 @router.get("/enterprises/catalogue")
@@ -179,7 +191,7 @@ def get_enterprise(
 @router.patch("/enterprises/{enterprise_id}", response_model=EnterprisePublic)
 def update_enterprise(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     body: EnterpriseUpdate,
     request: Request,
     session: SessionDep,
@@ -189,6 +201,8 @@ def update_enterprise(
     response: Response,
 ) -> EnterprisePublic:
     """Partial update; `If-Match` must carry the ETag read (428 without, 412 if stale)."""
+    if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
+        principal.check_scope(body.sub_district)
     require_if_match(request, enterprise.version)
     enterprise = service.update(
         session,
@@ -227,7 +241,7 @@ def list_designations(enterprise: EnterpriseDep, session: SessionDep) -> list[De
 )
 def grant_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     body: DesignationCreate,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -274,7 +288,7 @@ def get_designation(
 )
 def renew_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     designation_id: int,
     body: DesignationRenew,
     session: SessionDep,
@@ -305,7 +319,7 @@ def renew_designation(
 )
 def revoke_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     designation_id: int,
     body: DesignationRevoke,
     request: Request,
@@ -356,7 +370,7 @@ def designations_by_type(
     _: Reader,
     session: SessionDep,
     today: TodayDep,
-    on: Annotated[date | None, Query(description="Default today")] = None,
+    on: Annotated[Day | None, Query(description="Default today")] = None,
 ) -> dict[str, Any]:
     """How many enterprises hold each designation type on a date (every type listed)."""
     day = on or today

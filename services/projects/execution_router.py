@@ -23,7 +23,14 @@ from services.projects.models import (
     MilestonePublic,
     MilestoneUpdate,
 )
-from services.projects.router import ProjectDep, RowId, Today, clean_text, commit
+from services.projects.router import (
+    ProjectDep,
+    RowId,
+    Today,
+    WritableProject,
+    clean_text,
+    commit,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["progress"])
 
@@ -56,7 +63,7 @@ def list_milestones(project: ProjectDep, session: SessionDep, today: Today) -> A
 @router.post("/projects/{project_id}/milestones", status_code=201, response_model=MilestonePublic)
 def add_milestone(
     body: MilestoneCreate,
-    project: ProjectDep,
+    project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
@@ -80,6 +87,7 @@ def add_milestone(
 def update_milestone(
     request: Request,
     body: MilestoneUpdate,
+    project: WritableProject,
     milestone: MilestoneDep,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -124,7 +132,7 @@ def read_investment(project: ProjectDep, session: SessionDep) -> Any:
 def report_investment(
     request: Request,
     body: InvestmentCreate,
-    project: ProjectDep,
+    project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
@@ -173,7 +181,7 @@ def project_blockers(
 @router.post("/projects/{project_id}/blockers", status_code=201, response_model=BlockerPublic)
 def raise_blocker(
     body: BlockerCreate,
-    project: ProjectDep,
+    project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
@@ -197,7 +205,7 @@ def raise_blocker(
 def update_blocker(
     request: Request,
     body: BlockerUpdate,
-    project: ProjectDep,
+    project: WritableProject,
     blocker: BlockerDep,
     session: SessionDep,
     runtime: RuntimeDep,

@@ -78,6 +78,15 @@ def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
 ProjectDep = Annotated[Project, Depends(load_project)]
 
 
+def writable_project(principal: ProjectWriter, project: ProjectDep) -> Project:
+    """The project of the path, for a writer whose sub-district scope holds it (403 otherwise)."""
+    principal.check_scope(project.sub_district)
+    return project
+
+
+WritableProject = Annotated[Project, Depends(writable_project)]
+
+
 def commit(session: Session, runtime: Runtime) -> None:
     """Commit the change and its outbox events, then nudge the relay to publish them now."""
     session.commit()
@@ -186,6 +195,7 @@ def create_project(
     today: Today,
     response: Response,
 ) -> Any:
+    principal.check_scope(body.sub_district)
     project = service.create(session, data=body.model_dump(), actor=principal.subject, today=today)
     out = public(session, project, response)
     commit(session, runtime)
@@ -306,6 +316,7 @@ def import_projects(
         actor=principal.subject,
         today=today,
         dry_run=dry_run,
+        check_scope=principal.check_scope,
     )
     if dry_run:
         response.status_code = 200
@@ -334,13 +345,15 @@ def read_project(project: ProjectDep, session: SessionDep, today: Today, respons
 def update_project(
     request: Request,
     body: ProjectUpdate,
-    project: ProjectDep,
+    project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
+    if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
+        principal.check_scope(body.sub_district)
     require_if_match(request, project.version)
     service.update_project(
         session,
@@ -364,7 +377,7 @@ def update_project(
 def transition_project(
     request: Request,
     body: TransitionCreate,
-    project: ProjectDep,
+    project: WritableProject,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: ProjectWriter,
