@@ -251,17 +251,20 @@ class ProgressTracker:
             ids, self._pending, self._urgent = self._pending, set(), False
             started = time.perf_counter()
             try:
-                await self.refresh(ids, everything=everything)
+                await self.refresh(ids, everything=everything, warm=True)
             except Exception as exc:  # database away: try again on the next wake
                 _reraise_cancellation(exc)
                 log.warning("target progress not refreshed: %s", exc)
                 self._pending |= ids
             self.last_seconds = time.perf_counter() - started
 
-    async def refresh(self, ids: Iterable[str] = (), *, everything: bool = True) -> int:
-        """Recompute targets, update the gauges, announce changes; returns how many changed."""
+    async def refresh(
+        self, ids: Iterable[str] = (), *, everything: bool = True, warm: bool = False
+    ) -> int:
+        """Recompute targets, update the gauges, announce changes; returns how many changed.
+        With `warm`, then compute the views readers ask for, ready before they ask."""
         views, day = await asyncio.to_thread(self._compute, set(ids), everything)
-        if self.warm is not None and views:  # the views readers ask for, ready before they ask
+        if warm and self.warm is not None and views:
             await asyncio.to_thread(self.warm, day)
         changed = []
         for view in views:
