@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-import anyio.from_thread
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
 from services.common.auth import Reader
 from services.common.errors import Invalid
 from services.common.i18n import code_of
-from services.common.runtime import Runtime, SessionDep
+from services.common.runtime import SessionDep
 from services.common.settings import Settings
 from services.enterprises import catalogue, service
 from services.enterprises.models import Enterprise
@@ -31,14 +30,6 @@ def load_enterprise(enterprise_id: int, session: SessionDep, _: Reader) -> Enter
 
 
 EnterpriseDep = Annotated[Enterprise, Depends(load_enterprise)]
-
-
-def committed(runtime: Runtime) -> None:
-    """After a commit: let the relay publish now (the handlers run in a worker thread)."""
-    try:
-        anyio.from_thread.run_sync(runtime.wake_relay)
-    except RuntimeError:  # not in a worker thread: already on the event loop
-        runtime.wake_relay()
 
 
 class EnterpriseFilters(BaseModel):

@@ -111,7 +111,6 @@ def import_ledger(
     except Conflict:
         session.rollback()
         raise
-    session.commit()
     return ImportResult(
         rows=len(sheet.rows),
         enterprises_created=len(plan.created),

@@ -125,7 +125,6 @@ def create(
         outbox,
         enterprise_event(EnterpriseRegistered, enterprise, enterprise.landed_on or today),
     )
-    session.commit()
     return enterprise
 
 
@@ -173,7 +172,6 @@ def update(
         session, "enterprise", enterprise.id, enterprise.version, actor, "update", changes
     )
     record(session, outbox, enterprise_event(EnterpriseUpdated, enterprise, today))
-    session.commit()
     return enterprise
 
 

@@ -6,7 +6,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from anyio import from_thread
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy import false
@@ -18,8 +17,6 @@ from services.common.errors import Invalid, NotFound, request_language
 from services.common.i18n import Text, code_of, localise
 from services.common.paging import Page, Paging
 from services.common.runtime import (
-    Runtime,
-    RuntimeDep,
     SessionDep,
     TodayDep,
     require_if_match,
@@ -30,6 +27,7 @@ from services.common.spreadsheet import (
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
+from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
 from services.projects.execution import (
@@ -76,15 +74,6 @@ def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
 
 
 ProjectDep = Annotated[Project, Depends(load_project)]
-
-
-def commit(session: Session, runtime: Runtime) -> None:
-    """Commit the change and its outbox events, then nudge the relay to publish them now."""
-    session.commit()
-    try:
-        from_thread.run_sync(runtime.wake_relay)
-    except RuntimeError:  # not inside a worker thread (called from the event loop)
-        runtime.wake_relay()
 
 
 def public(session: Session, project: Project, response: Response | None = None) -> dict:
@@ -180,15 +169,16 @@ FiltersDep = Annotated[Filters, Depends(list_filters)]
 @router.post("/projects", status_code=201, response_model=ProjectPublic, summary="Register")
 def create_project(
     body: ProjectCreate,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
-    project = service.create(session, data=body.model_dump(), actor=principal.subject, today=today)
-    out = public(session, project, response)
-    commit(session, runtime)
+    with write.unit() as session:
+        project = service.create(
+            session, data=body.model_dump(), actor=principal.subject, today=today
+        )
+        out = public(session, project, response)
     response.headers["Location"] = f"/api/v1/projects/{project.id}"
     return out
 
@@ -289,8 +279,7 @@ def project_vocabulary(_: Reader, today: Today) -> Any:
 def import_projects(
     request: Request,
     response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     file: Annotated[UploadFile, File(description="The ledger, .xlsx or .csv (UTF-8)")],
@@ -299,18 +288,18 @@ def import_projects(
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    body = importer.import_ledger(
-        session,
-        content,
-        file.filename or "",
-        actor=principal.subject,
-        today=today,
-        dry_run=dry_run,
-    )
+    # A dry run rolls its plan back inside the importer, so the unit commits nothing.
+    with write.unit() as session:
+        body = importer.import_ledger(
+            session,
+            content,
+            file.filename or "",
+            actor=principal.subject,
+            today=today,
+            dry_run=dry_run,
+        )
     if dry_run:
         response.status_code = 200
-    else:
-        commit(session, runtime)
     return localise(body, request_language(request))
 
 
@@ -335,23 +324,21 @@ def update_project(
     request: Request,
     body: ProjectUpdate,
     project: ProjectDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
-    require_if_match(request, project.version)
-    service.update_project(
-        session,
-        project=project,
-        changes=body.model_dump(exclude_unset=True),
-        expected_version=project.version,
-        actor=principal.subject,
-        today=today,
-    )
-    out = public(session, project, response)
-    commit(session, runtime)
+    with write.unit(if_match=project.version) as session:
+        service.update_project(
+            session,
+            project=project,
+            changes=body.model_dump(exclude_unset=True),
+            expected_version=project.version,
+            actor=principal.subject,
+            today=today,
+        )
+        out = public(session, project, response)
     return out
 
 
@@ -365,8 +352,7 @@ def transition_project(
     request: Request,
     body: TransitionCreate,
     project: ProjectDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
@@ -374,22 +360,23 @@ def transition_project(
         bool, Query(description="Only check the move: 200 with the project unchanged, or the 409")
     ] = False,
 ) -> Any:
+    # If-Match is optional here: a move names its stage and date, not the fields it read.
     if request.headers.get("if-match"):
         require_if_match(request, project.version)
     if dry_run:
         service.check_move(project, to=body.to, on=body.on, today=today)
-        return public(session, project, response)
-    service.transition(
-        session,
-        project=project,
-        to=body.to,
-        on=body.on,
-        note=body.note,
-        actor=principal.subject,
-        today=today,
-    )
-    out = public(session, project, response)
-    commit(session, runtime)
+        return public(write.session, project, response)
+    with write.unit() as session:
+        service.transition(
+            session,
+            project=project,
+            to=body.to,
+            on=body.on,
+            note=body.note,
+            actor=principal.subject,
+            today=today,
+        )
+        out = public(session, project, response)
     return out
 
 
