@@ -88,7 +88,7 @@ def up(
         gateway = sup.url("gateway")
         token = issue_token(settings.signing_secret(), Role.viewer, subject="dashboard")
         if demo:
-            from gateway.demo import load_demo
+            from services.demo import load_demo
 
             admin = issue_token(settings.signing_secret(), Role.admin, subject="demo-loader")
             typer.echo(f"demo data: {load_demo(gateway, admin)}")

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from gateway import demo_data as d
+from services import demo_data as d
 from services.common.contracts.calendar import business_date
 from services.enterprises.uscc import check_character
 
