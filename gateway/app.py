@@ -15,14 +15,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import openapi, overview, proxy, stream
+from gateway import guard, openapi, overview, proxy, stream
 from gateway.observe import Observe
 from gateway.overview import TTL_SECONDS
 from gateway.ratelimit import RateLimiter, TooManyRequests
 from gateway.routes import RouteTemplates
 from services.common.auth import Role, issue_token
 from services.common.contracts.calendar import Clock
-from services.common.errors import install_problem_handlers, problem
+from services.common.errors import NotFound, install_problem_handlers, problem
 from services.common.metrics import metrics_response
 from services.common.runtime import Runtime, configure_logging
 from services.common.settings import SERVICES, Settings, get_settings
@@ -78,6 +78,7 @@ def create_app(
     runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
     app.add_exception_handler(TooManyRequests, _too_many)
+    guard.install(app, upload_max_mb=settings.upload_max_mb)
     app.add_middleware(Observe, templates=templates)
 
     _health_routes(app, runtime)
@@ -161,5 +162,7 @@ def _health_routes(app: FastAPI, runtime: Runtime) -> None:
         return {"ready": ready, "services": services, "nats": nats}
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if not guard.may_scrape(request, runtime.settings.metrics_token):
+            raise NotFound("No route at /metrics.", loc=["path"])
         return metrics_response()

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from gateway.ratelimit import RateLimiter
 from gateway.routes import permission_for
-from services.common.auth import Permission, Principal, bearer_token, get_principal
+from services.common.auth import Permission, Principal, get_principal
 from services.common.errors import Forbidden, NotFound
 
 
@@ -20,7 +20,8 @@ async def authenticated(request: Request) -> Principal:
     """A valid token (else 401), then one call from its allowance (else 429)."""
     principal = get_principal(request)
     limiter: RateLimiter = request.app.state.limiter
-    limiter.take(RateLimiter.key(bearer_token(request)))
+    # Per subject: tokens that differ only in their encoding share one allowance.
+    limiter.take(RateLimiter.key(f"{principal.role.value}:{principal.subject}"))
     return principal
 
 

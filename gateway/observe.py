@@ -57,7 +57,7 @@ class Observe:
 
     def _route(self, scope: dict[str, Any]) -> str:
         if "plantrack.service" in scope:  # forwarded: label by the service's own route
-            return self.templates.template(scope["path"])
+            return self.templates.known(scope["path"]) or f"{scope['plantrack.service']}:unmatched"
         route = scope.get("route")
         return getattr(route, "path", "unmatched")
 

@@ -39,7 +39,8 @@ HOP_HEADERS = frozenset(
     }
 )
 # A streamed body keeps the service's length; the gateway sets its own request id.
-DROPPED_RESPONSE_HEADERS = (HOP_HEADERS - {"content-length"}) | {"x-request-id"}
+# The gateway's own server writes `date` and `server` once; the service's copies would repeat them.
+DROPPED_RESPONSE_HEADERS = (HOP_HEADERS - {"content-length"}) | {"x-request-id", "date", "server"}
 
 
 class UpstreamUnavailable(DomainError):
@@ -166,7 +167,16 @@ async def forward(path: str, request: Request, _: Routed) -> Response:
     headers = {
         k: v for k, v in upstream.headers.items() if k.lower() not in DROPPED_RESPONSE_HEADERS
     }
+    if "location" in headers:
+        headers["location"] = public_location(headers["location"], upstreams.base[rule.service])
     return StreamingResponse(relay(upstream), status_code=upstream.status_code, headers=headers)
+
+
+def public_location(location: str, base: str) -> str:
+    """A redirect into the service, as a path on the gateway: never the service's own address."""
+    if location.startswith(base + "/"):
+        return location[len(base) :]
+    return location
 
 
 async def relay(upstream: httpx.Response) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""Per-token rate limiting: a token bucket for each bearer token, in the gateway's memory."""
+"""Per-caller rate limiting: a token bucket for each subject, in the gateway's memory."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class RateLimiter:
         if bucket.tokens < 1.0:
             wait = math.ceil((1.0 - bucket.tokens) / self.rate)
             raise TooManyRequests(
-                f"More than {int(self.capacity)} calls a minute with this token; "
+                f"More than {int(self.capacity)} calls a minute from this caller; "
                 f"retry in {wait} s.",
                 extra={"retry_after": wait},
             )

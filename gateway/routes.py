@@ -80,6 +80,14 @@ class RouteTemplates:
             patterns.append((re.compile(regex), template))
         self._patterns = patterns
 
+    def known(self, path: str) -> str | None:
+        """The template a service declares for `path`, or None: a label set that stays bounded
+        whatever paths callers invent."""
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
+        return None
+
     def template(self, path: str) -> str:
         for pattern, template in self._patterns:
             if pattern.match(path):

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # waits longer than the service can work on one, so it never answers 504 to a live import.
     upstream_import_timeout_seconds: float = Field(default=600.0, gt=0)
     rate_limit_per_minute: int = 6000
+    upload_max_mb: int = Field(default=50, ge=1)  # the gateway's limit on a multipart upload
+    metrics_token: str | None = Field(default=None, repr=False)  # scrapes /metrics from afar
 
     # Uploaded spreadsheets: refused (413) over these before reading; read in a worker process
     sheet_max_rows: int = Field(default=200_000, ge=1)

@@ -15,9 +15,10 @@ from services.common.bulk import allocate_ids, bulk_insert, bulk_update
 from services.common.envelope import Event, utcnow
 from services.common.errors import Conflict
 from services.common.history import diff, history_row
+from services.common.i18n import Text
 from services.common.outbox import outbox_rows
 from services.common.settings import Settings
-from services.common.spreadsheet import Sheet
+from services.common.spreadsheet import Sheet, sorted_errors
 from services.enterprises.designations import last_day, overlap_message, overlaps
 from services.enterprises.events import (
     DesignationGranted,
@@ -89,8 +90,12 @@ def import_ledger(
     actor: str,
     settings: Settings,
     today: date,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Import a ledger file in one transaction: every row is written, or none (ImportRejected)."""
+    """Import a ledger file in one transaction: every row is written, or none (ImportRejected).
+
+    A dry run checks and writes the same way, then rolls back: its answer is the plan, with
+    every error instead of a refusal."""
     sheet_plan, sheet = read_plan(content, filename, settings=settings, today=today)
     existing, held = _load(session, list(sheet_plan))
     plan = Plan()
@@ -99,9 +104,13 @@ def import_ledger(
         if record is None and planned.values["name"] is None:
             sheet.error(planned.row, "name", f"{HEADERS['name']} is required for a new enterprise")
             continue
+        if record is not None and not _current(sheet, planned, record):
+            continue
         _plan_enterprise(plan, planned, record)
         known = [_known(d) for d in held.get(record.id, [])] if record else []
         _plan_designations(sheet, plan, code, planned, known)
+    if dry_run and sheet.errors:
+        return _result(sheet, plan, 0, dry_run=True)
     sheet.raise_if_errors()
     try:
         expired = _write(session, plan, actor=actor, today=today)
@@ -111,7 +120,16 @@ def import_ledger(
     except Conflict:
         session.rollback()
         raise
+    if dry_run:
+        session.rollback()
+        return _result(sheet, plan, expired, dry_run=True)
+    return _result(sheet, plan, expired)
+
+
+def _result(sheet: Sheet, plan: Plan, expired: int, *, dry_run: bool = False) -> ImportResult:
     return ImportResult(
+        dry_run=dry_run,
+        errors=sorted_errors(sheet.errors),
         rows=len(sheet.rows),
         enterprises_created=len(plan.created),
         enterprises_updated=len(plan.updated),
@@ -143,6 +161,41 @@ def _load(
         for d in session.scalars(stmt):
             held.setdefault(d.enterprise_id, []).append(d)
     return enterprises, held
+
+
+def _current(sheet: Sheet, planned: PlannedEnterprise, record: Enterprise) -> bool:
+    """False (and the row named) when the row was exported from an older version of the
+    enterprise and would change it, or names another enterprise's id."""
+    if planned.id is not None and planned.id != record.id:
+        sheet.error(
+            planned.row,
+            "id",
+            Text(
+                f"企业编号 {planned.id} 与统一社会信用代码 {record.uscc} 不符（该企业编号为 "
+                f"{record.id}）",
+                f"the id {planned.id} does not match the USCC {record.uscc} (its id is "
+                f"{record.id})",
+            ),
+        )
+        return False
+    if planned.version is None or planned.version == record.version:
+        return True
+    current = {f: getattr(record, f) for f in ENTERPRISE_FIELDS}
+    given = {f: v for f, v in planned.values.items() if v is not None and f in current}
+    if not diff({f: current[f] for f in given}, given):
+        return True  # the enterprise itself is as registered; its designations are checked
+    sheet.error(
+        planned.row,
+        "version",
+        Text(
+            f"企业 {record.id}（{record.name}）在导出后已被修改（文件中为第 {planned.version} 版，"
+            f"现为第 {record.version} 版），本行未导入；请重新导出后再修改",
+            f"conflict: enterprise {record.id} changed after this file was exported (the file "
+            f"has version {planned.version}, it is now {record.version}); export again and "
+            "re-apply the change",
+        ),
+    )
+    return False
 
 
 def _known(d: Designation) -> Known:

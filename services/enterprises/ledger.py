@@ -18,6 +18,7 @@ from services.common.spreadsheet import (
     Sheet,
     date_cell,
     date_value,
+    integer,
     read_sheet,
     text,
 )
@@ -101,12 +102,17 @@ COLUMNS: list[Column] = [
     Column("certificate_no", "证书编号", text),
     Column("revoked_on", "撤销日期", date_value, date_cell),
     Column("revoke_reason", "撤销原因", text),
+    # What an export carries so that importing it back is a round trip: a row whose version is
+    # older than the enterprise's is refused rather than overwriting a later change.
+    Column("id", "企业编号", integer),
+    Column("version", "版本", integer),
 ]
 """The columns an import reads; the export writes these and a status column after them."""
 
 EXPORT_COLUMNS: list[Column] = [
-    *COLUMNS,
+    *COLUMNS[:-2],
     Column("status", "认定状态", text, _label(STATUS_LABELS)),
+    *COLUMNS[-2:],
 ]
 HEADERS = {c.field: c.header for c in COLUMNS}
 
@@ -132,6 +138,7 @@ def ledger_rows(session: Session, enterprises: Iterable[Enterprise]) -> Iterator
             held.setdefault(d.enterprise_id, []).append(d)
     for e in enterprises:
         base = {f: getattr(e, f) for f in ENTERPRISE_FIELDS}
+        base.update(id=e.id, version=e.version)
         designations = held.get(e.id) or [None]
         for d in designations:
             row = dict(base)
@@ -174,6 +181,8 @@ class PlannedEnterprise:
     row: int
     values: dict[str, Any]
     designations: list[PlannedDesignation] = field(default_factory=list)
+    id: int | None = None  # as the export carried them
+    version: int | None = None
 
 
 def read_plan(
@@ -197,6 +206,8 @@ def read_plan(
             planned = plan[code] = PlannedEnterprise(row=row, values=enterprise_values)
         else:
             _merge(sheet, row, planned, enterprise_values)
+        planned.id = planned.id if planned.id is not None else values.get("id")
+        planned.version = planned.version if planned.version is not None else values.get("version")
         if designation is not None:
             planned.designations.append(designation)
     return plan, sheet

@@ -341,6 +341,10 @@ class HistoryEntry(SQLModel):
 class ImportResult(SQLModel):
     """What an import did; every count is of rows of the registry, not of the sheet."""
 
+    dry_run: bool = False
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every problem found (a dry run answers them)"
+    )
     rows: int
     enterprises_created: int = 0
     enterprises_updated: int = 0

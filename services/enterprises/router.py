@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 
 from services.common.auth import EnterpriseWriter, Reader
-from services.common.errors import Invalid
+from services.common.errors import Invalid, request_language
+from services.common.i18n import localise
 from services.common.paging import Page, Paging
 from services.common.runtime import SessionDep, TodayDep, require_if_match, set_etag
 from services.common.spreadsheet import (
@@ -112,17 +113,24 @@ def export_enterprises(
 
 @router.post("/enterprises/import", response_model=ImportResult)
 def import_enterprises(
+    request: Request,
     principal: EnterpriseWriter,
     file: UploadFile,
     write: WriteDep,
     settings: SettingsDep,
     today: TodayDep,
-) -> ImportResult:
-    """Upsert by USCC from an .xlsx or .csv ledger; all-or-nothing, every bad row named."""
+    dry_run: Annotated[bool, Query(description="Answer the plan; write nothing")] = False,
+) -> Any:
+    """Upsert by USCC from an .xlsx or .csv ledger; all-or-nothing, every bad row named.
+
+    An export imported back unchanged changes nothing; a row whose `版本` is older than the
+    enterprise's and that would change it is refused as a conflict. `?dry_run=true` answers the
+    counts and every error and writes nothing."""
+    content = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
+    # A dry run rolls its plan back inside the importer, so the unit commits nothing.
     with write.unit() as session:
-        content = file.file.read(MAX_UPLOAD_BYTES + 1)
-        if len(content) > MAX_UPLOAD_BYTES:
-            raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
         result = import_ledger(
             session,
             content=content,
@@ -130,8 +138,9 @@ def import_enterprises(
             actor=principal.subject,
             settings=settings,
             today=today,
+            dry_run=dry_run,
         )
-    return result
+    return localise(result.model_dump(), request_language(request))
 
 
 @router.get("/enterprises/catalogue")

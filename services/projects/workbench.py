@@ -54,16 +54,12 @@ def ledger_columns(
     if not ids:
         return out
     m = MILESTONE.c
-    first = (
-        select(m.project_id, func.min(m.due_on).label("due_on"))
-        .where(m.project_id.in_(list(ids)), m.done_on.is_(None), m.due_on.is_not(None))
-        .group_by(m.project_id)
-        .subquery()
-    )
+    # The project keeps its earliest open due date (next_due_on): the next milestone is the
+    # open one due then, found by a join instead of a grouped subquery.
     rows = session.execute(
         select(m.project_id, m.id, m.title, m.kind, m.due_on)
-        .join(first, and_(first.c.project_id == m.project_id, first.c.due_on == m.due_on))
-        .where(m.done_on.is_(None))
+        .join(PROJECT, and_(PROJECT.c.id == m.project_id, PROJECT.c.next_due_on == m.due_on))
+        .where(m.project_id.in_(list(ids)), m.done_on.is_(None))
         .order_by(m.project_id, m.id)
     )
     for r in rows:

@@ -3,7 +3,10 @@ who keep the ledger. Each saves a screenshot under tests/artifacts/workbench/.""
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,6 @@ from tests.e2e.conftest import ARTIFACTS, System, require_events_rollups
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-# zh-CN: date inputs show dates the way a Chinese desktop does (2024/01/15).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--lang=zh-CN"]
 SHOTS = ARTIFACTS / "workbench"
 ACTION_BUTTONS = (
@@ -34,11 +36,18 @@ ACTION_BUTTONS = (
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Uploads and dry runs take a few seconds on a busy machine: wait for them, not a clock.
+    expect.set_options(timeout=20_000)
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # A Chinese desktop: date pickers read 2024/01/15 (chromium-l10n and LANG).
+        # (LANG stays C.UTF-8: the zh_CN locale is not generated here, and without it
+        # Chromium cannot read a file whose name is Chinese.)
+        env = {**os.environ, "LANG": "C.UTF-8", "LANGUAGE": "zh_CN"}
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
         yield chromium
         chromium.close()
 
@@ -150,6 +159,11 @@ def test_a_clerk_registers_a_school_records_its_progress_and_the_school_target_r
     assert project["completed_investment_wan"] == 4500.5
     assert [m["title"] for m in project["milestones"]] == ["立项审批", "主体封顶"]
 
+    # The roll-up follows the events; wait for it, then see it on the dashboard page.
+    deadline = time.monotonic() + 60
+    while api(system, "GET", "/api/v1/targets/schools")["current_value"] < before + 1:
+        assert time.monotonic() < deadline, "the school target did not rise"
+        time.sleep(0.5)
     dashboard = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
     dashboard.goto(f"{system.url}/#token={system.token(Role.viewer, 'dashboard')}")
     expect(dashboard.locator('[data-target-id="schools"] .current-value')).to_have_text(
@@ -179,6 +193,7 @@ def test_an_illegal_move_is_explained_in_the_apis_words_before_submitting(browse
         timeout=30,
     )
     assert refusal.status_code == 409
+    assert re.search(r"[\u4e00-\u9fff]", refusal.json()["detail"]), "the reason is in Chinese"
     expect(dialog.locator("#move-check")).to_have_text(refusal.json()["detail"])
     expect(dialog.get_by_role("button", name="保存")).to_be_disabled()
     shot(page, "illegal_move_explained", full_page=False)
@@ -295,4 +310,132 @@ def test_the_api_reference_renders_openapi_31_offline(browser, system: System):
     assert page.locator(".opblock").count() > 30
     assert remote == []
     shot(page, "api_docs")
+    page.close()
+
+
+def test_the_address_keeps_the_filters_and_the_back_button_returns(browser, system: System):
+    from playwright.sync_api import expect
+
+    building = new_project(system, name="芝罘区筛选测试小学", created_on="2024-01-10")
+    api(
+        system,
+        "POST",
+        f"/api/v1/projects/{building['id']}/transitions",
+        json={"to": "building", "on": "2024-02-01"},
+    )
+    page = open_as(browser, system, Role.project_office)
+    page.get_by_label("建设阶段").select_option(label="在建")
+    page.get_by_role("button", name="查询").click()
+    expect(page).to_have_url(re.compile(r"/app/projects\?stage=building$"))
+    stages = page.locator("#ledger tbody tr td:nth-child(3)")
+    expect(stages.first).to_have_text("在建")
+    assert set(stages.all_inner_texts()) == {"在建"}
+    page.get_by_role("button", name="建设阶段").click()  # sort by the column
+    expect(page).to_have_url(re.compile(r"stage=building&sort=stage"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/app/projects\?stage=building$"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/app/projects$"))
+    expect(page.get_by_label("建设阶段")).to_have_value("")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Project ledger")).to_be_visible()
+    shot(page, "ledger_english")
+    no_raw_codes_or_json(page)
+    page.get_by_role("button", name="中文").click()
+    page.close()
+
+
+def _sheet_rows(content: bytes) -> tuple[object, object, int, dict[str, int]]:
+    """The workbook, its ledger sheet, the header row and the column of each header."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(content))
+    sheet = book.worksheets[0]
+    for row in sheet.iter_rows():
+        names = [c.value for c in row]
+        if "项目名称" in names:
+            return book, sheet, row[0].row, {n: i + 1 for i, n in enumerate(names) if n}
+    raise AssertionError("no header row with 项目名称")
+
+
+def _save(book, path: Path) -> Path:
+    book.save(path)
+    return path
+
+
+def test_an_import_shows_every_bad_row_then_imports_the_fixed_file_and_a_reimport_changes_nothing(
+    browser, system: System, tmp_path: Path
+):
+    from playwright.sync_api import expect
+
+    words = api(system, "GET", "/api/v1/projects/vocabulary")
+    head = words["ledger_headers"]
+    template = httpx.get(
+        f"{system.url}/api/v1/projects/export",
+        params={"format": "xlsx", "template": "true"},
+        headers=system.headers(Role.project_office),
+        timeout=30,
+    )
+    assert template.status_code == 200
+    book, sheet, header_row, col = _sheet_rows(template.content)
+    rows = [
+        {"name": "芝罘区导入测试小学", "category": "学校", "sub_district": "向阳街道",
+         "planned_start": "2024-03-01"},
+        {"name": "芝罘区导入测试道路", "category": "不存在的类别", "sub_district": "东山街道",
+         "planned_start": "2024-04-01"},
+        {"name": "芝罘区导入测试公园", "category": "口袋公园", "sub_district": "奇山街道",
+         "planned_start": "2024-13-45"},
+    ]  # fmt: skip
+    for i, values in enumerate(rows, start=header_row + 1):
+        for field, value in values.items():
+            sheet.cell(row=i, column=col[head[field]], value=value)
+    bad = _save(book, tmp_path / "台账-有错.xlsx")
+
+    page = open_as(browser, system, Role.project_office)
+    page.get_by_role("link", name="导入导出").click()
+    page.get_by_label("选择文件").set_input_files(str(bad))
+    page.get_by_role("button", name="预检").click()
+    errors = page.locator("#import-result table tbody tr")
+    expect(errors).to_have_count(2)
+    expect(errors.nth(0)).to_contain_text(str(header_row + 2))
+    expect(errors.nth(0)).to_contain_text(head["category"])
+    expect(errors.nth(1)).to_contain_text(str(header_row + 3))
+    expect(errors.nth(1)).to_contain_text(head["planned_start"])
+    expect(page.get_by_role("button", name="确认导入")).to_be_hidden()
+    no_raw_codes_or_json(page)
+    shot(page, "import_two_bad_rows")
+    assert api(system, "GET", "/api/v1/projects?q=导入测试")["total"] == 0
+
+    sheet.cell(row=header_row + 2, column=col[head["category"]], value="道路")
+    sheet.cell(row=header_row + 3, column=col[head["planned_start"]], value="2024-05-01")
+    fixed = _save(book, tmp_path / "台账-已改.xlsx")
+    page.get_by_label("选择文件").set_input_files(str(fixed))
+    page.get_by_role("button", name="预检").click()
+    expect(page.locator('[data-count="新增"] dd')).to_have_text("3")
+    page.get_by_role("button", name="确认导入").click()
+    expect(page.locator("#import-result")).to_contain_text("已导入：新增 3，更新 0，不变 0")
+    imported = api(system, "GET", "/api/v1/projects?q=导入测试&limit=10")["items"]
+    assert sorted(p["category"] for p in imported) == ["pocket_park", "road", "school"]
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载项目台账 Excel（.xlsx）").click()
+    ledger = tmp_path / "台账-导出.xlsx"
+    download.value.save_as(ledger)
+    before = {
+        p["id"]: p["version"] for p in api(system, "GET", "/api/v1/projects?limit=500")["items"]
+    }
+    page.get_by_label("选择文件").set_input_files(str(ledger))
+    page.get_by_role("button", name="预检").click()
+    expect(page.locator('[data-count="新增"] dd')).to_have_text("0")
+    expect(page.locator('[data-count="更新"] dd')).to_have_text("0")
+    expect(page.locator('[data-count="不变"] dd')).to_have_text(str(len(before)))
+    page.get_by_role("button", name="确认导入").click()
+    expect(page.locator("#import-result")).to_contain_text(
+        f"已导入：新增 0，更新 0，不变 {len(before)}"
+    )
+    shot(page, "import_unchanged_reimport")
+    after = {
+        p["id"]: p["version"] for p in api(system, "GET", "/api/v1/projects?limit=500")["items"]
+    }
+    assert after == before
     page.close()

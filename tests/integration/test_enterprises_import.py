@@ -79,6 +79,8 @@ async def test_import_upserts_by_uscc_and_grants_designations(
     r = await upload(svc, writer, content, "ledger.csv")
     assert r.status_code == 200, r.text
     assert r.json() == {
+        "dry_run": False,
+        "errors": [],
         "rows": 5,
         "enterprises_created": 2,
         "enterprises_updated": 1,

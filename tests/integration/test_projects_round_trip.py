@@ -220,3 +220,37 @@ async def test_milestones_and_blockers_round_trip_in_their_own_sheets(client: Cl
     r = await upload(client, again)
     assert (r.json()["updated"], r.json()["unchanged"]) == (0, 4)
     assert r.json()["blockers"] == {"created": 0, "updated": 0, "unchanged": 1}
+
+
+async def test_the_export_is_a_workbook_a_clerk_can_work_in(client: Client) -> None:
+    projects = await fill(client)
+    pid = projects[1]["id"]
+    r = await client.post(
+        f"/api/v1/projects/{pid}/investment", json={"month": "2024-05", "amount_wan": 3000}
+    )
+    assert r.status_code == 201, r.text
+    await client.post(
+        f"/api/v1/projects/{pid}/milestones",
+        json={"kind": "start", "title": "开工仪式", "due_on": "2024-07-01"},
+    )
+    wb = load_workbook(io.BytesIO(await export(client)))
+    ws = wb["重点项目台账"]
+    assert ws.freeze_panes == "B2"
+    header = [c.value for c in ws[1]]
+    col = {h: i for i, h in enumerate(header)}
+    assert ws.column_dimensions["A"].width >= 30  # names are long
+    validations = {
+        str(dv.sqref).split(":")[0]: dv.formula1 for dv in ws.data_validations.dataValidation
+    }
+    letters = {h: ws.cell(row=1, column=i + 1).column_letter for h, i in col.items()}
+    for h in ("项目类别", "当前阶段", "所在街道", "项目层级"):
+        assert validations[f"{letters[h]}2"].startswith("'选项'!"), h
+    assert wb["选项"].sheet_state == "hidden"
+    assert "学校" in [c.value for c in wb["选项"]["A"]]
+    river = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == "黄务河道治理")
+    assert river[col["开工日期"]].date() == date(2024, 4, 1)  # a real date cell
+    assert ws.cell(row=3, column=col["开工日期"] + 1).number_format == "yyyy-mm-dd"
+    assert river[col["累计完成投资（万元）"]] == 3000
+    assert river[col["投资完成率"]] == 25.0  # per cent of the 12,000 万元 total
+    assert river[col["下一里程碑"]] == "开工仪式 2024-07-01"
+    assert (river[col["系统编号"]], river[col["版本"]]) == (pid, projects[1]["version"])

@@ -10,9 +10,10 @@ export async function render(root, { params, navigate, signedIn }) {
     { class: "login", novalidate: true },
     h("h1", { text: t("login_title") }),
     h("p", { class: "sub", text: t("login_sub") }),
-    params.get("expired") ? h("p", { class: "form-error", role: "alert", text: t("session_expired") }) : null,
     field({ name: "username", label: t("username"), required: true, autocomplete: "username" }),
     field({ name: "password", label: t("password"), type: "password", required: true, autocomplete: "current-password" }),
+    // The API's answer (wrong password, locked account) shows here, just above the button.
+    h("p", { class: "form-error", role: "alert", hidden: !params.get("expired"), text: params.get("expired") ? t("session_expired") : "" }),
     h("button", { type: "submit", class: "primary", text: t("login") }),
     h(
       "p",

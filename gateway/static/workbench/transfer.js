@@ -11,20 +11,31 @@ function count(value) {
   return Array.isArray(value) ? value.length : Number(value) || 0;
 }
 
-/** Every error of a plan or a refusal as {row, column, message}, the column in Chinese. */
+/**
+ * Every error of a plan or a refusal as {row, column, message}. `loc` is ["rows", row, field]
+ * (the ledger sheet), ["sheets", sheet, row, field], ["columns", header] or ["file"]; the
+ * message itself is the API's, in Chinese.
+ */
 function errorRows(ctx, errors) {
+  const headers = ctx.vocab.ledger_headers || {};
   return (errors || []).map((e) => {
     const loc = e.loc || [];
-    const rowAt = loc.indexOf("rows");
-    const row = e.row ?? (rowAt >= 0 ? loc[rowAt + 1] : null);
-    const name = e.column ?? (rowAt >= 0 ? loc[rowAt + 2] : loc[loc.length - 1]);
-    const sheet = e.sheet ?? (rowAt > 0 ? loc[rowAt - 1] : null);
-    const column = ctx.vocab.ledger_headers[name] || name || "—";
-    return { row: row ?? "—", column: sheet && typeof sheet === "string" && sheet !== "file" ? `${sheet} · ${column}` : column, message: e.msg };
+    let row = "—";
+    let column = "—";
+    if (loc[0] === "rows") {
+      row = loc[1] ?? "—";
+      column = headers[loc[2]] || loc[2] || "—";
+    } else if (loc[0] === "sheets") {
+      row = loc[2] ?? "—";
+      column = `${loc[1]} · ${headers[loc[3]] || loc[3] || "—"}`;
+    } else if (loc[0] === "columns") {
+      column = loc[1] ?? "—";
+    }
+    return { row, column, message: e.msg };
   });
 }
 
-function planView(ctx, plan, errors) {
+function planView(ctx, plan, errors, done = "") {
   const counts = h(
     "dl",
     { class: "summary-grid", id: "import-plan" },
@@ -37,7 +48,7 @@ function planView(ctx, plan, errors) {
   );
   const verdict = errors.length
     ? h("p", { class: "notice notice-error", role: "alert", text: t("plan_has_errors", { n: errors.length }) })
-    : h("p", { class: "notice", role: "status", text: t("plan_ok") });
+    : h("p", { class: "notice", role: "status", text: done || t("plan_ok") });
   return [
     counts,
     verdict,
@@ -45,7 +56,7 @@ function planView(ctx, plan, errors) {
       ? table(
           [
             { head: t("err_row"), class: "num", cell: (e) => String(e.row) },
-            { head: t("err_column"), cell: (e) => e.column },
+            { head: t("err_column"), class: "nowrap", cell: (e) => e.column },
             { head: t("err_message"), cell: (e) => e.message },
           ],
           errors,
@@ -84,27 +95,42 @@ async function follow(location, bar) {
 }
 
 export async function render(root, ctx) {
-  const fileInput = h("input", { id: "import-file", type: "file", name: "file", accept: ".xlsx,.csv", required: true });
+  // The native picker's button speaks the browser's language; this one speaks the page's.
+  const fileInput = h("input", { id: "import-file", class: "visually-hidden", type: "file", name: "file", accept: ".xlsx,.csv", required: true });
+  const fileName = h("span", { class: "muted", text: t("no_file") });
   const result = h("div", { id: "import-result", "aria-live": "polite" });
   const bar = h("progress", { class: "progress", hidden: true, "aria-label": t("importing") });
   const checkButton = h("button", { type: "submit", class: "primary", text: t("dry_run") });
   const confirmButton = h("button", { type: "button", text: t("confirm_import"), hidden: true });
   let checked = null;
 
-  const show = (ans) => {
+  const show = (ans, done = "") => {
     const body = ans.body || {};
     const errors = errorRows(ctx, body.errors);
-    fill(result, planView(ctx, body.plan && !Array.isArray(body.plan) ? body.plan : body, errors));
+    fill(result, planView(ctx, body, errors, done));
     return errors.length === 0;
   };
+  const importedText = (b) =>
+    b.created !== undefined
+      ? t("imported", { created: count(b.created), updated: count(b.updated), unchanged: count(b.unchanged) })
+      : t("imported_n", { n: b.imported });
 
   const form = h(
     "form",
     { novalidate: true },
     h("p", { class: "muted", text: t("import_explain") }),
-    h("div", { class: "filters" }, h("div", { class: "field" }, h("label", { for: "import-file", text: t("choose_file") }), fileInput), h("div", { class: "toolbar" }, checkButton, confirmButton)),
+    h(
+      "div",
+      { class: "toolbar" },
+      h("label", { for: "import-file", class: "file-button", text: t("choose_file") }),
+      fileInput,
+      fileName,
+      checkButton,
+      confirmButton,
+    ),
   );
   fileInput.addEventListener("change", () => {
+    fileName.textContent = fileInput.files[0]?.name || t("no_file");
     checked = null;
     confirmButton.hidden = true;
     fill(result);
@@ -137,10 +163,9 @@ export async function render(root, ctx) {
         const job = await follow(ans.location, bar);
         ans = { status: job.status_code || 200, body: job.result || job };
       }
-      const ok = show(ans);
+      const ok = show(ans, importedText(ans.body || {}));
       if (ok) {
-        const b = ans.body;
-        toast(b.created !== undefined ? t("imported", { created: count(b.created), updated: count(b.updated), unchanged: count(b.unchanged) }) : t("imported_n", { n: b.imported }));
+        toast(importedText(ans.body));
         confirmButton.hidden = true;
         checked = null;
       }
