@@ -11,6 +11,7 @@ from services.common.paging import Page, Paging
 from services.common.runtime import SessionDep
 from services.common.unit_of_work import WriteDep
 from services.projects import execution
+from services.projects.deps import ProjectDep, RowId, Today, clean_text
 from services.projects.models import (
     Blocker,
     BlockerCreate,
@@ -24,7 +25,6 @@ from services.projects.models import (
     MilestonePublic,
     MilestoneUpdate,
 )
-from services.projects.router import ProjectDep, RowId, Today, clean_text
 
 router = APIRouter(prefix="/api/v1", tags=["progress"])
 

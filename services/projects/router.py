@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy import false
 from sqlmodel import Session
@@ -18,7 +18,6 @@ from services.common.i18n import Text, code_of, localise
 from services.common.paging import Page, Paging
 from services.common.runtime import (
     SessionDep,
-    TodayDep,
     require_if_match,
     set_etag,
 )
@@ -30,6 +29,7 @@ from services.common.spreadsheet import (
 from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
+from services.projects.deps import ProjectDep, Today, clean_text
 from services.projects.execution import (
     investment_summary,
     list_blockers,
@@ -54,26 +54,6 @@ PUBLIC_FIELDS = tuple(ProjectPublic.model_fields)
 JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 router = APIRouter(prefix="/api/v1", tags=["projects"])
-MAX_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="The row's id")]
-
-
-def clean_text(value: str | None, name: str) -> str | None:
-    """A free-text query value, refused (422) when it holds a NUL, which no database stores."""
-    if value is not None and "\x00" in value:
-        raise Invalid(f"{name} contains a NUL character", loc=["query", name])
-    return value
-
-
-Today = TodayDep
-
-
-def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
-    """The project named in the path (404 otherwise), for any reader."""
-    return service.get(session, project_id)
-
-
-ProjectDep = Annotated[Project, Depends(load_project)]
 
 
 def public(session: Session, project: Project, response: Response | None = None) -> dict:
