@@ -16,12 +16,15 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import guard, openapi, overview, proxy, stream
+from gateway.accounts import oidc
+from gateway.accounts import router as accounts_router
+from gateway.accounts.service import AccountLocked, Accounts, AddressThrottled
 from gateway.observe import Observe
 from gateway.overview import TTL_SECONDS
 from gateway.ratelimit import RateLimiter, TooManyRequests
 from gateway.routes import RouteTemplates
 from services.common.auth import Role, issue_token
-from services.common.contracts.calendar import Clock
+from services.common.contracts.calendar import Clock, system_clock
 from services.common.errors import NotFound, install_problem_handlers, problem
 from services.common.metrics import metrics_response
 from services.common.runtime import Runtime, configure_logging
@@ -74,10 +77,13 @@ def create_app(
     app.state.runtime = runtime
     app.state.secret = settings.signing_secret()
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.accounts = Accounts(settings, clock=clock or system_clock)
+    app.state.oidc = None  # the single sign-on provider, when configured (set at start)
     app.state.heartbeat_seconds = heartbeat_seconds
     runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
-    app.add_exception_handler(TooManyRequests, _too_many)
+    for retried in (TooManyRequests, AccountLocked, AddressThrottled):
+        app.add_exception_handler(retried, _too_many)
     guard.install(app, upload_max_mb=settings.upload_max_mb)
     app.add_middleware(Observe, templates=templates)
 
@@ -85,6 +91,7 @@ def create_app(
     app.include_router(openapi.router)
     app.include_router(overview.router)
     app.include_router(stream.router)
+    app.include_router(accounts_router.router)
     app.include_router(proxy.router)
 
     @app.get("/", include_in_schema=False)
@@ -121,6 +128,10 @@ def _lifespan(
             ttl=overview_ttl,
         )
         app.state.openapi = openapi.Aggregate(app, upstreams, templates)
+        accounts: Accounts = app.state.accounts
+        accounts.migrate()
+        sso = httpx.AsyncClient(timeout=10) if oidc.enabled(settings) else None
+        app.state.oidc = oidc.Provider(settings, sso) if sso else None
         await runtime.start()
         runtime.spawn(app.state.openapi.prime(), "openapi")
         try:
@@ -128,12 +139,15 @@ def _lifespan(
         finally:
             await runtime.stop()
             await upstreams.aclose()
+            accounts.close()
+            if sso:
+                await sso.aclose()
 
     return lifespan
 
 
 async def _too_many(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TooManyRequests)
+    assert isinstance(exc, TooManyRequests | AccountLocked | AddressThrottled)
     headers = {"Retry-After": str(exc.extra.get("retry_after", 1))}
     return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
 

@@ -1,27 +1,100 @@
 """The gateway's request dependencies: who is calling, within their rate, with which rights.
 
-They are coroutines although they never await: FastAPI runs a plain `def` dependency in a
-worker thread, a hop the dashboard's hot path should not pay on every call.
+A caller is known by a bearer token (an operations token or an API key) or by the session
+cookie a person got at sign-in; cookie-authenticated writes must also carry the session's CSRF
+token. They are coroutines: FastAPI runs a plain `def` dependency in a worker thread, a hop the
+dashboard's hot path should not pay on every call (database look-ups go to a thread themselves).
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from gateway.accounts.service import API_KEY_PREFIX, Accounts, ActiveSession
 from gateway.ratelimit import RateLimiter
-from gateway.routes import permission_for
-from services.common.auth import Permission, Principal, get_principal
-from services.common.errors import Forbidden, NotFound
+from gateway.routes import SAFE_METHODS, permission_for
+from services.common.auth import (
+    Permission,
+    Principal,
+    bearer_token,
+    current_principal,
+    get_principal,
+    issue_identity,
+)
+from services.common.errors import Forbidden, NotFound, Unauthorized
+
+SESSION_COOKIE = "plantrack_session"
+CSRF_HEADER = "x-csrf-token"
+
+
+class CsrfRefused(Forbidden):
+    """A cookie-authenticated write without the session's CSRF token, or from another site."""
+
+
+async def identify(request: Request) -> tuple[Principal, str]:
+    """The caller and the credential that proved it (401 when there is none or it is bad)."""
+    if "authorization" in request.headers:
+        token = bearer_token(request)
+        if not token.startswith(API_KEY_PREFIX):
+            return await get_principal(request), token
+        accounts: Accounts = request.app.state.accounts
+        principal = await run_in_threadpool(accounts.api_key_principal, token)
+        if principal is None:
+            raise Unauthorized("API 密钥无效、已撤销或已过期。 (The API key is not valid.)")
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise Unauthorized(
+                "请先登录，或提供 Authorization: Bearer <token>。 "
+                "(Sign in, or send Authorization: Bearer <token>.)"
+            )
+        session = await current_session(request, cookie)
+        if request.method not in SAFE_METHODS:
+            check_csrf(request, session)
+        principal, token = session.user.principal(), session.id
+    request.state.principal = principal
+    current_principal.set(principal)
+    return principal, token
+
+
+async def current_session(request: Request, cookie: str) -> ActiveSession:
+    accounts: Accounts = request.app.state.accounts
+    session = await run_in_threadpool(accounts.session, cookie)
+    if session is None:
+        raise Unauthorized("登录已过期，请重新登录。 (The session has ended; sign in again.)")
+    request.state.session = session
+    return session
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a browser request another site made (its Origin names a different host)."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise CsrfRefused("拒绝来自其他站点的请求。 (A request from another site was refused.)")
+
+
+def check_csrf(request: Request, session: ActiveSession) -> None:
+    check_same_origin(request)
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+        raise CsrfRefused(
+            "缺少或错误的 CSRF 令牌，请刷新页面后重试。 "
+            "(X-CSRF-Token is missing or wrong; reload the page and retry.)",
+            loc=["header", "X-CSRF-Token"],
+        )
 
 
 async def authenticated(request: Request) -> Principal:
-    """A valid token (else 401), then one call from its allowance (else 429)."""
-    principal = get_principal(request)
+    """A valid credential (else 401), then one call from its allowance (else 429)."""
+    principal, _ = await identify(request)
     limiter: RateLimiter = request.app.state.limiter
-    # Per subject: tokens that differ only in their encoding share one allowance.
-    limiter.take(RateLimiter.key(f"{principal.role.value}:{principal.subject}"))
+    # Per subject: credentials that differ only in their encoding share one allowance.
+    limiter.take(RateLimiter.key(f"{principal.kind}:{principal.roles_text}:{principal.subject}"))
     return principal
 
 
@@ -36,7 +109,7 @@ async def routed(request: Request, principal: Authenticated) -> Principal:
         raise NotFound(f"No API route at {path}.", loc=["path"])
     if not principal.can(needed):
         raise Forbidden(
-            f"The role '{principal.role.value}' may not {request.method} {path} "
+            f"The role '{principal.roles_text}' may not {request.method} {path} "
             f"(needs {needed.value})."
         )
     return principal
@@ -47,8 +120,34 @@ Routed = Annotated[Principal, Depends(routed)]
 
 async def reader(principal: Authenticated) -> Principal:
     if not principal.can(Permission.read):
-        raise Forbidden(f"The role '{principal.role.value}' may not read.")
+        raise Forbidden(f"The role '{principal.roles_text}' may not read.")
     return principal
 
 
 GatewayReader = Annotated[Principal, Depends(reader)]
+
+
+async def administrator(principal: Authenticated) -> Principal:
+    if not principal.can(Permission.administer):
+        raise Forbidden(f"The role '{principal.roles_text}' may not manage accounts.")
+    return principal
+
+
+GatewayAdmin = Annotated[Principal, Depends(administrator)]
+
+
+def upstream_authorization(request: Request) -> str | None:
+    """What the services are shown: an operations token as it came; for a person or an API key
+    the gateway verified, a short-lived identity it signs (username, name, roles, scope)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None or principal.kind == "token":
+        return request.headers.get("authorization")
+    identity = issue_identity(
+        request.app.state.secret,
+        username=principal.subject,
+        display_name=principal.display_name,
+        roles=principal.roles,
+        sub_districts=principal.sub_districts,
+        kind=principal.kind,
+    )
+    return f"Bearer {identity}"

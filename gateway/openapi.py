@@ -53,6 +53,10 @@ def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
     return node
 
 
+# Either credential: a bearer token, or a person's session cookie.
+CREDENTIALS: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
+
+
 def merge(own: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One document: the services' /api/ paths under their tag, schemas renamed on a clash."""
     doc = copy.deepcopy(own)
@@ -74,16 +78,26 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str,
             for operation in item.values():
                 if isinstance(operation, dict):
                     operation.setdefault("tags", [service])
-                    operation["security"] = [{"bearer": []}]
+                    operation["security"] = CREDENTIALS
             paths.setdefault(path, {}).update(item)
     doc.setdefault("components", {})["securitySchemes"] = {
-        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An operations token (plantrack token) or an API key (ptk_…)",
+        },
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "plantrack_session",
+            "description": "Set by POST /auth/login; writes also need the X-CSRF-Token header",
+        },
     }
     for path, item in paths.items():
         if path.startswith(API_PREFIX + "/"):
             for operation in item.values():
                 if isinstance(operation, dict):
-                    operation.setdefault("security", [{"bearer": []}])
+                    operation.setdefault("security", CREDENTIALS)
     return doc
 
 

@@ -11,7 +11,7 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from gateway.deps import Routed
+from gateway.deps import Routed, upstream_authorization
 from gateway.routes import API_PREFIX, rule_for
 from services.common.errors import DomainError
 from services.common.runtime import request_id_var
@@ -130,6 +130,11 @@ class Upstreams:
 def forward_headers(request: Request) -> dict[str, str]:
     """The caller's headers minus hop-by-hop ones, plus the request id and forwarding facts."""
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+    # The session cookie stays here; the services see a token they can verify themselves.
+    headers.pop("cookie", None)
+    authorization = upstream_authorization(request)
+    if authorization:
+        headers["authorization"] = authorization
     headers["x-request-id"] = request_id_var.get()
     client = request.client.host if request.client else ""
     previous = request.headers.get("x-forwarded-for")

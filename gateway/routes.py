@@ -41,6 +41,19 @@ RULES: tuple[Rule, ...] = (
 OWN_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", f"{API_PREFIX}/dashboard/overview"),
     ("GET", f"{API_PREFIX}/stream"),
+    ("GET", f"{API_PREFIX}/me"),
+)
+
+# The gateway's account management: admins only.
+ACCOUNT_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", f"{API_PREFIX}/users"),
+    ("POST", f"{API_PREFIX}/users"),
+    ("GET", f"{API_PREFIX}/users/someone"),
+    ("PATCH", f"{API_PREFIX}/users/someone"),
+    ("POST", f"{API_PREFIX}/users/someone/reset-password"),
+    ("GET", f"{API_PREFIX}/api-keys"),
+    ("POST", f"{API_PREFIX}/api-keys"),
+    ("DELETE", f"{API_PREFIX}/api-keys/999999"),
 )
 
 

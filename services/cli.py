@@ -87,12 +87,18 @@ def up(
         sup.wait_ready()
         gateway = sup.url("gateway")
         token = issue_token(settings.signing_secret(), Role.viewer, subject="dashboard")
+        from gateway.accounts.cli import first_accounts
+
+        accounts = first_accounts(settings, demo=demo)
         if demo:
             from services.demo import load_demo
 
             admin = issue_token(settings.signing_secret(), Role.admin, subject="demo-loader")
             typer.echo(f"demo data: {load_demo(gateway, admin)}")
         typer.echo(f"plantrack is up (data in {sup.data_dir})")
+        typer.echo(f"  sign in     {gateway}/app/login")
+        for line in accounts:
+            typer.echo(f"              {line}")
         typer.echo(f"  dashboard   {gateway}/#token={token}")
         typer.echo(f"  API docs    {gateway}/docs")
         for name in SERVICES:
@@ -206,6 +212,15 @@ def replay(
     )
     typer.echo(r.text)
     raise typer.Exit(0 if r.status_code < 300 else 1)
+
+
+def _user_app() -> typer.Typer:
+    from gateway.accounts.cli import app as user_app
+
+    return user_app
+
+
+app.add_typer(_user_app(), name="user", help="People's accounts: add, list, disable, enable…")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,16 @@
-"""JWT bearer auth with the contract's roles, checked by every service and by the gateway."""
+"""JWT bearer auth with the contract's roles, checked by every service and by the gateway.
+
+Two kinds of bearer token carry the same claims: operations tokens minted by `plantrack token`
+(one `role`), and the signed identity the gateway passes for a person or an API key it has
+verified (`roles`, `name`, `sub_districts`; a minute's lifetime). Either way the services check
+the signature themselves and know who is asking.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -44,14 +52,84 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 }
 
 
+IDENTITY_TTL_SECONDS = 60
+
+
+class OutOfScope(Forbidden):
+    """A person scoped to some sub-districts tried to change something outside them."""
+
+
 @dataclass(frozen=True)
 class Principal:
+    """Who is calling: a username (or a token's subject), the roles held, and for a person
+    scoped to some sub-districts (街道) the ones they may change (empty: the whole district)."""
+
     subject: str
-    role: Role
+    roles: frozenset[Role]
+    display_name: str | None = None
+    sub_districts: frozenset[str] = frozenset()
+    kind: str = "token"  # "token" (operations), "session", "api_key"
     token_id: str | None = None
 
+    @property
+    def role(self) -> Role:
+        """The strongest role held (for messages; rights come from all of them)."""
+        return next(r for r in Role if r in self.roles)
+
+    @property
+    def roles_text(self) -> str:
+        return ", ".join(r.value for r in Role if r in self.roles)
+
     def can(self, permission: Permission) -> bool:
-        return permission in GRANTS[self.role]
+        return any(permission in GRANTS[role] for role in self.roles)
+
+    def may_change(self, sub_district: str | None) -> bool:
+        return not self.sub_districts or sub_district in self.sub_districts
+
+    def check_scope(self, *sub_districts: str | None) -> None:
+        """Refuse (403, naming the scope) a change touching a sub-district outside the scope."""
+        for sub_district in sub_districts:
+            if not self.may_change(sub_district):
+                scope = "、".join(sorted(self.sub_districts))
+                where = sub_district or "（未填写所属街道）"
+                raise OutOfScope(
+                    f"{self.subject} may change only records of {scope}; this one is of {where}. "
+                    f"（您只能修改{scope}的记录，此记录属于{where}。）",
+                    loc=["sub_district"],
+                    extra={"scope": sorted(self.sub_districts)},
+                )
+
+
+current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "current_principal", default=None
+)
+"""The verified caller of the request being served, set where the token is checked; history
+rows take the person's display name from it."""
+
+
+def issue_identity(
+    secret: str,
+    *,
+    username: str,
+    display_name: str | None,
+    roles: Iterable[str | Role],
+    sub_districts: Iterable[str] = (),
+    kind: str = "session",
+    ttl_seconds: float = IDENTITY_TTL_SECONDS,
+) -> str:
+    """The signed identity the gateway passes to the services for a caller it has verified."""
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": username,
+        "name": display_name,
+        "roles": sorted(Role(r).value for r in roles),
+        "sub_districts": sorted(sub_districts),
+        "kind": kind,
+        "iat": now,
+        "exp": now + int(ttl_seconds),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def issue_token(
@@ -82,11 +160,22 @@ def decode_token(secret: str, token: str) -> Principal:
         raise Unauthorized("The token has expired; ask for a new one (plantrack token).") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The bearer token is not valid for this deployment.") from exc
+    named = claims["roles"] if "roles" in claims else [claims.get("role")]
     try:
-        role = Role(claims.get("role"))
+        roles = frozenset(Role(r) for r in named)
     except ValueError as exc:
         raise Unauthorized("The token names no known role.") from exc
-    return Principal(subject=str(claims["sub"]), role=role, token_id=claims.get("jti"))
+    scope = claims.get("sub_districts") or []
+    if not roles or not isinstance(scope, list):
+        raise Unauthorized("The token names no known role.")
+    return Principal(
+        subject=str(claims["sub"]),
+        roles=roles,
+        display_name=claims.get("name"),
+        sub_districts=frozenset(str(s) for s in scope),
+        kind=str(claims.get("kind", "token")),
+        token_id=claims.get("jti"),
+    )
 
 
 def bearer_token(request: Request) -> str:
@@ -97,7 +186,9 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
+    """The verified caller (401 otherwise). A coroutine, so that `current_principal` is set in
+    the request's own context, which the handler then runs in."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -109,6 +200,7 @@ def get_principal(request: Request) -> Principal:
     )
     principal = decode_token(secret, bearer_token(request))
     request.state.principal = principal
+    current_principal.set(principal)
     return principal
 
 
@@ -118,10 +210,10 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def require(permission: Permission):  # noqa: ANN201 - a FastAPI dependency factory
     """A dependency that lets through only principals holding `permission`."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(permission):
             raise Forbidden(
-                f"The role '{principal.role.value}' may not do this (needs {permission.value})."
+                f"The role '{principal.roles_text}' may not do this (needs {permission.value})."
             )
         return principal
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table
 from sqlalchemy.orm import Session
 
+from services.common.auth import current_principal
 from services.common.envelope import utcnow
 
 
@@ -18,8 +19,9 @@ def history_table(metadata: MetaData, name: str = "history") -> Table:
     """The history table, declared on a service's own metadata (one table for all its entities).
 
     Columns: `entity` (e.g. "project", "milestone"), `entity_id`, `version` (the entity's version
-    after the change), `at` (UTC), `actor` (the principal's subject), `action` ("create",
-    "update", "transition", …) and `changes` ({field: [before, after]}, JSON).
+    after the change), `at` (UTC), `actor` (the username or token subject), `actor_name` (the
+    person's display name, when a person made the change), `action` ("create", "update",
+    "transition", …) and `changes` ({field: [before, after]}, JSON).
     """
     return Table(
         name,
@@ -30,6 +32,7 @@ def history_table(metadata: MetaData, name: str = "history") -> Table:
         Column("version", Integer, nullable=False),
         Column("at", DateTime(timezone=True), nullable=False),
         Column("actor", String(200), nullable=False),
+        Column("actor_name", String(200), nullable=True),
         Column("action", String(40), nullable=False),
         Column("changes", JSON, nullable=False),
         Index(f"ix_{name}_entity_entity_id", "entity", "entity_id", "id"),
@@ -78,16 +81,28 @@ def history_row(
     changes: Mapping[str, Any],
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    """One history row as a dict, for `record_changes` (bulk) or `record_change` (one)."""
+    """One history row as a dict, for `record_changes` (bulk) or `record_change` (one).
+
+    When `actor` is the request's verified caller, the row also names the person
+    (`actor_name`, from the identity the gateway signed)."""
     return {
         "entity": entity,
         "entity_id": entity_id,
         "version": version,
         "at": at or utcnow(),
         "actor": actor,
+        "actor_name": actor_name(actor),
         "action": action,
         "changes": {k: [jsonable(v) for v in pair] for k, pair in changes.items()},
     }
+
+
+def actor_name(actor: str) -> str | None:
+    """The display name of `actor` when it is the person making the current request."""
+    principal = current_principal.get()
+    if principal is not None and principal.subject == actor:
+        return principal.display_name
+    return None
 
 
 def record_change(

@@ -53,9 +53,32 @@ class Settings(BaseSettings):
     projects_database_url: str | None = None
     enterprises_database_url: str | None = None
     events_database_url: str | None = None
+    gateway_database_url: str | None = None  # the accounts: users, sessions, API keys
     db_pool_size: int = 10
     min_free_disk_mb: int = 16  # less free beside a SQLite database: /readyz says the disk is full
     live_stream_max_bytes: int = 256 * 1024 * 1024  # the dashboards' notices; oldest dropped
+
+    # Sign-in (the gateway): sessions, passwords, lockout, single sign-on.
+    session_idle_minutes: float = 30.0
+    session_absolute_hours: float = 12.0
+    cookie_secure: bool | None = None  # None: Secure when the request came over TLS
+    password_min_length: int = 10
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456  # 19 MiB, t=2, p=1: OWASP's first Argon2id configuration
+    argon2_parallelism: int = 1
+    login_max_failures: int = 5  # per account, within the window, before it locks
+    login_address_max_failures: int = 20  # per client address, within the window
+    login_window_minutes: float = 15.0
+    login_lock_minutes: float = 15.0  # doubles with each further lock, up to a day
+    oidc_issuer: str | None = None  # e.g. https://sso.example.gov.cn/realms/district
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_redirect_url: str | None = None  # default: this gateway's /auth/oidc/callback
+    oidc_scopes: str = "openid profile email"
+    oidc_roles_claim: str = "roles"  # a dotted path into the ID token / userinfo claims
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)  # claim value → role
+    oidc_sub_district_claim: str | None = None
+    oidc_username_claim: str = "preferred_username"
 
     subject_prefix: str = "plantrack"
     stream: str = "PLANTRACK"

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
-from services.common.auth import Reader
+from services.common.auth import EnterpriseWriter, Reader
 from services.common.errors import Invalid
 from services.common.i18n import code_of
 from services.common.runtime import SessionDep
@@ -30,6 +30,15 @@ def load_enterprise(enterprise_id: int, session: SessionDep, _: Reader) -> Enter
 
 
 EnterpriseDep = Annotated[Enterprise, Depends(load_enterprise)]
+
+
+def writable_enterprise(principal: EnterpriseWriter, enterprise: EnterpriseDep) -> Enterprise:
+    """The enterprise of the path, for a writer whose sub-district scope holds it (else 403)."""
+    principal.check_scope(enterprise.sub_district)
+    return enterprise
+
+
+WritableEnterprise = Annotated[Enterprise, Depends(writable_enterprise)]
 
 
 class EnterpriseFilters(BaseModel):

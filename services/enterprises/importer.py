@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -91,16 +92,20 @@ def import_ledger(
     settings: Settings,
     today: date,
     dry_run: bool = False,
+    check_scope: Callable[..., None] = lambda *_: None,
 ) -> ImportResult:
     """Import a ledger file in one transaction: every row is written, or none (ImportRejected).
 
     A dry run checks and writes the same way, then rolls back: its answer is the plan, with
-    every error instead of a refusal."""
+    every error instead of a refusal. `check_scope` is given the sub-districts each row touches
+    (before and after) and refuses those the importing person may not change."""
     sheet_plan, sheet = read_plan(content, filename, settings=settings, today=today)
     existing, held = _load(session, list(sheet_plan))
     plan = Plan()
     for code, planned in sheet_plan.items():
         record = existing.get(code)
+        before = record.sub_district if record else None
+        check_scope(*([before] if record else []), planned.values.get("sub_district", before))
         if record is None and planned.values["name"] is None:
             sheet.error(planned.row, "name", f"{HEADERS['name']} is required for a new enterprise")
             continue
@@ -251,7 +256,7 @@ def _plan_designations(
                 other = rest[0] if rest else prior
                 where = f"row {other.row}" if other.row else f"designation {other.id}"
                 msg = overlap_message(pd.type, other.id or 0, other.granted_on, other.last)
-                sheet.error(pd.row, "granted_on", f"{HEADERS['granted_on']}: {where}: {msg}")
+                sheet.error(pd.row, "granted_on", f"{where}: {msg}")
                 continue
             prior.renewed, new.renews = True, prior
         known.append(new)
@@ -281,7 +286,7 @@ def _chain(k: Known) -> list[Known]:
 def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: Known) -> None:
     """A row naming a designation already known: unchanged, or its revocation."""
     if k.record is None:
-        sheet.error(pd.row, "granted_on", f"{HEADERS['granted_on']}: repeats row {k.row}")
+        sheet.error(pd.row, "granted_on", f"repeats row {k.row}")
         return
     d = k.record
     compared = {
@@ -294,7 +299,7 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
             sheet.error(
                 pd.row,
                 name,
-                f"{HEADERS[name]}: '{given}' differs from designation {d.id} as registered "
+                f"'{given}' differs from designation {d.id} as registered "
                 f"('{recorded}'); an import does not alter a recorded designation",
             )
     if pd.revoked_on is None or pd.revoked_on == d.revoked_on:
@@ -303,13 +308,13 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
         sheet.error(
             pd.row,
             "revoked_on",
-            f"{HEADERS['revoked_on']}: designation {d.id} was revoked on {d.revoked_on}",
+            f"designation {d.id} was revoked on {d.revoked_on}",
         )
     elif d.expires_on is not None and pd.revoked_on > d.expires_on:
         sheet.error(
             pd.row,
             "revoked_on",
-            f"{HEADERS['revoked_on']}: {pd.revoked_on} is after it lapsed ({d.expires_on})",
+            f"{pd.revoked_on} is after it lapsed ({d.expires_on})",
         )
     else:
         plan.revoked.append((code, k, pd.revoked_on, pd.revoke_reason))

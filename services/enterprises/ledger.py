@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.errors import Invalid
+from services.common.errors import Invalid, validation_text
 from services.common.settings import Settings
 from services.common.spreadsheet import (
     Column,
@@ -221,18 +221,18 @@ def _checked_enterprise(
         try:
             code = check_uscc(values["uscc"], loc=("rows", row, "uscc"))
         except Invalid as exc:
-            sheet.error(row, "uscc", f"{HEADERS['uscc']}: {exc.detail}")
+            sheet.error(row, "uscc", exc.detail)
     try:
         check_chain(values.get("industry_chain"), settings)
     except Invalid as exc:
-        sheet.error(row, "industry_chain", f"{HEADERS['industry_chain']}: {exc.detail}")
+        sheet.error(row, "industry_chain", exc.detail)
     given = {f: values[f] for f in ENTERPRISE_FIELDS if values.get(f) is not None}
     try:
         EnterpriseUpdate.model_validate(given)  # lengths and codes, as the API checks them
     except ValidationError as exc:
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "row"
-            sheet.error(row, name, f"{HEADERS.get(name, name)}: {err['msg']}")
+            sheet.error(row, name, validation_text(err))
     return code
 
 
@@ -263,7 +263,7 @@ def _checked_designation(
     except Invalid as exc:
         name = str(exc.errors[0]["loc"][-1]) if exc.errors else "designation_type"
         name = "designation_level" if name == "level" else name
-        sheet.error(row, name, f"{HEADERS.get(name, name)}: {exc.detail}")
+        sheet.error(row, name, exc.detail)
         return None
     return PlannedDesignation(
         row=row,
@@ -301,6 +301,6 @@ def _merge(sheet: Sheet, row: int, planned: PlannedEnterprise, values: dict[str,
             sheet.error(
                 row,
                 name,
-                f"{HEADERS[name]}: '{value}' differs from '{first}' given for the same "
+                f"'{value}' differs from '{first}' given for the same "
                 f"{HEADERS['uscc']} in row {planned.row}",
             )

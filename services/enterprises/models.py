@@ -328,7 +328,10 @@ class HistoryEntry(SQLModel):
     entity_id: int
     version: int = Field(description="The entity's version after the change")
     at: datetime
-    actor: str
+    actor: str = Field(description="Username (or an operations token's subject)")
+    actor_name: str | None = Field(
+        default=None, description="The person's display name, when a person made the change"
+    )
     action: str = Field(description="create, update, grant, renew, revoke, expire or import")
     changes: dict[str, list[Any]]
 

@@ -25,6 +25,7 @@ from services.enterprises.deps import (
     EnterpriseDep,
     FiltersDep,
     SettingsDep,
+    WritableEnterprise,
 )
 from services.enterprises.importer import import_ledger
 from services.enterprises.models import (
@@ -64,6 +65,7 @@ def create_enterprise(
     response: Response,
 ) -> EnterprisePublic:
     """Register an enterprise; an invalid USCC is a 422 naming the rule, a known one a 409."""
+    principal.check_scope(body.sub_district)
     with write.unit() as session:
         enterprise = service.create(
             session, data=body, actor=principal.subject, settings=settings, today=today
@@ -139,6 +141,7 @@ def import_enterprises(
             settings=settings,
             today=today,
             dry_run=dry_run,
+            check_scope=principal.check_scope,
         )
     return localise(result.model_dump(), request_language(request))
 
@@ -186,7 +189,7 @@ def get_enterprise(
 @router.patch("/enterprises/{enterprise_id}", response_model=EnterprisePublic)
 def update_enterprise(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     body: EnterpriseUpdate,
     request: Request,
     write: WriteDep,
@@ -195,6 +198,8 @@ def update_enterprise(
     response: Response,
 ) -> EnterprisePublic:
     """Partial update; `If-Match` must carry the ETag read (428 without, 412 if stale)."""
+    if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
+        principal.check_scope(body.sub_district)
     with write.unit(if_match=enterprise.version) as session:
         enterprise = service.update(
             session,
@@ -232,7 +237,7 @@ def list_designations(enterprise: EnterpriseDep, session: SessionDep) -> list[De
 )
 def grant_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     body: DesignationCreate,
     write: WriteDep,
     settings: SettingsDep,
@@ -278,7 +283,7 @@ def get_designation(
 )
 def renew_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     designation_id: int,
     body: DesignationRenew,
     write: WriteDep,
@@ -308,7 +313,7 @@ def renew_designation(
 )
 def revoke_designation(
     principal: EnterpriseWriter,
-    enterprise: EnterpriseDep,
+    enterprise: WritableEnterprise,
     designation_id: int,
     body: DesignationRevoke,
     request: Request,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from services.common.auth import Reader
+from services.common.auth import ProjectWriter, Reader
 from services.common.errors import Invalid
 from services.common.runtime import SessionDep, TodayDep
 from services.projects import service
@@ -32,3 +32,12 @@ def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
 
 
 ProjectDep = Annotated[Project, Depends(load_project)]
+
+
+def writable_project(principal: ProjectWriter, project: ProjectDep) -> Project:
+    """The project of the path, for a writer whose sub-district scope holds it (403 otherwise)."""
+    principal.check_scope(project.sub_district)
+    return project
+
+
+WritableProject = Annotated[Project, Depends(writable_project)]

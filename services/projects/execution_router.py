@@ -11,7 +11,7 @@ from services.common.paging import Page, Paging
 from services.common.runtime import SessionDep
 from services.common.unit_of_work import WriteDep
 from services.projects import execution
-from services.projects.deps import ProjectDep, RowId, Today, clean_text
+from services.projects.deps import ProjectDep, RowId, Today, WritableProject, clean_text
 from services.projects.models import (
     Blocker,
     BlockerCreate,
@@ -57,7 +57,7 @@ def list_milestones(project: ProjectDep, session: SessionDep, today: Today) -> A
 @router.post("/projects/{project_id}/milestones", status_code=201, response_model=MilestonePublic)
 def add_milestone(
     body: MilestoneCreate,
-    project: ProjectDep,
+    project: WritableProject,
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
@@ -80,6 +80,7 @@ def add_milestone(
 def update_milestone(
     request: Request,
     body: MilestoneUpdate,
+    project: WritableProject,
     milestone: MilestoneDep,
     write: WriteDep,
     principal: ProjectWriter,
@@ -122,7 +123,7 @@ def read_investment(project: ProjectDep, session: SessionDep) -> Any:
 def report_investment(
     request: Request,
     body: InvestmentCreate,
-    project: ProjectDep,
+    project: WritableProject,
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
@@ -170,7 +171,7 @@ def project_blockers(
 @router.post("/projects/{project_id}/blockers", status_code=201, response_model=BlockerPublic)
 def raise_blocker(
     body: BlockerCreate,
-    project: ProjectDep,
+    project: WritableProject,
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
@@ -193,7 +194,7 @@ def raise_blocker(
 def update_blocker(
     request: Request,
     body: BlockerUpdate,
-    project: ProjectDep,
+    project: WritableProject,
     blocker: BlockerDep,
     write: WriteDep,
     principal: ProjectWriter,

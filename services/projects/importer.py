@@ -13,7 +13,7 @@ applies the same way and then rolls back, so its plan is exactly what the import
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -88,9 +88,10 @@ class Plan:
     errors: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
+    refused: set[int] = field(default_factory=set)  # rows the stage machine or a check refused
 
     def body(self, *, dry_run: bool) -> dict[str, Any]:
-        updated = [u for u in self.updates if u.changes or u.moves]
+        updated = [u for u in self.updates if (u.changes or u.moves) and u.row not in self.refused]
         out: dict[str, Any] = {
             "dry_run": dry_run,
             "rows": len(self.created) + len(self.updates) + self.unchanged,
@@ -439,6 +440,7 @@ def apply(
         except PreconditionFailed as exc:  # changed by someone else since it was read
             raise Conflict(MESSAGES("import.changed_meanwhile")) from exc
         except DomainError as exc:
+            plan.refused.add(u.row)
             field_ = (
                 "stage"
                 if exc.errors and exc.errors[0]["loc"][:1] in (["to"], ["on"])
@@ -573,6 +575,22 @@ def _update_child(
         )
 
 
+def touched_sub_districts(
+    session: Session, plan: Plan, *children: Sheet | None
+) -> list[str | None]:
+    """The sub-districts of every project the plan creates, edits (before and after) or adds
+    milestones and blockers to."""
+    out: list[str | None] = [values.get("sub_district") for _, (values, _) in plan.created]
+    out += [u.changes["sub_district"] for u in plan.updates if "sub_district" in u.changes]
+    ids = {u.project_id for u in plan.updates}
+    for sheet in children:
+        if sheet is not None:
+            ids |= {v["project_id"] for _, v in sheet.rows if isinstance(v.get("project_id"), int)}
+    for part in _chunks(sorted(ids)):
+        out += session.scalars(select(Project.sub_district).where(Project.id.in_(part))).all()
+    return out
+
+
 def import_ledger(
     session: Session,
     content: bytes,
@@ -581,13 +599,16 @@ def import_ledger(
     actor: str,
     today: date,
     dry_run: bool = False,
+    check_scope: Callable[..., None] = lambda *_: None,
 ) -> dict[str, Any]:
     """Plan and apply an import in the session's transaction; the answer says what it did.
 
     A dry run, or any error, rolls everything back; errors raise ImportRejected (with the plan)
-    unless it is a dry run, whose answer lists them.
+    unless it is a dry run, whose answer lists them. `check_scope` is given every sub-district
+    the import would change records of, and refuses those the importing person may not change.
     """
     plan, sheet, milestones, blockers = plan_import(session, content, filename, today=today)
+    check_scope(*touched_sub_districts(session, plan, milestones, blockers))
     if not plan.errors or dry_run:
         apply(session, plan, sheet, milestones, blockers, actor=actor, today=today, dry_run=dry_run)
     else:

@@ -445,7 +445,10 @@ class HistoryEntry(SQLModel):
     entity_id: int
     version: int
     at: Instant
-    actor: str
+    actor: str = Field(description="Username (or an operations token's subject)")
+    actor_name: str | None = Field(
+        default=None, description="The person's display name, when a person made the change"
+    )
     action: str
     changes: dict[str, list[Any]]
 

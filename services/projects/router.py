@@ -29,7 +29,7 @@ from services.common.spreadsheet import (
 from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
-from services.projects.deps import ProjectDep, Today, clean_text
+from services.projects.deps import ProjectDep, Today, WritableProject, clean_text
 from services.projects.execution import (
     investment_summary,
     list_blockers,
@@ -154,6 +154,7 @@ def create_project(
     today: Today,
     response: Response,
 ) -> Any:
+    principal.check_scope(body.sub_district)
     with write.unit() as session:
         project = service.create(
             session, data=body.model_dump(), actor=principal.subject, today=today
@@ -277,6 +278,7 @@ def import_projects(
             actor=principal.subject,
             today=today,
             dry_run=dry_run,
+            check_scope=principal.check_scope,
         )
     if dry_run:
         response.status_code = 200
@@ -303,12 +305,14 @@ def read_project(project: ProjectDep, session: SessionDep, today: Today, respons
 def update_project(
     request: Request,
     body: ProjectUpdate,
-    project: ProjectDep,
+    project: WritableProject,
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
+    if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
+        principal.check_scope(body.sub_district)
     with write.unit(if_match=project.version) as session:
         service.update_project(
             session,
@@ -331,7 +335,7 @@ def update_project(
 def transition_project(
     request: Request,
     body: TransitionCreate,
-    project: ProjectDep,
+    project: WritableProject,
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -117,13 +118,24 @@ def test_up_is_ready_within_30s_and_ctrl_c_leaves_no_process(tmp_path: Path) -> 
         assert (data_dir / f"{name}.db").exists()
 
 
-def test_second_up_on_the_same_data_dir_keeps_the_data(tmp_path: Path) -> None:
+def test_second_up_on_the_same_data_dir_keeps_the_data_and_the_first_made_the_admin(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     port = free_port_block()
     proc = start_up(data_dir, port)
     try:
         wait_ready(port, timeout=30)
-        wait_announced(proc)
+        first = "".join(wait_announced(proc))
+        # The first `up` creates the administrator and shows its one-time password once.
+        found = re.search(r"admin / (\S+)", first)
+        assert found, first
+        signed_in = httpx.post(
+            f"http://127.0.0.1:{port}/auth/login",
+            json={"username": "admin", "password": found.group(1)},
+            timeout=10,
+        )
+        assert signed_in.status_code == 200 and signed_in.json()["roles"] == ["admin"]
         secret = (data_dir / "secret.key").read_text()
         headers = {"Authorization": f"Bearer {issue_token(secret, Role.project_office)}"}
         created = httpx.post(
@@ -138,7 +150,8 @@ def test_second_up_on_the_same_data_dir_keeps_the_data(tmp_path: Path) -> None:
     proc = start_up(data_dir, port)
     try:
         wait_ready(port, timeout=30)
-        wait_announced(proc)
+        second = "".join(wait_announced(proc))
+        assert found.group(1) not in second and "admin /" not in second
         assert (data_dir / "secret.key").read_text() == secret, "tokens stay valid across restarts"
         again = httpx.get(
             f"http://127.0.0.1:{port}/api/v1/projects/{created.json()['id']}",

@@ -235,6 +235,38 @@ def test_deployment_takes_settings_from_the_configmap_and_secrets_from_the_secre
         assert env[password.group(1)]["valueFrom"]["secretKeyRef"]["name"] == SECRET_NAME
 
 
+def test_the_gateway_keeps_its_accounts_in_postgres_and_its_sso_secret_in_the_secret() -> None:
+    container = only_container(of_kind("Deployment")["gateway"])
+    env = {e["name"]: e for e in container["env"]}
+    url = env["PLANTRACK_GATEWAY_DATABASE_URL"]["value"]
+    password = re.fullmatch(r"postgresql\+psycopg://\w+:\$\((\w+)\)@postgres:5432/gateway", url)
+    assert password, url
+    assert env[password.group(1)]["valueFrom"]["secretKeyRef"]["name"] == SECRET_NAME
+    ref = env["PLANTRACK_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": SECRET_NAME, "key": "oidc-client-secret", "optional": True}
+    config = of_kind("ConfigMap")["plantrack-config"]["data"]
+    assert "PLANTRACK_OIDC_CLIENT_SECRET" not in config
+    assert config["PLANTRACK_SESSION_IDLE_MINUTES"] and config["PLANTRACK_SESSION_ABSOLUTE_HOURS"]
+    assert config["PLANTRACK_COOKIE_SECURE"] == "true"
+
+
+def test_compose_gives_the_gateway_its_accounts_database_and_sso_settings_from_env(
+    compose: dict[str, Any],
+) -> None:
+    env = compose["services"]["gateway"]["environment"]
+    assert re.fullmatch(
+        r"postgresql\+psycopg://plantrack:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432/gateway",
+        env["PLANTRACK_GATEWAY_DATABASE_URL"],
+    )
+    # What every process shares, the gateway gets too.
+    shared = compose["services"]["projects"]["environment"]
+    for name in ("PLANTRACK_ENV", "PLANTRACK_SECRET", "PLANTRACK_NATS_URL", "PLANTRACK_DATA_DIR"):
+        assert env[name] == shared[name]
+    for name in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
+        assert env[f"PLANTRACK_OIDC_{name}"] == f"${{PLANTRACK_OIDC_{name}:-}}"
+    assert "PLANTRACK_GATEWAY_DATABASE_URL" not in compose["services"]["projects"]["environment"]
+
+
 def test_every_secret_reference_names_a_key_of_the_secret_template() -> None:
     (template,) = load_docs(K8S / SECRET_TEMPLATE)
     keys = set(template["stringData"])
@@ -323,7 +355,7 @@ def test_postgres_is_a_statefulset_with_a_volume_and_the_three_databases() -> No
     (init_sql,) = of_kind("ConfigMap")["postgres-init"]["data"].values()
     # The Kubernetes copy and compose's file must not drift apart.
     assert init_sql.strip() == INIT_SQL.read_text(encoding="utf-8").strip()
-    assert created_databases(init_sql) == set(DATABASES)
+    assert created_databases(init_sql) == {*DATABASES, "gateway"}
 
 
 def test_nats_helm_values_ask_for_a_three_node_jetstream_cluster() -> None:
@@ -636,7 +668,7 @@ def test_compose_runs_postgres_with_the_three_databases(compose: dict[str, Any])
     assert postgres["image"].startswith("postgres:16")
     init = next(v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v)
     assert (DEPLOY / init.split(":")[0]).resolve() == INIT_SQL
-    assert created_databases(INIT_SQL.read_text(encoding="utf-8")) == set(DATABASES)
+    assert created_databases(INIT_SQL.read_text(encoding="utf-8")) == {*DATABASES, "gateway"}
     assert postgres["healthcheck"]
     env = compose["services"]["projects"]["environment"]
     for service in DATABASES:

@@ -85,7 +85,7 @@ def test_merged_openapi_keeps_every_service_path_and_renames_clashing_schemas():
     doc = merge(own, {"projects": service})
     assert set(doc["paths"]) == {"/api/v1/stream", "/api/v1/projects"}
     op = doc["paths"]["/api/v1/projects"]["get"]
-    assert op["tags"] == ["projects"] and op["security"] == [{"bearer": []}]
+    assert op["tags"] == ["projects"] and op["security"] == [{"bearer": []}, {"session": []}]
     ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref == "#/components/schemas/projects__Page"
     assert doc["components"]["schemas"]["Page"] == {"type": "object"}
