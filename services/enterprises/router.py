@@ -191,7 +191,6 @@ def update_enterprise(
     principal: EnterpriseWriter,
     enterprise: WritableEnterprise,
     body: EnterpriseUpdate,
-    request: Request,
     write: WriteDep,
     settings: SettingsDep,
     today: TodayDep,
@@ -319,7 +318,6 @@ def revoke_designation(
     request: Request,
     write: WriteDep,
     today: TodayDep,
-    response: Response,
 ) -> DesignationPublic:
     """Revoke from `on` (default today); an `If-Match` header, when sent, must be current."""
     with write.unit() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.common.auth import ProjectWriter, Reader
 from services.common.paging import Page, Paging
@@ -61,7 +61,6 @@ def add_milestone(
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
     with write.unit() as session:
         m = execution.add_milestone(
@@ -78,14 +77,12 @@ def add_milestone(
     summary="Change a milestone (e.g. mark it done); If-Match required",
 )
 def update_milestone(
-    request: Request,
     body: MilestoneUpdate,
     project: WritableProject,
     milestone: MilestoneDep,
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
     with write.unit(if_match=milestone.version) as session:
         execution.update_milestone(
@@ -127,7 +124,6 @@ def report_investment(
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
     with write.unit() as session:
         out = execution.report_investment(
@@ -175,7 +171,6 @@ def raise_blocker(
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
     with write.unit() as session:
         b = execution.raise_blocker(
@@ -192,14 +187,12 @@ def raise_blocker(
     summary="Change or resolve (resolved_on + resolution) a blocker; If-Match required",
 )
 def update_blocker(
-    request: Request,
     body: BlockerUpdate,
     project: WritableProject,
     blocker: BlockerDep,
     write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
     with write.unit(if_match=blocker.version) as session:
         execution.update_blocker(

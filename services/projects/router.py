@@ -303,7 +303,6 @@ def read_project(project: ProjectDep, session: SessionDep, today: Today, respons
     summary="Partial update; If-Match required (428 missing, 412 stale)",
 )
 def update_project(
-    request: Request,
     body: ProjectUpdate,
     project: WritableProject,
     write: WriteDep,
