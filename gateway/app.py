@@ -80,6 +80,7 @@ def create_app(
     app.state.accounts = Accounts(settings, clock=clock or system_clock)
     app.state.oidc = None  # the single sign-on provider, when configured (set at start)
     app.state.heartbeat_seconds = heartbeat_seconds
+    app.state.live_clients = stream.LiveClients()
     runtime.on_nats(lambda rt: stream.watch_live(rt, app.state.overview))
     install_problem_handlers(app)
     for retried in (TooManyRequests, AccountLocked, AddressThrottled):

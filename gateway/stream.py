@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,6 +15,8 @@ from fastapi.responses import StreamingResponse
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from prometheus_client import Gauge
+from starlette.types import Message, Send
 
 from gateway.deps import GatewayReader
 from gateway.overview import Overview, set_target_gauges
@@ -30,6 +33,12 @@ HEARTBEAT_SECONDS = 15.0
 RECONNECT_MS = 2_000
 # Should the gateway die, the server drops its stream consumers after this long.
 INACTIVE_SECONDS = 30.0
+
+
+SSE_CLIENTS = Gauge("plantrack_sse_clients", "Live-stream (SSE) clients connected")
+SSE_QUEUED_BYTES = Gauge(
+    "plantrack_sse_queued_bytes", "Live-stream bytes waiting for slow clients to read them"
+)
 
 
 class StreamUnavailable(DomainError):
@@ -113,20 +122,87 @@ def _start_after(last_event_id: str | None) -> ConsumerConfig:
     return ConsumerConfig(deliver_policy=DeliverPolicy.NEW, inactive_threshold=INACTIVE_SECONDS)
 
 
+@dataclass
+class LiveClients:
+    """The stream's clients and the bytes queued for them (memory a slow reader holds)."""
+
+    clients: int = 0
+    queued_bytes: int = 0
+    peak_queued_bytes: int = 0
+    overflows: int = 0
+
+    def queued(self, size: int) -> None:
+        self.queued_bytes += size
+        self.peak_queued_bytes = max(self.peak_queued_bytes, self.queued_bytes)
+        SSE_QUEUED_BYTES.inc(size)
+
+    def released(self, size: int) -> None:
+        self.queued_bytes -= size
+        SSE_QUEUED_BYTES.dec(size)
+
+    def joined(self) -> None:
+        self.clients += 1
+        SSE_CLIENTS.inc()
+
+    def left(self) -> None:
+        self.clients -= 1
+        SSE_CLIENTS.dec()
+
+
+class ClientQueue:
+    """One client's messages waiting to be written: bounded in count and bytes. A client too
+    slow for the bound is ended (it resumes by Last-Event-ID) and what it held is freed."""
+
+    def __init__(self, clients: LiveClients, max_bytes: int) -> None:
+        self.clients = clients
+        self.max_bytes = max_bytes
+        self.items: asyncio.Queue[Msg | None] = asyncio.Queue()
+        self.bytes = 0
+        self.overflowed = False
+
+    def put(self, msg: Msg) -> None:
+        if self.overflowed:
+            return
+        size = len(msg.data)
+        if self.bytes + size > self.max_bytes or self.items.qsize() >= QUEUE_LIMIT:
+            self.overflowed = True
+            self.clients.overflows += 1
+            self.clear()
+            self.items.put_nowait(None)
+            return
+        self.bytes += size
+        self.clients.queued(size)
+        self.items.put_nowait(msg)
+
+    async def get(self, timeout: float) -> Msg | None:
+        msg = await asyncio.wait_for(self.items.get(), timeout)
+        if msg is not None:
+            self.bytes -= len(msg.data)
+            self.clients.released(len(msg.data))
+        return msg
+
+    def clear(self) -> None:
+        while not self.items.empty():
+            self.items.get_nowait()
+        self.clients.released(self.bytes)
+        self.bytes = 0
+
+
 async def events(
-    runtime: Runtime, last_event_id: str | None, heartbeat_seconds: float
+    runtime: Runtime,
+    last_event_id: str | None,
+    heartbeat_seconds: float,
+    clients: LiveClients | None = None,
 ) -> AsyncIterator[bytes]:
     """The SSE body for one client: an ordered consumer of the live stream, closed on disconnect."""
     if runtime.js is None or not runtime.nats_ready.is_set():
         raise StreamUnavailable("The live stream is not connected yet; retry in a moment.")
     prefix = runtime.settings.live_subjects
-    queue: asyncio.Queue[Msg | None] = asyncio.Queue()
+    clients = clients if clients is not None else LiveClients()
+    queue = ClientQueue(clients, runtime.settings.sse_max_queued_bytes)
 
     async def on_message(msg: Msg) -> None:
-        if queue.qsize() >= QUEUE_LIMIT:
-            queue.put_nowait(None)  # too slow a reader: end; it resumes by Last-Event-ID
-        else:
-            queue.put_nowait(msg)
+        queue.put(msg)
 
     sub = await runtime.js.subscribe(
         f"{prefix}.>",
@@ -137,11 +213,12 @@ async def events(
     )
 
     async def body() -> AsyncIterator[bytes]:
+        clients.joined()
         try:
             yield f"retry: {RECONNECT_MS}\n: connected\n\n".encode()
             while True:
                 try:
-                    msg = await asyncio.wait_for(queue.get(), heartbeat_seconds)
+                    msg = await queue.get(heartbeat_seconds)
                 except TimeoutError:
                     yield heartbeat()
                     continue
@@ -152,9 +229,39 @@ async def events(
                 if kind and data is not None:
                     yield frame(msg.metadata.sequence.stream, kind, data)
         finally:
+            queue.clear()
+            clients.left()
             await _close(runtime, sub)
 
     return body()
+
+
+class LiveResponse(StreamingResponse):
+    """An event stream whose every write must be taken within `send_timeout`: a client that
+    stops reading is cut off, and its consumer and queue are released with it."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, send_timeout: float, **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self.send_timeout = send_timeout
+
+    async def stream_response(self, send: Send) -> None:
+        async def timed(message: Message) -> None:
+            try:
+                await asyncio.wait_for(send(message), self.send_timeout)
+            except TimeoutError:
+                raise ClientStalled from None
+
+        try:
+            await super().stream_response(timed)
+        except ClientStalled:
+            log.info("a live-stream client took no data for %ss: cut off", self.send_timeout)
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class ClientStalled(Exception):
+    """A write to the client did not complete in time."""
 
 
 async def _close(runtime: Runtime, sub: JetStreamContext.PushSubscription) -> None:
@@ -187,9 +294,11 @@ async def stream(
     `id:` = its sequence in the live stream; send `Last-Event-ID` to resume after it. A
     `heartbeat` event comes every 15 s of quiet."""
     runtime: Runtime = request.app.state.runtime
-    body = await events(runtime, last_event_id, request.app.state.heartbeat_seconds)
-    return StreamingResponse(
+    clients: LiveClients = request.app.state.live_clients
+    body = await events(runtime, last_event_id, request.app.state.heartbeat_seconds, clients)
+    return LiveResponse(
         body,
+        send_timeout=runtime.settings.sse_send_timeout_seconds,
         media_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

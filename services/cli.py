@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -23,17 +24,34 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
-def _deployment_secret(settings: Settings) -> str:
-    """The running deployment's secret; never a new one, whose tokens every service refuses."""
+def _deployment_secret(settings: Settings, *, chosen: bool) -> str:
+    """The deployment's secret; never a new one, whose tokens every service would refuse.
+    With no data dir chosen and none here, the one deployment `up` runs for this user."""
+    from services.supervisor import running_deployments
+
     try:
         return settings.signing_secret(create=False)
     except NoDeployment as exc:
-        typer.echo(
-            f"{exc}: its secret.key is missing. Give the data directory `plantrack up` "
-            "printed with --data-dir (or set PLANTRACK_DATA_DIR or PLANTRACK_SECRET).",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+        problem = f"{exc}: its secret.key is missing"
+    if not chosen and "PLANTRACK_DATA_DIR" not in os.environ:
+        running = running_deployments()
+        if len(running) == 1:
+            where = Path(running[0]["data_dir"])
+            typer.echo(f"using the deployment running from {where}", err=True)
+            return _deployment_secret(Settings(data_dir=where), chosen=True)
+        if running:
+            dirs = ", ".join(r["data_dir"] for r in running)
+            typer.echo(
+                f"{problem}, and several are running ({dirs}): choose one with --data-dir.",
+                err=True,
+            )
+            raise typer.Exit(1)
+    typer.echo(
+        f"{problem}. Give the data directory `plantrack up` printed with --data-dir "
+        "(or set PLANTRACK_DATA_DIR or PLANTRACK_SECRET).",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 def _duration(text: str) -> float:
@@ -64,7 +82,7 @@ def up(
     from services.supervisor import PortTaken, Supervisor
 
     settings = _settings(data_dir)
-    external = settings.nats_url if "PLANTRACK_NATS_URL" in __import__("os").environ else None
+    external = settings.nats_url if "PLANTRACK_NATS_URL" in os.environ else None
     sup = Supervisor(
         data_dir=settings.data_dir.resolve(),
         port=port,
@@ -142,10 +160,15 @@ def _ago(seconds: float) -> str:
 @app.command()
 def status(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
     """List each part of the running system: pid, uptime, restarts, last exit."""
-    from services.supervisor import read_status
+    from services.supervisor import read_status, running_deployments
 
     where = _settings(data_dir).data_dir.resolve()
     body = read_status(where)
+    if body is None and data_dir is None and "PLANTRACK_DATA_DIR" not in os.environ:
+        running = running_deployments()
+        if len(running) == 1:  # none here, one elsewhere: that is the one meant
+            where = Path(running[0]["data_dir"])
+            body = read_status(where)
     if body is None:
         typer.echo(f"plantrack is not running from {where}", err=True)
         raise typer.Exit(1)
@@ -173,7 +196,7 @@ def token(
     data_dir: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Print a bearer token for this deployment."""
-    secret = _deployment_secret(_settings(data_dir))
+    secret = _deployment_secret(_settings(data_dir), chosen=data_dir is not None)
     typer.echo(issue_token(secret, role, subject=subject, ttl_seconds=_duration(ttl)))
 
 
@@ -205,7 +228,10 @@ def replay(
     settings = _settings(data_dir)
     base = url or settings.events_url
     admin = issue_token(
-        _deployment_secret(settings), Role.admin, subject="cli-replay", ttl_seconds=3600
+        _deployment_secret(settings, chosen=data_dir is not None),
+        Role.admin,
+        subject="cli-replay",
+        ttl_seconds=3600,
     )
     r = httpx.post(
         f"{base}/api/v1/admin/replay", headers={"Authorization": f"Bearer {admin}"}, timeout=3600

@@ -290,6 +290,8 @@ class Supervisor:
                 self.start_app(name, self._env, r)
         self.start_app("gateway", self._env)
         self.write_status()
+        if self.restart:  # `up` itself, not a test's system: `plantrack token` may find it
+            register(self.data_dir, self.url("gateway"))
 
     def _returncode(self, key: str) -> int | None:
         """The exit status of a part that has exited, None while it runs."""
@@ -447,6 +449,34 @@ class Supervisor:
         self.nats_servers.clear()
         self.parts.clear()
         self.status_file.unlink(missing_ok=True)
+        (registry() / f"{os.getpid()}.json").unlink(missing_ok=True)
+
+
+def registry() -> Path:
+    """Where running supervisors of this user note their data dir (one file per process)."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "plantrack" / "running"
+
+
+def register(data_dir: Path, gateway: str) -> Path:
+    entry = private_dir(registry()) / f"{os.getpid()}.json"
+    fd = os.open(entry, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"pid": os.getpid(), "data_dir": str(data_dir), "gateway": gateway}, fh)
+    return entry
+
+
+def running_deployments() -> list[dict]:
+    """The deployments `plantrack up` is running for this user now (stale notes are skipped)."""
+    found = []
+    for entry in sorted(registry().glob("*.json")):
+        try:
+            body = json.loads(entry.read_text())
+            os.kill(int(body["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found.append(body)
+    return found
 
 
 def read_status(data_dir: Path) -> dict | None:

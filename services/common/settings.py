@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     min_free_disk_mb: int = 16  # less free beside a SQLite database: /readyz says the disk is full
     live_stream_max_bytes: int = 256 * 1024 * 1024  # the dashboards' notices; oldest dropped
+    sse_max_queued_bytes: int = 1024 * 1024  # per live-stream client; beyond, it is ended
+    sse_send_timeout_seconds: float = 30.0  # a client that takes longer to accept a write is cut
 
     # Sign-in (the gateway): sessions, passwords, lockout, single sign-on.
     session_idle_minutes: float = 30.0

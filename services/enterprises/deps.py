@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
 from services.common.auth import EnterpriseWriter, Reader
+from services.common.days import Day
 from services.common.errors import Invalid
 from services.common.i18n import code_of
 from services.common.runtime import SessionDep
@@ -67,7 +68,7 @@ def enterprise_filters(
     sub_district: str | None = None,
     size: str | None = None,
     on: Annotated[
-        date | None, Query(description="Date the designation must hold on (default today)")
+        Day | None, Query(description="Date the designation must hold on (default today)")
     ] = None,
 ) -> EnterpriseFilters:
     # the Chinese labels the API returns (高新技术企业, 区级, 大型) are accepted as the codes

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 
 from services.common.auth import EnterpriseWriter, Reader
+from services.common.days import Day
 from services.common.errors import Invalid, request_language
 from services.common.i18n import localise
 from services.common.paging import Page, Paging
@@ -361,7 +361,7 @@ def designations_by_type(
     _: Reader,
     session: SessionDep,
     today: TodayDep,
-    on: Annotated[date | None, Query(description="Default today")] = None,
+    on: Annotated[Day | None, Query(description="Default today")] = None,
 ) -> dict[str, Any]:
     """How many enterprises hold each designation type on a date (every type listed)."""
     day = on or today

@@ -11,6 +11,7 @@ from pydantic import field_validator
 from sqlalchemy import BigInteger, Column, DateTime, Index, String
 from sqlmodel import Field, SQLModel
 
+from services.common.days import Instant
 from services.common.db import service_registry
 from services.common.idempotency import idempotency_table
 from services.common.inbox import inbox_table
@@ -212,7 +213,7 @@ class ReportPublic(ReportBase):
     period_start: date
     period_end: date
     reported_by: str
-    reported_at: datetime
+    reported_at: Instant
 
 
 class ReportPage(SQLModel):
@@ -240,6 +241,13 @@ class TargetBase(SQLModel):
     measure: Literal["stock", "new", "sum", "annual", "reported"]
     source: Literal["projects", "enterprises", "reported"]
     direction: Literal["at_least", "at_most"] = "at_least"
+    report_mode: Literal["level", "period_sum", "cumulative"] | None = Field(
+        default=None,
+        description="Reported targets: how reports make the value. level: the latest "
+        "period's figure; period_sum: the periods' figures within the window added up (a "
+        "longer period replaces the shorter ones inside it); cumulative: the latest of "
+        "running totals since the window opened",
+    )
     note: str | None = None
 
 
@@ -300,13 +308,14 @@ class TargetPublic(TargetBase):
         description="The published SDG progress ratio R = d · CAGR_observed / |CAGR_required| "
         "(reported statistics and stocks); null when not assessable",
     )
-    sdg_category: SdgCategory = Field(
-        default="not_assessable",
+    sdg_category: SdgCategory | None = Field(
+        default=None,
         description="The published method's category: target achieved, R ≥ 0.95 substantial, "
         "≥ 0.6 moderate, ≥ 0 limited, < 0 deterioration; not assessable with fewer than two "
-        "years of data",
+        "years of data. Null where the method does not judge the target (counted targets but "
+        "stocks; reported period sums and running totals, judged against the linear pace)",
     )
-    sdg_category_label: str = Field(default="", description="The category in Chinese")
+    sdg_category_label: str | None = Field(default=None, description="The category in Chinese")
     counted: int = Field(description="How many projects, enterprises or reports make it up")
     after_plan: AfterPlan | None = Field(
         default=None,

@@ -57,23 +57,25 @@ STATUS_RULES = f"""\
   or enterprise makes up a counted target).
 * `achieved`: the current value has reached the target (`≥`; `≤` for a ceiling, `direction:
   at_most`).
-* Counted targets (projects, enterprises) are compared with `expected_now`, the linear pace
+* Counted targets (projects, enterprises), and reported targets whose reports add up
+  (`report_mode` `period_sum` or `cumulative`), are compared with `expected_now`, the linear pace
   `baseline + (target − baseline) × elapsed / window` (annual targets: over the current
   calendar year; a missing baseline counts as 0):
   `on_track` when current ≥ {ON_TRACK} × expected or the forecast reaches the target;
   `at_risk` when current ≥ {AT_RISK} × expected; `behind` below that. For a ceiling the
   comparison is mirrored (current ≤ expected / {ON_TRACK}, / {AT_RISK}).
-* Reported statistics are judged by the published SDG progress measure (Statistics Canada's
-  method, as open-sdg's sdg-build implements it). Each year's value is the report of its
-  latest period; the base is the plan's baseline (the year before the window) or else the
-  earliest year reported, the current value the latest year. With whole years between them,
+* Reported levels (`report_mode: level`) are judged by the published SDG progress measure
+  (Statistics Canada's method, as open-sdg's sdg-build implements it). Each year's value is
+  the report of its latest period; the base is the plan's baseline (the year before the
+  window) or else the earliest year reported, the current value the latest year. With whole
+  years between them:
   CAGR_o = (y_t / y_0)^(1/(t − t0)) − 1, CAGR_r = (target / y_0)^(1/(T − t0)) − 1 (T the
-  deadline's year) and `sdg_ratio` R = d · CAGR_o / |CAGR_r| (d = +1 for a floor, −1 for a
-  ceiling, and the sign flipped for a negative base); a base of 0 counts as {ZERO_BASE}.
-  `sdg_category`: `target_achieved`; R ≥ {ON_TRACK} `substantial_progress` (status `on_track`);
-  R ≥ {AT_RISK} `moderate_progress` (`at_risk`); R ≥ {LIMITED} `limited_progress` (`behind`);
-  R < {LIMITED} `deterioration` (`behind`); fewer than two years of data, or a base and a value
-  of opposite signs, `not_assessable` (`no_data`).
+  deadline's year), `sdg_ratio` R = d · CAGR_o / |CAGR_r| (d = +1 for a floor, −1 for a
+  ceiling, the sign flipped for a negative base); a base of 0 counts as {ZERO_BASE}.
+  `sdg_category`: `target_achieved`; R ≥ {ON_TRACK} `substantial_progress` (status
+  `on_track`); R ≥ {AT_RISK} `moderate_progress` (`at_risk`); R ≥ {LIMITED}
+  `limited_progress` (`behind`); R < {LIMITED} `deterioration` (`behind`); fewer than two
+  years of data, or a base and a value of opposite signs, `not_assessable` (`no_data`).
 """
 
 
@@ -89,7 +91,10 @@ by when an event was processed, so `as_of` answers exactly for any past date:
 * `new`: enterprises granted a matching designation inside the window, each once (a renewal
   adds none; a revoked grant stops counting from its revocation); `annual`: the same within
   the calendar year of `as_of`; `landed` selectors count enterprises by `landed_on`.
-* `reported`: the report of the latest period over by `as_of`.
+* `reported`, by `report_mode`: `level` the report of the latest period over by `as_of`;
+  `period_sum` the sum of the reports of the window's periods over by `as_of` (the latest
+  report of each period; a longer period replaces the shorter ones inside it); `cumulative` the
+  latest such report (running totals).
 * after the deadline: the value on the deadline (a later cancellation, revocation or expiry
   does not undo what the window counted); what the same rule counts from the day after the
   deadline to `as_of` is `after_plan`.
@@ -230,6 +235,7 @@ def catalogue_fields(target: Target) -> dict[str, Any]:
         "measure": target.measure,
         "source": target.source,
         "direction": target.direction,
+        "report_mode": target.report_mode,
         "note": target.note,
     }
 
@@ -366,23 +372,53 @@ def reported_ratio(target: Target, known: list[Reading]) -> float | None:
     )
 
 
+def reported_on(
+    target: Target, readings: list[Reading], end: date
+) -> tuple[float | None, list[Reading]]:
+    """A reported target's value from the reports of periods over by `end`, by its mode."""
+    mode = target.report_mode or "level"
+    return reports.value_of(mode, readings, start=target.window.start, end=end)
+
+
+def _method_applies(target: Target) -> bool:
+    """The published method judges levels: reported levels, and stocks (shown beside pace)."""
+    return target.measure == "stock" or target.report_mode == "level"
+
+
 def assess_reported(target: Target, as_of: date, readings: list[Reading]) -> dict[str, Any]:
-    """A reported target on `as_of`: the latest period's report, judged by the published
-    method; after the deadline the latest report for the window and a final status."""
+    """A reported target on `as_of` by its report_mode: a level is judged by the published
+    method, a period sum or running total against the linear pace; after the deadline the
+    value for the window and a final status."""
     on = min(as_of, target.deadline)
-    known = reports.known_on(readings, on)
-    last = reports.latest(known)
-    current = None if last is None else last.value
-    sdg = reported_ratio(target, known)
+    current, used = reported_on(target, readings, on)
+    level = target.report_mode == "level"
+    sdg = reported_ratio(target, used) if level else None
     if closed(target, as_of):
-        later = [r for r in reports.known_on(readings, as_of) if r.period_end > target.deadline]
-        newest = reports.latest(later)
-        after = None
-        if newest is not None:
-            after = {"since": target.deadline + timedelta(days=1), "to": as_of}
-            after["value"] = newest.value
+        since = target.deadline + timedelta(days=1)
+        later = [r for r in readings if r.period_start >= since]
+        mode = target.report_mode or "level"
+        value, _ = reports.value_of(mode, later, start=since, end=as_of)
+        after = None if value is None else {"since": since, "to": as_of, "value": value}
         status = judge_final(value=current, target=target.target_value, direction=target.direction)
-        return _view(target, as_of, current, None, Forecast(None), status, sdg, len(known), after)
+        return _view(target, as_of, current, None, Forecast(None), status, sdg, len(used), after)
+    if not level:
+        expected = expected_now(
+            baseline=target.baseline_value or 0,
+            target=target.target_value,
+            start=target.window.start,
+            end=target.deadline,
+            as_of=as_of,
+        )
+        status = judge(
+            current=current,
+            counted=len(used),
+            target=target.target_value,
+            expected=expected,
+            forecast=None,
+            direction=target.direction,
+        )
+        ahead = Forecast(None)
+        return _view(target, as_of, current, expected, ahead, status, None, len(used), None)
     expected = None
     if target.baseline_value is not None:
         expected = expected_now(
@@ -396,7 +432,7 @@ def assess_reported(target: Target, as_of: date, readings: list[Reading]) -> dic
     if current is not None:
         achieved = reached(current, target.target_value, target.direction)
         status = SDG_CATEGORIES[sdg_category(sdg, achieved=achieved)][1]
-    return _view(target, as_of, current, expected, Forecast(None), status, sdg, len(known), None)
+    return _view(target, as_of, current, expected, Forecast(None), status, sdg, len(used), None)
 
 
 def _view(
@@ -411,7 +447,7 @@ def _view(
     after: dict[str, Any] | None,
 ) -> dict[str, Any]:
     achieved = current is not None and reached(current, target.target_value, target.direction)
-    category = sdg_category(sdg, achieved=achieved)
+    category = sdg_category(sdg, achieved=achieved) if _method_applies(target) else None
     return catalogue_fields(target) | {
         "as_of": as_of,
         "current_value": current,
@@ -425,7 +461,7 @@ def _view(
         "final": status in FINAL,
         "sdg_ratio": None if sdg is None or not math.isfinite(sdg) else round(sdg, 4),
         "sdg_category": category,
-        "sdg_category_label": SDG_CATEGORIES[category][0],
+        "sdg_category_label": None if category is None else SDG_CATEGORIES[category][0],
         "counted": counted,
         "after_plan": after,
     }
@@ -452,10 +488,7 @@ def series(
     if not ends:
         return []
     if target.source == "reported":
-        values = []
-        for end in ends:
-            last = reports.latest(reports.known_on(readings, end))
-            values.append(None if last is None else last.value)
+        values = [reported_on(target, readings, end)[0] for end in ends]
     else:
         points = [counting.point_of(target, end) for end in ends]
         offset = _offset(target)

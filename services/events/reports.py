@@ -140,3 +140,44 @@ def earliest(readings_: Iterable[Reading]) -> Reading | None:
         key=lambda r: (r.period_end, -r.period_start.toordinal(), -r.id),
         default=None,
     )
+
+
+def chosen_periods(readings_: Iterable[Reading]) -> list[Reading]:
+    """The reports a period sum adds up: the latest report of each period, a longer period
+    replacing the shorter ones inside it (a year's figure its quarters', a quarter's its
+    months'), so no day is counted twice."""
+    last: dict[tuple[date, date], Reading] = {}
+    for r in readings_:
+        key = (r.period_start, r.period_end)
+        if key not in last or last[key].id < r.id:
+            last[key] = r
+    chosen: list[Reading] = []
+    longest_first = sorted(
+        last.values(), key=lambda r: (r.period_start - r.period_end, r.period_end)
+    )
+    for r in longest_first:
+        if all(r.period_end < c.period_start or c.period_end < r.period_start for c in chosen):
+            chosen.append(r)
+    return sorted(chosen, key=lambda r: r.period_end)
+
+
+def value_of(
+    mode: str, readings_: Iterable[Reading], *, start: date, end: date
+) -> tuple[float | None, list[Reading]]:
+    """A reported target's value from the reports of periods over by `end`, and the reports
+    it rests on, by the target's `report_mode`:
+
+    * `level`: the latest period's report (a rate, a share, a year's output…);
+    * `period_sum`: the sum of the periods' reports from `start` (each period once);
+    * `cumulative`: the latest report from `start` (the reports are running totals).
+    """
+    known = known_on(readings_, end)
+    if mode == "level":
+        last = latest(known)
+        return (None, []) if last is None else (last.value, known)
+    inside = [r for r in known if r.period_start >= start]
+    if mode == "period_sum":
+        parts = chosen_periods(inside)
+        return (round(sum(r.value for r in parts), 4), parts) if parts else (None, [])
+    last = latest(inside)
+    return (None, []) if last is None else (last.value, inside)

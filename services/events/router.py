@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
 from services.common.auth import Admin, Reader, TargetReporter
+from services.common.days import Day
 from services.common.paging import MAX_LIMIT
 from services.common.runtime import RuntimeDep
 from services.common.unit_of_work import WriteDep
@@ -46,7 +47,7 @@ def today(request: Request) -> date:
 
 
 def as_of_date(
-    request: Request, as_of: Annotated[date | None, Query(description=AS_OF_HELP)] = None
+    request: Request, as_of: Annotated[Day | None, Query(description=AS_OF_HELP)] = None
 ) -> date:
     return as_of or today(request)
 

@@ -20,6 +20,9 @@ Source = Literal["projects", "enterprises", "reported"]
 Level = Literal["national", "provincial", "municipal", "district"]
 Stage = Literal["starting", "building", "built"]
 Direction = Literal["at_least", "at_most"]
+ReportMode = Literal["level", "period_sum", "cumulative"]
+"""How a reported target's reports make its value: the latest period's figure, the sum of the
+periods' figures within the window, or the latest of running totals (see reports.value_of)."""
 
 SNAKE_CASE = re.compile(r"[a-z0-9][a-z0-9_]*")
 _ENTERPRISE_KEYS = ("designation", "level", "industry_chain", "industry_section", "landed")
@@ -101,6 +104,7 @@ class Target(BaseModel):
     source: Source
     selector: Selector | None
     direction: Direction = "at_least"
+    report_mode: ReportMode | None = None
     note: str | None = None
 
     @property
@@ -114,6 +118,8 @@ class Target(BaseModel):
             raise ValueError("measure 'reported' goes with source 'reported', and only with it")
         if reported != (self.selector is None):
             raise ValueError("a reported target has selector null; a counted one needs a selector")
+        if reported != (self.report_mode is not None):
+            raise ValueError("a reported target declares its report_mode, and only it")
         if self.selector is not None:
             _check_selector(self.source, self.measure, self.selector)
         if self.baseline_value is not None:

@@ -251,3 +251,40 @@ def test_status_without_a_running_system_says_so(tmp_path: Path) -> None:
     assert listed.returncode == 1
     assert f"plantrack is not running from {tmp_path}" in listed.stderr
     assert "Traceback" not in listed.stderr
+
+
+def test_token_and_status_without_data_dir_find_the_running_deployment(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port_block()
+    state = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = start_up(data_dir, port, **state)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTRACK_")} | state
+    try:
+        wait_announced(proc, timeout=60)
+        token = subprocess.run(
+            [sys.executable, "-m", "services.cli", "token", "viewer"],
+            capture_output=True, text=True, timeout=30, cwd=elsewhere, env=env,
+        )  # fmt: skip
+        assert token.returncode == 0, token.stderr
+        assert f"using the deployment running from {data_dir}" in token.stderr
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/targets",
+            headers={"Authorization": f"Bearer {token.stdout.strip()}"},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        assert not (elsewhere / ".plantrack").exists(), "no stray secret made"
+        listed = subprocess.run(
+            [sys.executable, "-m", "services.cli", "status"],
+            capture_output=True, text=True, timeout=30, cwd=elsewhere, env=env,
+        )  # fmt: skip
+        assert listed.returncode == 0 and f"running from {data_dir}" in listed.stdout
+    finally:
+        ctrl_c(proc)
+    refused = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", "viewer"],
+        capture_output=True, text=True, timeout=30, cwd=elsewhere, env=env,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "no plantrack deployment in" in refused.stderr

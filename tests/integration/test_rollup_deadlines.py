@@ -141,3 +141,25 @@ async def test_a_reported_target_closes_on_its_own_deadline(closed_service, toke
     assert got["after_plan"]["value"] == 1250.0
     inside = await view(client, tokens["viewer"], "gdp_2023", date(2023, 12, 31))
     assert inside["final"] is False and inside["current_value"] == 1191.15
+
+
+async def test_a_period_sum_target_adds_its_reports_through_the_api(events_service, tokens):
+    """城镇新增就业3.6万人 is a three-year total: the years' reports add up, a re-report replaces
+    its period, and the quarters of a year with a year's figure give way to it."""
+    client, _, _ = events_service
+    writer = auth(tokens["project_office"])
+    url = "/api/v1/targets/urban_new_jobs/reports"
+    for body in (
+        {"value": 12000, "period": "2023"},
+        {"value": 2500, "period": "2024-Q1"},
+        {"value": 11000, "period": "2024"},
+        {"value": 11500, "period": "2024", "note": "更正"},
+        {"value": 3000, "period": "2025-Q1"},
+    ):
+        r = await client.post(url, json=body, headers=writer)
+        assert r.status_code == 201, r.text
+    got = await view(client, tokens["viewer"], "urban_new_jobs")
+    assert got["report_mode"] == "period_sum"
+    assert (got["current_value"], got["counted"]) == (12000 + 11500 + 3000, 3)
+    months = {p["month"]: p["value"] for p in got["series"]}
+    assert (months["2023-11"], months["2023-12"], months["2024-03"]) == (None, 12000, 14500)

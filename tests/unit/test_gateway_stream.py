@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -138,3 +139,53 @@ async def test_the_stream_needs_a_token(settings_factory):
         r = await client.get(STREAM)
         assert r.status_code == 401
         assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_client_that_never_reads_is_bounded_and_its_memory_returned(
+    settings_factory, tokens
+):
+    limit = 256 * 1024
+    async with gateway_over_stand(
+        settings_factory, over_http=True, sse_max_queued_bytes=limit, sse_send_timeout_seconds=2
+    ) as (client, _, app):
+        runtime = app.state.runtime
+        live = app.state.live_clients
+        await asyncio.wait_for(runtime.nats_ready.wait(), 10)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((client.base_url.host, client.base_url.port))
+        sock.sendall(
+            f"GET {STREAM} HTTP/1.1\r\nHost: test\r\n"
+            f"Authorization: Bearer {tokens['viewer']}\r\n\r\n".encode()
+        )  # and never a byte read
+        try:
+            for _ in range(100):
+                if live.clients == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert live.clients == 1
+            settings = app.state.settings
+            nc = await nats.connect(settings.nats_url)
+            js = nc.jetstream()
+            big = progress_changed(1)
+            big["payload"]["target"]["note"] = "x" * 20_000
+            data = orjson.dumps(big)
+            for n in range(800):  # 16 MB: more than any socket buffer takes
+                await js.publish(f"{settings.live_subjects}.target.t{n % 9}", data)
+            await nc.close()
+            for _ in range(300):
+                if live.clients == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert live.clients == 0, "the stalled client was cut off"
+            assert live.peak_queued_bytes <= limit, live
+            assert live.queued_bytes == 0, "what it held is freed"
+            assert live.overflows == 1
+            for _ in range(100):
+                info = await runtime.js.stream_info(settings.live_stream)
+                if info.state.consumer_count == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert info.state.consumer_count == 0, "its consumer is deleted"
+        finally:
+            sock.close()
