@@ -27,6 +27,7 @@ from services.common.errors import (
     PreconditionRequired,
     install_problem_handlers,
 )
+from services.common.labels import MESSAGES
 from services.common.metrics import latency_middleware, metrics_response
 from services.common.outbox import Relay
 from services.common.settings import Settings
@@ -245,7 +246,7 @@ def require_if_match(request: Request, current_version: int) -> None:
     header = request.headers.get("if-match")
     if not header:
         raise PreconditionRequired(
-            "If-Match is required: send the ETag you read, so no change is silently overwritten.",
+            MESSAGES("if_match_required"),
             loc=["header", "If-Match"],
         )
     wanted = {t.strip() for t in header.split(",")}
@@ -254,8 +255,7 @@ def require_if_match(request: Request, current_version: int) -> None:
     versions = {t.removeprefix("W/").strip('"') for t in wanted}
     if str(current_version) not in versions:
         raise PreconditionFailed(
-            f"The resource changed since you read it: it is now version {current_version}. "
-            "Read it again and re-apply your change.",
+            MESSAGES("if_match_stale", version=current_version),
             loc=["header", "If-Match"],
             extra={"current_version": current_version},
         )

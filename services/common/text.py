@@ -3,16 +3,20 @@
 Every request body of the services mixes in `CleanText`: a string field is stripped of leading
 and trailing whitespace before its constraints apply (so a name of blanks is too short, 422),
 and refused when it holds a control character (C0, DEL, C1), naming the field. Free-text fields
-(`FREE_TEXT_FIELDS`: notes, descriptions, resolutions) may hold tabs and line breaks.
+(`FREE_TEXT_FIELDS`: notes, descriptions, resolutions) may hold tabs and line breaks. A date
+field takes only a `YYYY-MM-DD` date within range (`services.common.days.check_day`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import date
+from typing import Any, get_args
 
 from pydantic import ValidationInfo, field_validator
 from sqlmodel import SQLModel
+
+from services.common.days import check_day
 
 FREE_TEXT_FIELDS = frozenset({"note", "description", "resolution"})
 LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -46,6 +50,15 @@ class CleanText(SQLModel):
     @field_validator("*", mode="before", check_fields=False)
     @classmethod
     def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and value is not None and _is_date(field.annotation):
+            return check_day(value)
         if isinstance(value, str):
             return clean(value, free_text=info.field_name in FREE_TEXT_FIELDS)
         return value
+
+
+def _is_date(annotation: Any) -> bool:
+    """`date` or `date | None` (not datetime, which is a subclass of date)."""
+    options = get_args(annotation) or (annotation,)
+    return any(option is date for option in options)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-import anyio.from_thread
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
 from services.common.auth import EnterpriseWriter, Reader
+from services.common.days import Day
 from services.common.errors import Invalid
 from services.common.i18n import code_of
-from services.common.runtime import Runtime, SessionDep
+from services.common.runtime import SessionDep
 from services.common.settings import Settings
 from services.enterprises import catalogue, service
 from services.enterprises.models import Enterprise
@@ -42,14 +42,6 @@ def writable_enterprise(principal: EnterpriseWriter, enterprise: EnterpriseDep) 
 WritableEnterprise = Annotated[Enterprise, Depends(writable_enterprise)]
 
 
-def committed(runtime: Runtime) -> None:
-    """After a commit: let the relay publish now (the handlers run in a worker thread)."""
-    try:
-        anyio.from_thread.run_sync(runtime.wake_relay)
-    except RuntimeError:  # not in a worker thread: already on the event loop
-        runtime.wake_relay()
-
-
 class EnterpriseFilters(BaseModel):
     """The list and export filters."""
 
@@ -76,7 +68,7 @@ def enterprise_filters(
     sub_district: str | None = None,
     size: str | None = None,
     on: Annotated[
-        date | None, Query(description="Date the designation must hold on (default today)")
+        Day | None, Query(description="Date the designation must hold on (default today)")
     ] = None,
 ) -> EnterpriseFilters:
     # the Chinese labels the API returns (高新技术企业, 区级, 大型) are accepted as the codes

@@ -25,6 +25,7 @@ from services.enterprises.events import (
     designation_event,
 )
 from services.enterprises.expiry import expire_due
+from services.enterprises.labels import MESSAGES
 from services.enterprises.models import (
     ACTIVE,
     REVOKED,
@@ -63,12 +64,12 @@ def check_validity(
     """A grant is dated today or earlier and does not end before it starts."""
     if granted_on > today:
         raise Invalid(
-            f"granted_on {granted_on} is in the future (today is {today})",
+            MESSAGES("granted.future", granted_on=granted_on, today=today),
             loc=[*loc, "granted_on"],
         )
     if expires_on is not None and expires_on < granted_on:
         raise Invalid(
-            f"expires_on {expires_on} is before granted_on {granted_on}",
+            MESSAGES("expires.before", expires_on=expires_on, granted_on=granted_on),
             loc=[*loc, "expires_on"],
         )
 
@@ -383,7 +384,6 @@ def _insert(
     )
     # A certificate recorded after its expiry lapses at once, with its own DesignationExpired.
     expire_due(session, today=today, ids=[designation.id])
-    session.commit()
     return designation
 
 
@@ -404,9 +404,9 @@ def revoke(
     if d.status == REVOKED:
         raise AlreadyRevoked(f"Designation {d.id} was already revoked on {d.revoked_on}.")
     if on < d.granted_on:
-        raise Invalid(f"on {on} is before the designation was granted ({d.granted_on})", loc=["on"])
+        raise Invalid(MESSAGES("revoke.before", on=on, granted_on=d.granted_on), loc=["on"])
     if on > today:
-        raise Invalid(f"on {on} is in the future (today is {today})", loc=["on"])
+        raise Invalid(MESSAGES("revoke.future", on=on, today=today), loc=["on"])
     if d.expires_on is not None and on > d.expires_on:
         raise AlreadyRevoked(
             f"Designation {d.id} had already lapsed on {d.expires_on}; there is nothing to revoke.",
@@ -432,5 +432,4 @@ def revoke(
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     record_history(session, "designation", d.id, d.version, actor, "revoke", changes)
     record(session, outbox, designation_event(DesignationRevoked, enterprise, d, on))
-    session.commit()
     return d

@@ -24,6 +24,7 @@ from services.common.spreadsheet import (
 )
 from services.enterprises import catalogue
 from services.enterprises.designations import check_validity, expiry_for
+from services.enterprises.labels import MESSAGES
 from services.enterprises.models import (
     ENTERPRISE_FIELDS,
     Designation,
@@ -289,7 +290,7 @@ def _check_revocation(on: date, granted_on: date, expires_on: date | None, today
             f"{on} is before the designation was granted ({granted_on})", loc=["revoked_on"]
         )
     if on > today:
-        raise Invalid(f"{on} is in the future (today is {today})", loc=["revoked_on"])
+        raise Invalid(MESSAGES("revoke.future", on=on, today=today), loc=["revoked_on"])
     if expires_on is not None and on > expires_on:
         raise Invalid(f"{on} is after the designation lapsed ({expires_on})", loc=["revoked_on"])
 

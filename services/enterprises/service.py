@@ -24,6 +24,7 @@ from services.enterprises.events import (
     EnterpriseUpdated,
     enterprise_event,
 )
+from services.enterprises.labels import MESSAGES
 from services.enterprises.models import (
     ENTERPRISE_FIELDS,
     Designation,
@@ -76,7 +77,7 @@ def get(session: Session, *, enterprise_id: int, lock: bool = False) -> Enterpri
         stmt = stmt.with_for_update()
     enterprise = session.scalars(stmt.execution_options(populate_existing=True)).first()
     if enterprise is None:
-        raise NotFound(f"There is no enterprise {enterprise_id}.", loc=["path", "enterprise_id"])
+        raise NotFound(MESSAGES("not_found", id=enterprise_id), loc=["path", "enterprise_id"])
     return enterprise
 
 
@@ -96,7 +97,7 @@ def _refuse_duplicate(session: Session, code: str, *, other_than: int | None = N
     existing = session.scalar(stmt)
     if existing is not None:
         raise DuplicateUSCC(
-            f"An enterprise with USCC {code} is already registered (id {existing}).",
+            MESSAGES("uscc.taken", code=code, id=existing),
             loc=["uscc"],
             extra={"id": existing, "existing_id": existing},
         )
@@ -125,7 +126,6 @@ def create(
         outbox,
         enterprise_event(EnterpriseRegistered, enterprise, enterprise.landed_on or today),
     )
-    session.commit()
     return enterprise
 
 
@@ -173,7 +173,6 @@ def update(
         session, "enterprise", enterprise.id, enterprise.version, actor, "update", changes
     )
     record(session, outbox, enterprise_event(EnterpriseUpdated, enterprise, today))
-    session.commit()
     return enterprise
 
 

@@ -6,6 +6,8 @@ import unicodedata
 from collections.abc import Sequence
 
 from services.common.errors import Invalid
+from services.common.i18n import Text
+from services.enterprises.labels import MESSAGES
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 """The 31 symbols of the code, valued 0–30 in this order."""
@@ -25,7 +27,7 @@ class InvalidUSCC(Invalid):
     """The text is not a Unified Social Credit Code; `rule` names the check that failed."""
 
     def __init__(
-        self, detail: str, *, rule: str, loc: Sequence[str | int] | None = _DEFAULT_LOC
+        self, detail: str | Text, *, rule: str, loc: Sequence[str | int] | None = _DEFAULT_LOC
     ) -> None:
         super().__init__(detail, loc=loc)
         self.rule = rule
@@ -43,14 +45,12 @@ def _check_characters(code: str, *, loc: Sequence[str | int] | None) -> None:
             continue
         if ch in FORBIDDEN_LETTERS:
             raise InvalidUSCC(
-                f"character {ch!r} at position {position} is never used in a Unified Social "
-                f"Credit Code (the letters I, O, S, V and Z are left out)",
+                MESSAGES("uscc.forbidden_letter", ch=ch, position=position),
                 rule="character",
                 loc=loc,
             )
         raise InvalidUSCC(
-            f"character {ch!r} at position {position} is not allowed: a Unified Social Credit "
-            f"Code uses only digits 0-9 and the letters A-Y except I, O, S, V and Z",
+            MESSAGES("uscc.character", ch=ch, position=position),
             rule="character",
             loc=loc,
         )
@@ -74,8 +74,9 @@ def validate(raw: str, *, loc: Sequence[str | int] | None = _DEFAULT_LOC) -> str
     code = normalise(raw)
     if len(code) != LENGTH:
         found = "it is empty" if not code else f"found {len(code)}"
+        found_zh = "现为空" if not code else f"现为 {len(code)} 位"
         raise InvalidUSCC(
-            f"a Unified Social Credit Code has {LENGTH} characters, {found}",
+            MESSAGES("uscc.length", length=LENGTH, found=found, found_zh=found_zh),
             rule="length",
             loc=loc,
         )
@@ -83,8 +84,7 @@ def validate(raw: str, *, loc: Sequence[str | int] | None = _DEFAULT_LOC) -> str
     expected = check_character(code[:-1])
     if code[-1] != expected:
         raise InvalidUSCC(
-            f"wrong check character at position 18: expected {expected!r} (computed from the "
-            f"first 17 characters), found {code[-1]!r}; a character was probably mistyped",
+            MESSAGES("uscc.check", expected=expected, found=code[-1]),
             rule="check_character",
             loc=loc,
         )

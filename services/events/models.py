@@ -11,6 +11,7 @@ from pydantic import field_validator
 from sqlalchemy import BigInteger, Column, DateTime, Index, String
 from sqlmodel import Field, SQLModel
 
+from services.common.days import Instant
 from services.common.db import service_registry
 from services.common.idempotency import idempotency_table
 from services.common.inbox import inbox_table
@@ -212,7 +213,7 @@ class ReportPublic(ReportBase):
     period_start: date
     period_end: date
     reported_by: str
-    reported_at: datetime
+    reported_at: Instant
 
 
 class ReportPage(SQLModel):

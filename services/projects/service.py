@@ -200,8 +200,14 @@ def conditions(
         if value is not None:
             conds.append(col == value)
     if q and q.strip():
-        pattern = f"%{q.strip()}%"
-        conds.append(or_(PROJECT.c.name.ilike(pattern), PROJECT.c.code.ilike(pattern)))
+        # autoescape: a % or _ in the search is that character, not a wildcard
+        needle = q.strip()
+        conds.append(
+            or_(
+                PROJECT.c.name.icontains(needle, autoescape=True),
+                PROJECT.c.code.icontains(needle, autoescape=True),
+            )
+        )
     if overdue is not None:
         late = PROJECT.c.next_due_on < today
         conds.append(late if overdue else or_(PROJECT.c.next_due_on.is_(None), ~late))

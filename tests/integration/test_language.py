@@ -109,3 +109,10 @@ async def test_enterprise_codes_take_their_chinese_labels_too(
             headers={"Accept-Language": "zh"},
         )
         assert r.status_code == 422 and r.json()["title"] == "输入有误"
+        assert r.json()["detail"] == "认定日期 2099-01-01 晚于今天（2025-06-30）"
+        bad = enterprises_kit.enterprise(2, uscc=enterprises_kit.corrupt_check(e["uscc"]))
+        zh = await c.post("/api/v1/enterprises", json=bad, headers={"Accept-Language": "zh"})
+        en = await c.post("/api/v1/enterprises", json=bad, headers={"Accept-Language": "en"})
+        assert zh.status_code == en.status_code == 422
+        assert zh.json()["detail"].startswith("第 18 位校验码有误")
+        assert en.json()["detail"].startswith("wrong check character at position 18")
