@@ -34,7 +34,7 @@ from services.common.natsserver import free_port, port_open  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 
 SECRET = "bench-secret-" + "b" * 40
-PASSWORD = "bench-登录-password-2025"
+PASSWORD = "压测-登录-password-2025"
 
 
 async def hammer(

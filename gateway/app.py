@@ -25,7 +25,13 @@ from gateway.ratelimit import RateLimiter, TooManyRequests
 from gateway.routes import RouteTemplates
 from services.common.auth import Role, issue_token
 from services.common.contracts.calendar import Clock, system_clock
-from services.common.errors import NotFound, install_problem_handlers, problem
+from services.common.errors import (
+    NotFound,
+    install_problem_handlers,
+    problem,
+    request_language,
+    title_of,
+)
 from services.common.metrics import metrics_response
 from services.common.runtime import Runtime, configure_logging
 from services.common.settings import SERVICES, Settings, get_settings
@@ -147,10 +153,17 @@ def _lifespan(
     return lifespan
 
 
-async def _too_many(_: Request, exc: Exception) -> JSONResponse:
+async def _too_many(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TooManyRequests | AccountLocked | AddressThrottled)
     headers = {"Retry-After": str(exc.extra.get("retry_after", 1))}
-    return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
+    return problem(
+        exc.status,
+        title_of(exc.status, exc.title),
+        exc.detail,
+        headers=headers,
+        language=request_language(request),
+        **exc.extra,
+    )
 
 
 def _health_routes(app: FastAPI, runtime: Runtime) -> None:

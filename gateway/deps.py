@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from gateway.accounts.labels import MESSAGES
 from gateway.accounts.service import API_KEY_PREFIX, Accounts, ActiveSession
 from gateway.ratelimit import RateLimiter
 from gateway.routes import SAFE_METHODS, permission_for
@@ -45,14 +46,11 @@ async def identify(request: Request) -> tuple[Principal, str]:
         accounts: Accounts = request.app.state.accounts
         principal = await run_in_threadpool(accounts.api_key_principal, token)
         if principal is None:
-            raise Unauthorized("API 密钥无效、已撤销或已过期。 (The API key is not valid.)")
+            raise Unauthorized(MESSAGES("api_key_invalid"))
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
-            raise Unauthorized(
-                "请先登录，或提供 Authorization: Bearer <token>。 "
-                "(Sign in, or send Authorization: Bearer <token>.)"
-            )
+            raise Unauthorized(MESSAGES("sign_in_first"))
         session = await current_session(request, cookie)
         if request.method not in SAFE_METHODS:
             check_csrf(request, session)
@@ -66,7 +64,7 @@ async def current_session(request: Request, cookie: str) -> ActiveSession:
     accounts: Accounts = request.app.state.accounts
     session = await run_in_threadpool(accounts.session, cookie)
     if session is None:
-        raise Unauthorized("登录已过期，请重新登录。 (The session has ended; sign in again.)")
+        raise Unauthorized(MESSAGES("session_ended"))
     request.state.session = session
     return session
 
@@ -75,7 +73,7 @@ def check_same_origin(request: Request) -> None:
     """Refuse a browser request another site made (its Origin names a different host)."""
     origin = request.headers.get("origin")
     if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
-        raise CsrfRefused("拒绝来自其他站点的请求。 (A request from another site was refused.)")
+        raise CsrfRefused(MESSAGES("other_site"))
 
 
 def check_csrf(request: Request, session: ActiveSession) -> None:
@@ -83,8 +81,7 @@ def check_csrf(request: Request, session: ActiveSession) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent or not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
         raise CsrfRefused(
-            "缺少或错误的 CSRF 令牌，请刷新页面后重试。 "
-            "(X-CSRF-Token is missing or wrong; reload the page and retry.)",
+            MESSAGES("csrf"),
             loc=["header", "X-CSRF-Token"],
         )
 

@@ -13,6 +13,7 @@ import typer
 from gateway.accounts import passwords
 from gateway.accounts.service import Accounts
 from services.common.errors import DomainError
+from services.common.i18n import Text
 from services.common.settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
@@ -37,7 +38,9 @@ def opened(data_dir: Path | None) -> Iterator[Accounts]:
         accounts.migrate()
         yield accounts
     except DomainError as exc:
-        typer.echo(f"refused: {exc.detail}", err=True)
+        detail = exc.detail
+        said = f"{detail.zh}（{detail.en}）" if isinstance(detail, Text) else detail
+        typer.echo(f"refused: {said}", err=True)
         raise typer.Exit(1) from exc
     finally:
         accounts.close()

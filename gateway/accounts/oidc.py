@@ -23,6 +23,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, insert, select, update
 
+from gateway.accounts.labels import MESSAGES
 from gateway.accounts.models import oidc_pending, users
 from gateway.accounts.service import Accounts, SignedIn, User, as_utc
 from services.common.auth import Role
@@ -96,10 +97,7 @@ class Provider:
                 self.keys = KeySet.import_key_set(r.json())
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("single sign-on provider unavailable: %r", exc)
-                raise ProviderUnavailable(
-                    "统一身份认证服务暂不可用，请稍后再试或使用账号密码登录。 "
-                    "(The single sign-on provider is not reachable.)"
-                ) from exc
+                raise ProviderUnavailable(MESSAGES("sso_unreachable")) from exc
             self.metadata, self.fetched_at = metadata, time.monotonic()
         return self.metadata
 
@@ -149,9 +147,7 @@ class Provider:
         answers the session and the page to return to."""
         pending = take_pending(accounts, state)
         if pending is None:
-            raise Unauthorized(
-                "登录请求已失效，请重新登录。 (The sign-in request is unknown or too old; retry.)"
-            )
+            raise Unauthorized(MESSAGES("sso_stale"))
         metadata = await self.load()
         try:
             r = await self.client.post(
@@ -165,12 +161,10 @@ class Provider:
                 auth=(self.settings.oidc_client_id or "", self.settings.oidc_client_secret or ""),
             )
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable("统一身份认证服务暂不可用。 (provider unreachable)") from exc
+            raise ProviderUnavailable(MESSAGES("sso_unreachable")) from exc
         if r.status_code != 200 or "id_token" not in r.json():
             log.warning("single sign-on: the provider refused the code: %s", r.text[:200])
-            raise Unauthorized(
-                "统一身份认证未通过，请重新登录。 (The provider refused the sign-in.)"
-            )
+            raise Unauthorized(MESSAGES("sso_refused"))
         claims = self.verified_claims(r.json()["id_token"], nonce=pending["nonce"])
         return self.open_session(accounts, claims, address=address), pending["next_url"]
 
@@ -187,17 +181,13 @@ class Provider:
             ).validate(token.claims)
         except (JoseError, ValueError) as exc:
             log.warning("single sign-on: ID token refused: %r", exc)
-            raise Unauthorized("统一身份认证凭据无效。 (The ID token is not valid.)") from exc
+            raise Unauthorized(MESSAGES("sso_token")) from exc
         return dict(token.claims)
 
     def open_session(self, accounts: Accounts, claims: dict[str, Any], *, address: str) -> SignedIn:
         roles = map_roles(self.settings, claims)
         if not roles:
-            raise Forbidden(
-                f"您的统一身份账号没有本系统的角色（{self.settings.oidc_roles_claim}）。 "
-                f"(Your single sign-on account holds no plantrack role in the "
-                f"'{self.settings.oidc_roles_claim}' claim.)"
-            )
+            raise Forbidden(MESSAGES("sso_no_role", claim=self.settings.oidc_roles_claim))
         subject = f"{claims['iss']} {claims['sub']}"
         username = str(claim_at(claims, self.settings.oidc_username_claim) or claims["sub"])
         display_name = str(claims.get("name") or username)
@@ -215,7 +205,7 @@ class Provider:
             sub_districts=scope,
         )
         if user.disabled:
-            raise Forbidden("账号已停用，请联系管理员。 (This account is disabled.)")
+            raise Forbidden(MESSAGES("disabled"))
         log.info("account %s signed in by single sign-on from %s", user.username, address)
         return accounts.open_session(user, address=address)
 
@@ -253,10 +243,7 @@ def upsert_person(
         except NotFound:
             pass
         if taken is not None:
-            raise Forbidden(
-                f"用户名 {username} 已被本地账号使用，请联系管理员。 "
-                "(The username belongs to a local account.)"
-            )
+            raise Forbidden(MESSAGES("sso_local_name", username=username))
         return accounts.add_user(
             username=username,
             display_name=display_name,

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from gateway.accounts.labels import MESSAGES
 from services.common.errors import Invalid
 from services.common.settings import Settings
 
@@ -44,13 +45,13 @@ def check_policy(password: str, *, username: str, min_length: int) -> None:
     """Refuse (422 naming the field) a password that is short, common or the username."""
     reason = None
     if len(password) < min_length:
-        reason = f"密码至少需要 {min_length} 个字符。 (at least {min_length} characters)"
+        reason = MESSAGES("password_short", length=min_length)
     elif len(password) > MAX_LENGTH:
-        reason = f"密码不能超过 {MAX_LENGTH} 个字符。 (at most {MAX_LENGTH} characters)"
+        reason = MESSAGES("password_long", length=MAX_LENGTH)
     elif password.lower() in common_passwords() or len(set(password)) <= 2:
-        reason = "密码过于常见，请换一个。 (one of the commonest passwords)"
+        reason = MESSAGES("password_common")
     elif username and username.lower() in password.lower():
-        reason = "密码不能包含用户名。 (must not contain the username)"
+        reason = MESSAGES("password_username")
     if reason:
         raise WeakPassword(reason, loc=["password"])
 

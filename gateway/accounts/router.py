@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from gateway.accounts import oidc
+from gateway.accounts.labels import MESSAGES
 from gateway.accounts.service import Accounts, SignedIn
 from gateway.deps import (
     SESSION_COOKIE,
@@ -155,9 +156,9 @@ async def read_login(request: Request) -> Login:
         try:
             data = await request.json()
         except ValueError as exc:
-            raise Invalid("请求体须为 JSON 或表单。 (JSON or a form is expected)") from exc
+            raise Invalid(MESSAGES("body_form")) from exc
     if not isinstance(data, dict):
-        raise Invalid("请求体须为 JSON 对象。 (a JSON object is expected)")
+        raise Invalid(MESSAGES("body_object"))
     try:
         return Login.model_validate(data)
     except ValidationError as exc:
@@ -219,7 +220,7 @@ async def me(request: Request, principal: Authenticated) -> dict[str, Any]:
 def get_provider(request: Request) -> oidc.Provider:
     provider: oidc.Provider | None = request.app.state.oidc
     if provider is None:
-        raise NotFound("本系统未配置统一身份认证。 (Single sign-on is not configured.)")
+        raise NotFound(MESSAGES("sso_off"))
     return provider
 
 
@@ -274,13 +275,9 @@ async def oidc_callback(
     error: str | None = None,
 ) -> Response:
     if error or not code or not state:
-        raise Unauthorized(
-            f"统一身份认证未完成（{error or '缺少授权码'}）。 (Sign-on not completed.)"
-        )
+        raise Unauthorized(MESSAGES("sso_incomplete", error=error or "code"))
     if request.cookies.get(OIDC_STATE_COOKIE) != state:
-        raise Unauthorized(
-            "登录请求不是从本浏览器发起的，请重新登录。 (The sign-on began in another browser.)"
-        )
+        raise Unauthorized(MESSAGES("sso_other_browser"))
     signed, next_url = await provider.sign_in(
         accounts,
         code=code,
@@ -343,11 +340,11 @@ def update_user(
     if_match: Annotated[str | None, Header()] = None,
 ) -> Any:
     if not if_match:
-        raise PreconditionRequired("需要 If-Match 头（用户的 ETag）。 (If-Match is required)")
+        raise PreconditionRequired(MESSAGES("if_match_required"))
     try:
         version = int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError as exc:
-        raise Invalid("If-Match 须为用户的 ETag。 (If-Match must be an ETag)") from exc
+        raise Invalid(MESSAGES("if_match_invalid")) from exc
     changes = body.model_dump(exclude_unset=True)
     user = accounts.update_user(username, changes=changes, if_version=version)
     response.headers["ETag"] = f'"{user.version}"'
@@ -383,7 +380,7 @@ def list_api_keys(_: GatewayAdmin, accounts: AccountsDep, page: Paging) -> dict[
 )
 def create_api_key(body: ApiKeyCreate, admin: GatewayAdmin, accounts: AccountsDep) -> Any:
     if body.expires_at.tzinfo is None:
-        raise Invalid("有效期须带时区。 (expires_at needs an offset)", loc=["expires_at"])
+        raise Invalid(MESSAGES("key_expiry_zone"), loc=["expires_at"])
     row, key = accounts.create_api_key(
         name=body.name, role=body.role, expires_at=body.expires_at, created_by=admin.subject
     )

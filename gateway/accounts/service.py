@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, insert, select, update
 
 from gateway.accounts import passwords
+from gateway.accounts.labels import MESSAGES
 from gateway.accounts.models import api_keys, login_throttle, sessions, users
 from services.common import db
 from services.common.auth import Principal, Role
@@ -66,7 +67,7 @@ class AddressThrottled(DomainError):
     title = "Too many requests"
 
 
-BAD_CREDENTIALS = "用户名或密码错误。 (Wrong username or password.)"
+BAD_CREDENTIALS = MESSAGES("bad_credentials")
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,7 @@ def check_username(username: str) -> str:
     name = username.strip().lower()
     if not (2 <= len(name) <= 64) or not set(name) <= USERNAME_CHARS:
         raise Invalid(
-            "用户名须为 2–64 个小写字母、数字或 . _ - @ 。 "
-            "(2–64 lower-case letters, digits, '.', '_', '-' or '@')",
+            MESSAGES("username"),
             loc=["username"],
         )
     return name
@@ -154,10 +154,10 @@ def check_roles(roles: Iterable[str]) -> list[str]:
             out.append(Role(role).value)
         except ValueError as exc:
             known = ", ".join(r.value for r in Role)
-            message = f"未知角色 {role}。 (unknown role; one of {known})"
+            message = MESSAGES("unknown_role", role=role, known=known)
             raise Invalid(message, loc=["roles"]) from exc
     if not out:
-        raise Invalid("至少需要一个角色。 (at least one role)", loc=["roles"])
+        raise Invalid(MESSAGES("no_role"), loc=["roles"])
     return sorted(set(out), key=[r.value for r in Role].index)
 
 
@@ -201,7 +201,7 @@ class Accounts:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username == username.lower())).first()
         if row is None:
-            raise NotFound(f"没有用户 {username}。 (no such user)", loc=["username"])
+            raise NotFound(MESSAGES("no_user", username=username), loc=["username"])
         return User.of(row)
 
     def add_user(
@@ -226,7 +226,7 @@ class Accounts:
             password_hash = self.hasher.hash(password)
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.id).where(users.c.username == name)).first():
-                raise Conflict(f"用户 {name} 已存在。 (the user exists)", loc=["username"])
+                raise Conflict(MESSAGES("user_exists", username=name), loc=["username"])
             conn.execute(
                 insert(users).values(
                     username=name,
@@ -250,7 +250,7 @@ class Accounts:
         user = self.get_user(username)
         if if_version is not None and if_version != user.version:
             raise PreconditionFailed(
-                f"用户已被他人修改（当前版本 {user.version}）。 (stale version)",
+                MESSAGES("user_stale", version=user.version),
                 extra={"current_version": user.version},
             )
         values: dict[str, Any] = {}
@@ -305,9 +305,7 @@ class Accounts:
         manage accounts."""
         rows = conn.execute(select(users.c.roles).where(users.c.disabled.is_(False))).all()
         if not any(Role.admin.value in r.roles for r in rows):
-            raise Conflict(
-                "至少需要保留一个启用的管理员账号。 (At least one enabled admin must remain.)"
-            )
+            raise Conflict(MESSAGES("last_admin"))
 
     def _revoke_sessions(self, conn: Any, user_id: int) -> None:
         conn.execute(
@@ -334,7 +332,7 @@ class Accounts:
         assert row is not None
         user = User.of(row)
         if user.disabled:
-            raise Forbidden("账号已停用，请联系管理员。 (This account is disabled.)")
+            raise Forbidden(MESSAGES("disabled"))
         with self.engine.begin() as conn:
             conn.execute(login_throttle.delete().where(login_throttle.c.key == user_key))
             values: dict[str, Any] = {"last_sign_in_at": now}
@@ -357,13 +355,11 @@ class Accounts:
             minutes = -(-wait // 60)
             if r._mapping["key"] == addr_key:
                 raise AddressThrottled(
-                    f"此地址登录失败次数过多，请 {minutes} 分钟后再试。 "
-                    f"(Too many failed sign-ins from this address; retry in {minutes} min.)",
+                    MESSAGES("address_throttled", minutes=minutes),
                     extra={"retry_after": wait},
                 )
             raise AccountLocked(
-                f"登录失败次数过多，请 {minutes} 分钟后再试。 "
-                f"(Too many failed sign-ins; retry in {minutes} min.)",
+                MESSAGES("locked", minutes=minutes),
                 extra={"retry_after": wait},
             )
 
@@ -490,7 +486,7 @@ class Accounts:
         """A new key: its row, and the key itself (shown once, stored only as a digest)."""
         role = check_roles([role])[0]
         if as_utc(expires_at) <= self.clock():  # type: ignore[operator]
-            raise Invalid("有效期须在将来。 (expires_at must be in the future)", loc=["expires_at"])
+            raise Invalid(MESSAGES("key_expiry_past"), loc=["expires_at"])
         public = secrets.token_hex(4)
         key = f"{API_KEY_PREFIX}{public}_{secrets.token_urlsafe(32)}"
         with self.engine.begin() as conn:
@@ -514,7 +510,7 @@ class Accounts:
         with self.engine.connect() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
         if row is None:
-            raise NotFound(f"没有编号为 {key_id} 的 API 密钥。 (no such API key)", loc=["id"])
+            raise NotFound(MESSAGES("no_key", id=key_id), loc=["id"])
         return _key_public(row, self.clock())
 
     def list_api_keys(self) -> list[dict[str, Any]]:

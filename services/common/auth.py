@@ -19,6 +19,7 @@ import jwt
 from fastapi import Depends, Request
 
 from services.common.errors import Forbidden, Unauthorized
+from services.common.i18n import Text
 from services.common.labels import MESSAGES
 from services.common.settings import Settings
 
@@ -94,8 +95,11 @@ class Principal:
                 scope = "、".join(sorted(self.sub_districts))
                 where = sub_district or "（未填写所属街道）"
                 raise OutOfScope(
-                    f"{self.subject} may change only records of {scope}; this one is of {where}. "
-                    f"（您只能修改{scope}的记录，此记录属于{where}。）",
+                    Text(
+                        f"您只能修改{scope}的记录，此记录属于{where}",
+                        f"{self.subject} may change only records of {scope}; this one is of "
+                        f"{sub_district or '(no sub-district)'}.",
+                    ),
                     loc=["sub_district"],
                     extra={"scope": sorted(self.sub_districts)},
                 )

@@ -17,8 +17,10 @@ TITLES: dict[int, Text] = {
     415: Text("不支持的内容类型", "Unsupported media type"),
     422: Text("输入有误", "Invalid input"),
     428: Text("缺少 If-Match", "Precondition required"),
+    423: Text("已锁定", "Locked"),
     429: Text("请求过于频繁", "Too many requests"),
     500: Text("内部错误", "Internal error"),
+    502: Text("上游服务出错", "Bad gateway"),
     503: Text("服务暂不可用", "Service unavailable"),
 }
 

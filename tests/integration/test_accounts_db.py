@@ -133,7 +133,7 @@ def test_api_keys_are_stored_as_digests_and_stop_at_expiry_or_revocation(make_ac
 def test_the_last_enabled_administrator_can_be_neither_disabled_nor_demoted(make_accounts):
     accounts = make_accounts()
     accounts.add_user(username="root", roles=["admin"], password=PASSWORD)
-    with pytest.raises(Conflict, match="管理员"):
+    with pytest.raises(Conflict, match="administrator"):
         accounts.set_disabled("root", True)
     with pytest.raises(Conflict):
         accounts.update_user("root", changes={"roles": ["viewer"]})

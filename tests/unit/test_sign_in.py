@@ -44,6 +44,7 @@ async def signed_in_world(
     async with gateway_over_stand(
         settings_factory, gateway_kwargs={"clock": clock}, **overrides
     ) as (client, stand, app):
+        client.headers["Accept-Language"] = "zh"  # as the pages ask
         accounts: Accounts = app.state.accounts
         accounts.add_user(
             username="office",
@@ -90,8 +91,14 @@ async def test_wrong_password_and_unknown_user_get_the_same_chinese_401(settings
         for r in (wrong, nobody):
             assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
             assert "set-cookie" not in r.headers
-        assert wrong.json()["detail"] == nobody.json()["detail"]
-        assert wrong.json()["detail"].startswith("用户名或密码错误")
+        assert wrong.json()["detail"] == nobody.json()["detail"] == "用户名或密码错误"
+        # Chinese when the caller does not say; English when it asks for it.
+        del client.headers["Accept-Language"]
+        r = await sign_in(client, password="not-the-password")
+        assert r.json()["detail"] == "用户名或密码错误" and r.json()["title"] == "未登录或令牌无效"
+        client.headers["Accept-Language"] = "en"
+        r = await sign_in(client, password="not-the-password")
+        assert r.json()["detail"] == "Wrong username or password."
 
 
 async def test_sign_out_ends_the_session_and_clears_the_cookie(settings_factory):

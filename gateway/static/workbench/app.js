@@ -101,12 +101,22 @@ async function route() {
   const params = new URLSearchParams(window.location.search);
   const id = path.match(page.path)[1];
   try {
+    root.setAttribute("aria-busy", "true");
+    if (!root.firstChild) root.replaceChildren(h("p", { class: "muted", text: t("loading") }));
     const module = await import(page.module);
+    // The page is built aside and shown only if it is still the one asked for: a slower
+    // answer for an earlier address (back, back) must not replace the current page.
+    const view = h("div", { class: "view" });
+    await module.render(view, { ...ctx, ctx, params, id: id ? Number(id) : null, path });
     if (turn !== rendering) return;
-    root.replaceChildren(h("p", { class: "muted", text: t("loading") }));
-    await module.render(root, { ...ctx, ctx, params, id: id ? Number(id) : null, path });
+    root.replaceChildren(view);
+    root.setAttribute("aria-busy", "false");
+    const anchor = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    if (anchor) anchor.scrollIntoView();
+    else view.querySelector("[data-autofocus]")?.focus();
   } catch (error) {
     if (turn !== rendering) return;
+    root.setAttribute("aria-busy", "false");
     if (error.status === 401) return;
     fill(root, errorNotice(error));
   }
