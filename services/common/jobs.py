@@ -14,12 +14,16 @@ gateway sends `GET /api/v1/jobs/{id}` to the service that has it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
+from anyio import from_thread
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic import Field as PField
 from sqlalchemy import (
@@ -35,9 +39,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlmodel import Session
+from starlette.background import BackgroundTask
 
 from services.common.envelope import utcnow
-from services.common.errors import DomainError, NotFound, problem_body
+from services.common.errors import DomainError, NotFound, problem_body, request_language
 from services.common.i18n import Text
 
 TABLE = "import_job"
@@ -214,3 +220,41 @@ class Jobs:
                 .values(status=FAILED, result_status=status, result=body, finished_at=utcnow())
             )
         return done.rowcount or 0
+
+
+def start_job(
+    request: Request,
+    subject: str,
+    kind: str,
+    rows: int,
+    run: Callable[[Callable[[int], None], Session], tuple[int, dict[str, Any]]],
+) -> JSONResponse:
+    """202: the import goes on in the service as a job, in one unit of work of its own.
+
+    `run(progress, session)` is the synchronous import, answering its status and body; the
+    job starts once the 202 has been answered (and stored for Idempotency-Key)."""
+    from services.common.unit_of_work import UnitOfWork
+
+    runtime = request.app.state.runtime
+    loop = from_thread.run_sync(asyncio.get_running_loop)
+
+    def in_unit(progress: Progress) -> tuple[int, dict[str, Any]]:
+        wake = lambda: loop.call_soon_threadsafe(runtime.wake_relay)  # noqa: E731
+        with UnitOfWork(runtime.engine, on_commit=wake) as session:
+            status, body = run(progress, session)
+        progress(rows)
+        return status, body
+
+    body, launch = request.app.state.jobs.start(
+        subject=subject,
+        kind=kind,
+        rows_total=rows,
+        language=request_language(request),
+        run=in_unit,
+    )
+    return JSONResponse(
+        body,
+        status_code=202,
+        headers={"Location": f"/api/v1/jobs/{body['id']}"},
+        background=BackgroundTask(launch),
+    )

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from anyio import from_thread
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import false
 from sqlmodel import Session
-from starlette.background import BackgroundTask
 
 from services.common import jobs
 from services.common.auth import ProjectWriter, Reader
@@ -33,7 +30,7 @@ from services.common.spreadsheet import (
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
-from services.common.unit_of_work import UnitOfWork, WriteDep
+from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
 from services.projects.deps import ProjectDep, Today, WritableProject, clean_text
@@ -305,44 +302,11 @@ def import_projects(
         return (200 if dry_run else 201), jsonable_encoder(localise(body, language))
 
     if rows > request.app.state.settings.import_job_min_rows:
-        return start_job(request, principal.subject, "projects.import", rows, run)
+        return jobs.start_job(request, principal.subject, "projects.import", rows, run)
     with write.unit() as session:
         status, body = run(lambda _: None, session)
     response.status_code = status
     return body
-
-
-def start_job(
-    request: Request,
-    subject: str,
-    kind: str,
-    rows: int,
-    run: Callable[[Callable[[int], None], Session], tuple[int, dict[str, Any]]],
-) -> JSONResponse:
-    """202: the import goes on in the service as a job, in one unit of work of its own."""
-    runtime = request.app.state.runtime
-    loop = from_thread.run_sync(asyncio.get_running_loop)
-
-    def in_unit(progress: jobs.Progress) -> tuple[int, dict[str, Any]]:
-        wake = lambda: loop.call_soon_threadsafe(runtime.wake_relay)  # noqa: E731
-        with UnitOfWork(runtime.engine, on_commit=wake) as session:
-            status, body = run(progress, session)
-        progress(rows)
-        return status, body
-
-    body, launch = request.app.state.jobs.start(
-        subject=subject,
-        kind=kind,
-        rows_total=rows,
-        language=request_language(request),
-        run=in_unit,
-    )
-    return JSONResponse(
-        body,
-        status_code=202,
-        headers={"Location": f"/api/v1/jobs/{body['id']}"},
-        background=BackgroundTask(launch),
-    )
 
 
 @router.get(

@@ -96,12 +96,14 @@ def problem_locs(r: httpx.Response) -> list[list[Any]]:
     return [e["loc"] for e in r.json()["errors"]]
 
 
-async def job_outcome(client: httpx.AsyncClient, accepted: httpx.Response) -> dict[str, Any]:
+async def job_outcome(
+    client: httpx.AsyncClient, accepted: httpx.Response, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Poll an import's job (its 202's Location) until it has finished; its last state."""
     assert accepted.status_code == 202, accepted.text[:2000]
     location = accepted.headers["location"]
     for _ in range(1200):
-        job = (await client.get(location)).json()
+        job = (await client.get(location, headers=headers)).json()
         if job["status"] != "running":
             return job
         assert 0 <= job["rows_done"] <= job["rows_total"]
