@@ -26,13 +26,17 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from sqlalchemy import func, select, text
 
-from services.common import db
-from services.common import nats as natsutil
-from services.common.envelope import Event, utcnow
-from services.common.inbox import Consumer
-from services.common.natsserver import NatsServer
-from services.common.settings import Settings
-from tests.integration import pipeline_kit as kit
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a fresh checkout: the tests' kit is not installed
+
+from services.common import db  # noqa: E402
+from services.common import nats as natsutil  # noqa: E402
+from services.common.envelope import Event, utcnow  # noqa: E402
+from services.common.inbox import Consumer  # noqa: E402
+from services.common.natsserver import NatsServer  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
+from services.events.consumer import rollup_consumer_config  # noqa: E402
+from tests.integration import pipeline_kit as kit  # noqa: E402
 
 BATCH = 1000
 
@@ -89,7 +93,7 @@ async def pipeline(server: NatsServer, url_p: str, url_c: str, n: int) -> float:
         inbox=kit.inbox,
         apply=kit.count_event,
         stream=settings.stream,
-        config=natsutil.rollup_consumer_config(settings),
+        config=rollup_consumer_config(settings),
         batch=BATCH,
         name="bench",
     )

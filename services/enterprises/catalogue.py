@@ -333,19 +333,6 @@ KEY_INDUSTRY_CHAINS: tuple[str, ...] = (
     "医疗器械",
 )
 
-# The "1+5+1" industrial system: low-carbon economy, five leading and advantage industries
-# (articles 19–23), headquarters and digital economy (articles 17–18).
-PLAN_INDUSTRIES: tuple[str, ...] = (
-    "低碳经济",
-    "金融商贸",
-    "文化旅游",
-    "智能制造",
-    "海洋经济",
-    "医疗健康",
-    "总部经济",
-    "数字经济",
-)
-
 
 class UnknownDesignationType(Invalid):
     """The designation type is not in the catalogue."""

@@ -128,7 +128,6 @@ def import_ledger(
     if dry_run:
         session.rollback()
         return _result(sheet, plan, expired, dry_run=True)
-    session.commit()
     return _result(sheet, plan, expired)
 
 

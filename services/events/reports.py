@@ -85,7 +85,6 @@ def report(
     session.flush()
     record(session, outbox, target_reported(row, event_id=event_id))
     tick(session.connection())
-    session.commit()
     return row
 
 

@@ -6,8 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from anyio import from_thread
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy import false
 from sqlmodel import Session
@@ -18,10 +17,7 @@ from services.common.errors import Invalid, NotFound, request_language
 from services.common.i18n import Text, code_of, localise
 from services.common.paging import Page, Paging
 from services.common.runtime import (
-    Runtime,
-    RuntimeDep,
     SessionDep,
-    TodayDep,
     require_if_match,
     set_etag,
 )
@@ -30,8 +26,10 @@ from services.common.spreadsheet import (
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
+from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
+from services.projects.deps import ProjectDep, Today, WritableProject, clean_text
 from services.projects.execution import (
     investment_summary,
     list_blockers,
@@ -56,44 +54,6 @@ PUBLIC_FIELDS = tuple(ProjectPublic.model_fields)
 JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 router = APIRouter(prefix="/api/v1", tags=["projects"])
-MAX_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="The row's id")]
-
-
-def clean_text(value: str | None, name: str) -> str | None:
-    """A free-text query value, refused (422) when it holds a NUL, which no database stores."""
-    if value is not None and "\x00" in value:
-        raise Invalid(f"{name} contains a NUL character", loc=["query", name])
-    return value
-
-
-Today = TodayDep
-
-
-def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
-    """The project named in the path (404 otherwise), for any reader."""
-    return service.get(session, project_id)
-
-
-ProjectDep = Annotated[Project, Depends(load_project)]
-
-
-def writable_project(principal: ProjectWriter, project: ProjectDep) -> Project:
-    """The project of the path, for a writer whose sub-district scope holds it (403 otherwise)."""
-    principal.check_scope(project.sub_district)
-    return project
-
-
-WritableProject = Annotated[Project, Depends(writable_project)]
-
-
-def commit(session: Session, runtime: Runtime) -> None:
-    """Commit the change and its outbox events, then nudge the relay to publish them now."""
-    session.commit()
-    try:
-        from_thread.run_sync(runtime.wake_relay)
-    except RuntimeError:  # not inside a worker thread (called from the event loop)
-        runtime.wake_relay()
 
 
 def public(session: Session, project: Project, response: Response | None = None) -> dict:
@@ -189,16 +149,17 @@ FiltersDep = Annotated[Filters, Depends(list_filters)]
 @router.post("/projects", status_code=201, response_model=ProjectPublic, summary="Register")
 def create_project(
     body: ProjectCreate,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
     principal.check_scope(body.sub_district)
-    project = service.create(session, data=body.model_dump(), actor=principal.subject, today=today)
-    out = public(session, project, response)
-    commit(session, runtime)
+    with write.unit() as session:
+        project = service.create(
+            session, data=body.model_dump(), actor=principal.subject, today=today
+        )
+        out = public(session, project, response)
     response.headers["Location"] = f"/api/v1/projects/{project.id}"
     return out
 
@@ -299,8 +260,7 @@ def project_vocabulary(_: Reader, today: Today) -> Any:
 def import_projects(
     request: Request,
     response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     file: Annotated[UploadFile, File(description="The ledger, .xlsx or .csv (UTF-8)")],
@@ -309,19 +269,19 @@ def import_projects(
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    body = importer.import_ledger(
-        session,
-        content,
-        file.filename or "",
-        actor=principal.subject,
-        today=today,
-        dry_run=dry_run,
-        check_scope=principal.check_scope,
-    )
+    # A dry run rolls its plan back inside the importer, so the unit commits nothing.
+    with write.unit() as session:
+        body = importer.import_ledger(
+            session,
+            content,
+            file.filename or "",
+            actor=principal.subject,
+            today=today,
+            dry_run=dry_run,
+            check_scope=principal.check_scope,
+        )
     if dry_run:
         response.status_code = 200
-    else:
-        commit(session, runtime)
     return localise(body, request_language(request))
 
 
@@ -343,28 +303,25 @@ def read_project(project: ProjectDep, session: SessionDep, today: Today, respons
     summary="Partial update; If-Match required (428 missing, 412 stale)",
 )
 def update_project(
-    request: Request,
     body: ProjectUpdate,
     project: WritableProject,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
     if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
         principal.check_scope(body.sub_district)
-    require_if_match(request, project.version)
-    service.update_project(
-        session,
-        project=project,
-        changes=body.model_dump(exclude_unset=True),
-        expected_version=project.version,
-        actor=principal.subject,
-        today=today,
-    )
-    out = public(session, project, response)
-    commit(session, runtime)
+    with write.unit(if_match=project.version) as session:
+        service.update_project(
+            session,
+            project=project,
+            changes=body.model_dump(exclude_unset=True),
+            expected_version=project.version,
+            actor=principal.subject,
+            today=today,
+        )
+        out = public(session, project, response)
     return out
 
 
@@ -378,8 +335,7 @@ def transition_project(
     request: Request,
     body: TransitionCreate,
     project: WritableProject,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
@@ -387,22 +343,23 @@ def transition_project(
         bool, Query(description="Only check the move: 200 with the project unchanged, or the 409")
     ] = False,
 ) -> Any:
+    # If-Match is optional here: a move names its stage and date, not the fields it read.
     if request.headers.get("if-match"):
         require_if_match(request, project.version)
     if dry_run:
         service.check_move(project, to=body.to, on=body.on, today=today)
-        return public(session, project, response)
-    service.transition(
-        session,
-        project=project,
-        to=body.to,
-        on=body.on,
-        note=body.note,
-        actor=principal.subject,
-        today=today,
-    )
-    out = public(session, project, response)
-    commit(session, runtime)
+        return public(write.session, project, response)
+    with write.unit() as session:
+        service.transition(
+            session,
+            project=project,
+            to=body.to,
+            on=body.on,
+            note=body.note,
+            actor=principal.subject,
+            today=today,
+        )
+        out = public(session, project, response)
     return out
 
 

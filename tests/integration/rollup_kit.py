@@ -14,9 +14,9 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from services.common import nats as natsutil
 from services.common.envelope import Event
 from services.common.settings import Settings
+from services.events.consumer import ROLLUP_CONSUMER
 from services.events.targets import Target
 
 MAIN = ("reserve", "starting", "building", "built")
@@ -554,7 +554,7 @@ async def drained(
     js: JetStreamContext,
     settings: Settings,
     timeout: float = 60.0,
-    durable: str = natsutil.ROLLUP_CONSUMER,
+    durable: str = ROLLUP_CONSUMER,
 ) -> None:
     """Wait until the roll-up consumer has acknowledged everything in the stream."""
     deadline = time.monotonic() + timeout

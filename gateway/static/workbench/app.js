@@ -93,21 +93,34 @@ async function route() {
     return ctx.navigate(`/app/login?next=${next}`, { replace: true });
   }
   if (page?.open && ctx.me) return ctx.navigate("/app/projects", { replace: true });
-  renderFrame(page?.menu);
   if (!page || (page.needs && !ctx.can(page.needs))) {
+    renderFrame(page?.menu);
     fill(root, h("p", { class: "notice", text: t("not_found") }));
     return;
   }
   const params = new URLSearchParams(window.location.search);
   const id = path.match(page.path)[1];
   try {
+    root.setAttribute("aria-busy", "true");
+    if (!root.firstChild) root.replaceChildren(h("p", { class: "muted", text: t("loading") }));
     const module = await import(page.module);
+    // The page is built aside and shown only if it is still the one asked for: a slower
+    // answer for an earlier address (back, back) must not replace the current page.
+    const view = h("div", { class: "view" });
+    await module.render(view, { ...ctx, ctx, params, id: id ? Number(id) : null, path });
     if (turn !== rendering) return;
-    root.replaceChildren(h("p", { class: "muted", text: t("loading") }));
-    await module.render(root, { ...ctx, ctx, params, id: id ? Number(id) : null, path });
+    // The frame and the page change together (no login form under a signed-in frame).
+    renderFrame(page.menu);
+    root.replaceChildren(view);
+    root.setAttribute("aria-busy", "false");
+    const anchor = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    if (anchor) anchor.scrollIntoView();
+    else view.querySelector("[data-autofocus]")?.focus();
   } catch (error) {
     if (turn !== rendering) return;
+    root.setAttribute("aria-busy", "false");
     if (error.status === 401) return;
+    renderFrame(page.menu);
     fill(root, errorNotice(error));
   }
   if (turn === rendering) document.title = `${t("page_title")}`;

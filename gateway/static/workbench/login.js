@@ -10,7 +10,7 @@ export async function render(root, { params, navigate, signedIn }) {
     { class: "login", novalidate: true },
     h("h1", { text: t("login_title") }),
     h("p", { class: "sub", text: t("login_sub") }),
-    field({ name: "username", label: t("username"), required: true, autocomplete: "username" }),
+    field({ name: "username", label: t("username"), required: true, autocomplete: "username", autofocus: true }),
     field({ name: "password", label: t("password"), type: "password", required: true, autocomplete: "current-password" }),
     // The API's answer (wrong password, locked account) shows here, just above the button.
     h("p", { class: "form-error", role: "alert", hidden: !params.get("expired"), text: params.get("expired") ? t("session_expired") : "" }),
@@ -46,5 +46,4 @@ export async function render(root, { params, navigate, signedIn }) {
     }
   });
   fill(root, form);
-  form.querySelector("input")?.focus();
 }

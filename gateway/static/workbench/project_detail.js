@@ -80,21 +80,30 @@ async function advanceStage(ctx, p, reload) {
   );
   form.addEventListener("submit", (e) => e.preventDefault());
   let verdict = false;
+  let asked = 0;
   const check = async () => {
     const line = form.querySelector("#move-check");
     const body = values(form);
     const saveButton = form.closest("dialog")?.querySelector("button.primary");
     if (!body.to) return;
+    // Only the answer to the latest question counts: an earlier one may arrive later.
+    const turn = ++asked;
+    let refusal = null;
     try {
       await call("POST", `/api/v1/projects/${p.id}/transitions?dry_run=true`, { json: { to: body.to, on: body.on, note: body.note } });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      refusal = error;
+    }
+    if (turn !== asked) return;
+    if (!refusal) {
       verdict = true;
       line.className = "move-check wide muted";
       line.textContent = t("move_allowed");
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
+    } else {
       verdict = false;
       line.className = "move-check wide error-text";
-      line.textContent = error.message;
+      line.textContent = refusal.message;
     }
     if (saveButton) saveButton.disabled = !verdict;
   };
@@ -431,5 +440,4 @@ export async function render(root, ctx) {
     blockersPanel(ctx, p, reload),
     h("div", { class: "two-col" }, targets, history),
   );
-  if (window.location.hash) document.getElementById(window.location.hash.slice(1))?.scrollIntoView();
 }

@@ -25,7 +25,7 @@ function specs(ctx, project, creating) {
   const v = (name) => project?.[name] ?? "";
   const subDistricts = ctx.vocab.sub_districts.map((s) => ({ key: s, label: s }));
   const out = [
-    { name: "name", label: t("f_name"), required: true, wide: true },
+    { name: "name", label: t("f_name"), required: true, wide: true, autofocus: true },
     { name: "category", label: t("f_category"), type: "select", required: true, options: ctx.vocab.categories },
     { name: "code", label: t("f_code"), placeholder: "2024-370602-47-01-000001" },
     { name: "sub_district", label: t("f_sub_district"), type: "select", options: subDistricts, blank: t("choose") },
@@ -177,7 +177,6 @@ export async function render(root, ctx) {
         button.disabled = false;
       }
     });
-    form.querySelector("input")?.focus();
   };
   draw(project || {});
 }

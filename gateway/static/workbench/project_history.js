@@ -73,7 +73,8 @@ export async function historyPanel(ctx, p) {
         " ",
         h("span", { class: "muted", text: t("history_by", { who: actorName(e), when: dateTime(e.at) }) }),
         Object.entries(e.changes || {})
-          .filter(([, change]) => Array.isArray(change))
+          // A field named for context (the month of a correction) did not change: not a change.
+          .filter(([, change]) => Array.isArray(change) && JSON.stringify(change[0]) !== JSON.stringify(change[1]))
           .map(([name, [before, after]]) =>
             h("span", { class: "change", text: `${fieldName(e.entity, name)}：${value(ctx, e.entity, name, before)} → ${value(ctx, e.entity, name, after)}` }),
           ),

@@ -55,6 +55,7 @@ export function field(spec) {
     name: spec.name,
     required: spec.required || null,
     "aria-describedby": `${id}-error`,
+    "data-autofocus": spec.autofocus ? "true" : null,
   };
   let control;
   if (spec.type === "select") {
