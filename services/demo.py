@@ -239,6 +239,8 @@ class Loader:
             if t.get("source") != "reported" or not isinstance(goal, int | float):
                 continue
             value = round(base + (goal - base) * rng.uniform(0.55, 1.0), 2)
+            if t.get("measure") == "milestone":  # done (with the note as evidence) or not yet
+                value = 1 if rng.random() < 0.5 else 0
             body = {"value": value, "period": last_period(today), "note": "演示数据：部门填报"}
             self.post("reported figures", f"/api/v1/targets/{t['id']}/reports", body)
 

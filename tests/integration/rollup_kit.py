@@ -292,7 +292,7 @@ def _random_project(world: World, r: _Random) -> None:
 
 def _random_enterprise(world: World, r: _Random) -> None:
     landed, rng = r.day(), r.rng
-    channel = rng.choice([None, "graduate_startup", "招商引资"])
+    channel = rng.choice([None, "graduate_startup", "investment_promotion"])
     eid = world.enterprise(landed, landed_on=landed, source_channel=channel)
     for type_, level, years in rng.sample(TYPES, rng.randint(0, 3)):
         granted = r.after(landed, 500)
