@@ -14,6 +14,7 @@ from services.common.envelope import utcnow
 from services.common.history import history_table
 from services.common.i18n import code_of
 from services.common.idempotency import idempotency_table
+from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.enterprises.catalogue import (
@@ -379,3 +380,4 @@ class ImportResult(SQLModel):
 outbox = outbox_table(metadata)
 history = history_table(metadata)
 idempotency = idempotency_table(metadata)
+import_job = job_table(metadata)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy.orm import Session
 
+from services.common import jobs
 from services.common.auth import EnterpriseWriter, Reader
 from services.common.days import Day
 from services.common.errors import Invalid, request_language
 from services.common.i18n import localise
+from services.common.jobs import JOB_DESCRIPTION, ImportJob
 from services.common.paging import Page, Paging
 from services.common.runtime import SessionDep, TodayDep, require_if_match, set_etag
 from services.common.spreadsheet import (
@@ -28,6 +33,7 @@ from services.enterprises.deps import (
     WritableEnterprise,
 )
 from services.enterprises.importer import import_ledger
+from services.enterprises.ledger import read_plan
 from services.enterprises.models import (
     DesignationCreate,
     DesignationPublic,
@@ -113,7 +119,18 @@ def export_enterprises(
     )
 
 
-@router.post("/enterprises/import", response_model=ImportResult)
+@router.post(
+    "/enterprises/import",
+    response_model=ImportResult,
+    responses={
+        202: {
+            "description": "A file of more rows than `PLANTRACK_IMPORT_JOB_MIN_ROWS` (2,000) "
+            "runs on as a job: `Location: /api/v1/jobs/{id}`; the job's `result` is this "
+            "answer's body.",
+            "model": ImportJob,
+        }
+    },
+)
 def import_enterprises(
     request: Request,
     principal: EnterpriseWriter,
@@ -131,19 +148,41 @@ def import_enterprises(
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    # A dry run rolls its plan back inside the importer, so the unit commits nothing.
-    with write.unit() as session:
+    filename = file.filename or ""
+    already_read = read_plan(content, filename, settings=settings, today=today)  # the safe read
+    language = request_language(request)
+
+    def run(progress: Callable[[int], None], session: Session) -> tuple[int, dict[str, Any]]:
+        # A dry run rolls its plan back inside the importer, so the unit commits nothing.
         result = import_ledger(
             session,
             content=content,
-            filename=file.filename or "",
+            filename=filename,
             actor=principal.subject,
             settings=settings,
             today=today,
             dry_run=dry_run,
             check_scope=principal.check_scope,
+            already_read=already_read,
         )
-    return localise(result.model_dump(), request_language(request))
+        return 200, jsonable_encoder(localise(result.model_dump(), language))
+
+    rows = len(already_read[1].rows)
+    if rows > request.app.state.settings.import_job_min_rows:
+        return jobs.start_job(request, principal.subject, "enterprises.import", rows, run)
+    with write.unit() as session:
+        return run(lambda _: None, session)[1]
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=ImportJob,
+    summary="An import job: its progress, then the import's answer",
+    description=JOB_DESCRIPTION,
+    responses={404: {"description": "No such job, or another caller's"}},
+)
+def read_job(request: Request, principal: EnterpriseWriter, job_id: str) -> Any:
+    return request.app.state.jobs.read(job_id, subject=principal.subject)
 
 
 @router.get("/enterprises/catalogue")

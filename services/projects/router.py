@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import false
 from sqlmodel import Session
 
+from services.common import jobs
 from services.common.auth import ProjectWriter, Reader
 from services.common.contracts.stages import STAGE_LABELS, STAGES
 from services.common.errors import Invalid, NotFound, request_language
 from services.common.i18n import Text, code_of, localise
+from services.common.jobs import JOB_DESCRIPTION, ImportJob
 from services.common.paging import Page, Paging
 from services.common.runtime import (
     SessionDep,
@@ -255,7 +259,15 @@ def project_vocabulary(_: Reader, today: Today) -> Any:
     "The workbook's 里程碑 and 难点堵点 sheets are imported the same way. The answer counts "
     "`created`, `updated` and `unchanged` rows and lists the `plan`; a dry run (200) answers "
     "the same plan, with every error, and writes nothing.",
-    responses={422: {"description": "Nothing imported; `errors` names every bad row and column"}},
+    responses={
+        202: {
+            "description": "A file of more rows than `PLANTRACK_IMPORT_JOB_MIN_ROWS` (2,000) "
+            "runs on as a job: `Location: /api/v1/jobs/{id}`, body `id`, `status`, "
+            "`rows_done`, `rows_total`. The job's `result` is this answer's body.",
+            "model": ImportJob,
+        },
+        422: {"description": "Nothing imported; `errors` names every bad row and column"},
+    },
 )
 def import_projects(
     request: Request,
@@ -269,20 +281,43 @@ def import_projects(
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    # A dry run rolls its plan back inside the importer, so the unit commits nothing.
-    with write.unit() as session:
+    filename = file.filename or ""
+    workbook = importer.read_workbook(content, filename)  # the safe read, in a worker process
+    language = request_language(request)
+    rows = importer.workbook_rows(workbook)
+
+    def run(progress: Callable[[int], None], session: Session) -> tuple[int, dict[str, Any]]:
+        # A dry run rolls its plan back inside the importer, so the unit commits nothing.
         body = importer.import_ledger(
             session,
             content,
-            file.filename or "",
+            filename,
             actor=principal.subject,
             today=today,
             dry_run=dry_run,
             check_scope=principal.check_scope,
+            workbook=workbook,
+            progress=progress,
         )
-    if dry_run:
-        response.status_code = 200
-    return localise(body, request_language(request))
+        return (200 if dry_run else 201), jsonable_encoder(localise(body, language))
+
+    if rows > request.app.state.settings.import_job_min_rows:
+        return jobs.start_job(request, principal.subject, "projects.import", rows, run)
+    with write.unit() as session:
+        status, body = run(lambda _: None, session)
+    response.status_code = status
+    return body
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=ImportJob,
+    summary="An import job: its progress, then the import's answer",
+    description=JOB_DESCRIPTION,
+    responses={404: {"description": "No such job, or another caller's"}},
+)
+def read_job(request: Request, principal: ProjectWriter, job_id: str) -> Any:
+    return request.app.state.jobs.read(job_id, subject=principal.subject)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectDetail, summary="One project")

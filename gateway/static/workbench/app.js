@@ -2,7 +2,7 @@
 // Each page is a module named after what it shows; the address holds the page and its
 // filters, so a page can be shared and the back button works.
 
-import { getJson, signOut, usesBearer, whoAmI } from "./api.js";
+import { getJson, signOut, whoAmI } from "./api.js";
 import { applyStaticLabels, getLang, setLang, t } from "./i18n.js";
 import { errorNotice, fill, h } from "./ui.js";
 
@@ -160,7 +160,6 @@ async function start() {
     fill(document.getElementById("page"), errorNotice(error));
     return;
   }
-  document.body.dataset.bearer = usesBearer() ? "true" : "false";
   route();
 }
 
