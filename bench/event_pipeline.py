@@ -26,8 +26,8 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from sqlalchemy import func, select, text
 
-# Run as a script from a checkout: its shared kit lives beside the tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a fresh checkout: the tests' kit is not installed
 
 from services.common import db  # noqa: E402
 from services.common import nats as natsutil  # noqa: E402
@@ -35,6 +35,7 @@ from services.common.envelope import Event, utcnow  # noqa: E402
 from services.common.inbox import Consumer  # noqa: E402
 from services.common.natsserver import NatsServer  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
+from services.events.consumer import rollup_consumer_config  # noqa: E402
 from tests.integration import pipeline_kit as kit  # noqa: E402
 
 BATCH = 1000
@@ -92,7 +93,7 @@ async def pipeline(server: NatsServer, url_p: str, url_c: str, n: int) -> float:
         inbox=kit.inbox,
         apply=kit.count_event,
         stream=settings.stream,
-        config=natsutil.rollup_consumer_config(settings),
+        config=rollup_consumer_config(settings),
         batch=BATCH,
         name="bench",
     )

@@ -24,9 +24,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from services.common.db import make_engine, migrate, session_scope
+from services.common.db import make_engine, migrate
 from services.common.settings import Settings
 from services.common.spreadsheet import write_csv, write_xlsx
+from services.common.unit_of_work import UnitOfWork
 from services.enterprises.app import MIGRATIONS
 from services.enterprises.importer import import_ledger
 from services.enterprises.ledger import COLUMNS
@@ -88,7 +89,7 @@ def timed_import(engine: Any, content: bytes, filename: str) -> tuple[float, flo
     """One import in its own transaction: (wall seconds, CPU seconds of this process, result)."""
     settings = Settings(env="test", secret="x" * 40)
     wall, cpu = time.perf_counter(), time.process_time()
-    with session_scope(engine) as session:
+    with UnitOfWork(engine) as session:
         result = import_ledger(
             session,
             content=content,

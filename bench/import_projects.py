@@ -27,8 +27,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
 
-from services.common.db import make_engine, migrate, session_scope
+from services.common.db import make_engine, migrate
 from services.common.spreadsheet import write_csv, write_xlsx
+from services.common.unit_of_work import UnitOfWork
 from services.projects.app import MIGRATIONS
 from services.projects.catalogue import PROJECT_CATEGORIES, SUB_DISTRICTS
 from services.projects.importer import import_ledger
@@ -100,7 +101,7 @@ def run(kind: str, url: str, content: bytes, filename: str, rows: int) -> None:
     engine = make_engine(url)
     migrate(engine, MIGRATIONS)
     started = time.perf_counter()
-    with session_scope(engine) as session:
+    with UnitOfWork(engine) as session:
         result = import_ledger(session, content, filename, actor="bench", today=TODAY)
     seconds = time.perf_counter() - started
     with engine.connect() as conn:
@@ -109,10 +110,10 @@ def run(kind: str, url: str, content: bytes, filename: str, rows: int) -> None:
         f"{kind:<10} new       {rows} rows in {seconds:6.2f} s = {rows / seconds:8.0f} rows/s"
         f"  (goal ≥ 2,000; {result['created']} projects, {events} events)"
     )
-    with session_scope(engine) as session:
+    with UnitOfWork(engine) as session:
         exported = export_sheet(session, [], "xlsx")
     started, cpu = time.perf_counter(), cpu_seconds()
-    with session_scope(engine) as session:
+    with UnitOfWork(engine) as session:
         result = import_ledger(session, exported, "ledger.xlsx", actor="bench", today=TODAY)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     with engine.connect() as conn:

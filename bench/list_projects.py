@@ -24,9 +24,10 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from services.common.auth import issue_token
-from services.common.db import make_engine, migrate, session_scope
+from services.common.db import make_engine, migrate
 from services.common.natsserver import NatsServer
 from services.common.settings import Settings
+from services.common.unit_of_work import UnitOfWork
 from services.projects.app import MIGRATIONS, create_app
 from services.projects.catalogue import PROJECT_CATEGORIES, SUB_DISTRICTS
 from services.projects.ledger import import_rows
@@ -82,7 +83,7 @@ def seed(url: str, n: int) -> None:
     migrate(engine, MIGRATIONS)
     day = date(2025, 1, 1)
     for start in range(0, n, 10_000):
-        with session_scope(engine) as session:
+        with UnitOfWork(engine) as session:
             ids = import_rows(
                 session, [ledger_row(i) for i in range(start, min(n, start + 10_000))], actor="b"
             )
@@ -95,7 +96,7 @@ def seed(url: str, n: int) -> None:
                     for pid in ids[::10]
                 ],
             )  # fmt: skip
-    with session_scope(engine) as session:  # what the service keeps in step on each write
+    with UnitOfWork(engine) as session:  # what the service keeps in step on each write
         session.execute(
             text(
                 "UPDATE project SET next_due_on = (SELECT min(due_on) FROM milestone m "

@@ -27,9 +27,10 @@ from list_projects import SECRET, TODAY, pct, seed
 from sqlalchemy import create_engine, text
 
 from services.common.auth import issue_token
-from services.common.db import make_engine, session_scope
+from services.common.db import make_engine
 from services.common.natsserver import NatsServer
 from services.common.settings import Settings
+from services.common.unit_of_work import UnitOfWork
 from services.projects.app import create_app
 from services.projects.catalogue import SUB_DISTRICTS
 from services.projects.models import Blocker
@@ -56,7 +57,7 @@ def add_blockers(url: str, n: int) -> None:
     """An open blocker on every 25th project (resolved ones would not show)."""
     engine = make_engine(url)
     day = date(2025, 3, 1)
-    with session_scope(engine) as session:
+    with UnitOfWork(engine) as session:
         session.execute(
             Blocker.__table__.insert(),
             [

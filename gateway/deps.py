@@ -37,12 +37,12 @@ class CsrfRefused(Forbidden):
     """A cookie-authenticated write without the session's CSRF token, or from another site."""
 
 
-async def identify(request: Request) -> tuple[Principal, str]:
-    """The caller and the credential that proved it (401 when there is none or it is bad)."""
+async def identify(request: Request) -> Principal:
+    """The caller, proved by a bearer token or a session cookie (401 when neither is good)."""
     if "authorization" in request.headers:
         token = bearer_token(request)
         if not token.startswith(API_KEY_PREFIX):
-            return await get_principal(request), token
+            return await get_principal(request)
         accounts: Accounts = request.app.state.accounts
         principal = await run_in_threadpool(accounts.api_key_principal, token)
         if principal is None:
@@ -54,10 +54,10 @@ async def identify(request: Request) -> tuple[Principal, str]:
         session = await current_session(request, cookie)
         if request.method not in SAFE_METHODS:
             check_csrf(request, session)
-        principal, token = session.user.principal(), session.id
+        principal = session.user.principal()
     request.state.principal = principal
     current_principal.set(principal)
-    return principal, token
+    return principal
 
 
 async def current_session(request: Request, cookie: str) -> ActiveSession:
@@ -88,7 +88,7 @@ def check_csrf(request: Request, session: ActiveSession) -> None:
 
 async def authenticated(request: Request) -> Principal:
     """A valid credential (else 401), then one call from its allowance (else 429)."""
-    principal, _ = await identify(request)
+    principal = await identify(request)
     limiter: RateLimiter = request.app.state.limiter
     # Per subject: credentials that differ only in their encoding share one allowance.
     limiter.take(RateLimiter.key(f"{principal.kind}:{principal.roles_text}:{principal.subject}"))

@@ -19,8 +19,8 @@ from gateway import sections
 from gateway.deps import GatewayReader
 from gateway.proxy import Upstreams
 from gateway.routes import API_PREFIX
+from services.common.contracts.metrics import TARGET_PROGRESS, TARGET_VALUE
 from services.common.errors import DomainError
-from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
 
 log = logging.getLogger("plantrack.gateway.overview")
 

@@ -10,7 +10,6 @@ from services.common.auth import Permission
 
 API_PREFIX = "/api/v1"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +57,23 @@ ACCOUNT_ROUTES: tuple[tuple[str, str], ...] = (
 )
 
 
+# An import job (`/api/v1/jobs/{id}`) lives in the service that ran the import, named by the
+# id's first letter; reading one needs the permission to import there.
+JOBS_PREFIX = f"{API_PREFIX}/jobs"
+JOB_RULES: dict[str, Rule] = {
+    "p": Rule(JOBS_PREFIX, "projects", Permission.write_projects, Permission.write_projects),
+    "e": Rule(
+        JOBS_PREFIX, "enterprises", Permission.write_enterprises, Permission.write_enterprises
+    ),
+}
+
+
 def rule_for(path: str) -> Rule | None:
     """The rule whose prefix owns `path`, or None when no service serves it."""
+    if path.startswith(JOBS_PREFIX + "/"):
+        job_id = path[len(JOBS_PREFIX) + 1 :]
+        # Any other id is looked up among the projects service's jobs (and not found there).
+        return JOB_RULES["e"] if job_id.startswith("e-") else JOB_RULES["p"]
     for rule in RULES:
         if rule.matches(path):
             return rule

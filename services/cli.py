@@ -109,7 +109,7 @@ def up(
 
         accounts = first_accounts(settings, demo=demo)
         if demo:
-            from gateway.demo import load_demo
+            from services.demo import load_demo
 
             admin = issue_token(settings.signing_secret(), Role.admin, subject="demo-loader")
             typer.echo(f"demo data: {load_demo(gateway, admin)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.accounts import oidc
 from gateway.accounts.labels import MESSAGES
-from gateway.accounts.service import Accounts, SignedIn
+from gateway.accounts.service import Accounts, BadCredentials, SignedIn
 from gateway.deps import (
     SESSION_COOKIE,
     Authenticated,
@@ -187,9 +188,13 @@ async def read_login(request: Request) -> Login:
 async def login(request: Request, accounts: AccountsDep) -> Response:
     check_same_origin(request)
     body = await read_login(request)
-    signed = await run_in_threadpool(
-        accounts.sign_in, body.username, body.password, address=client_address(request)
-    )
+    try:
+        signed = await run_in_threadpool(
+            accounts.sign_in, body.username, body.password, address=client_address(request)
+        )
+    except BadCredentials as refusal:
+        await asyncio.sleep(refusal.delay)  # in the loop: a slow answer holds no thread
+        raise
     response = JSONResponse(me_body(signed.user.principal(), signed.csrf_token))
     set_session_cookie(request, response, signed)
     return response

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gateway.accounts import passwords
 from gateway.accounts.labels import MESSAGES
@@ -39,6 +40,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 API_KEY_PREFIX = "ptk_"
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 MAX_LOCK = timedelta(days=1)
+SLOWER_BY, SLOWEST = 0.25, 1.5  # seconds added per repeated failure, and the most
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -55,6 +57,7 @@ def _digest(secret: str) -> str:
 class BadCredentials(DomainError):
     status = 401
     title = "Unauthorized"
+    delay = 0.0  # seconds the answer waits: repeated failures slow down before they lock
 
 
 class AccountLocked(DomainError):
@@ -327,8 +330,11 @@ class Accounts:
         stored = row._mapping["password_hash"] if row is not None else None
         matches = passwords.verify(self.hasher, stored or self._dummy_hash, password)
         if not matches or stored is None:
-            self._failed(user_key, addr_key, now, username=name, address=address)
-            raise BadCredentials(BAD_CREDENTIALS)
+            failures = self._failed(user_key, addr_key, now, username=name, address=address)
+            refusal = BadCredentials(BAD_CREDENTIALS)
+            # Each further wrong password is answered a little later, up to SLOWEST.
+            refusal.delay = min(SLOWEST, SLOWER_BY * (failures - 1))
+            raise refusal
         assert row is not None
         user = User.of(row)
         if user.disabled:
@@ -363,18 +369,26 @@ class Accounts:
                 extra={"retry_after": wait},
             )
 
-    def _failed(self, user_key: str, addr_key: str, now: datetime, **who: str) -> None:
-        """Count one failure against the account name and the address; lock past the limit."""
+    def _failed(self, user_key: str, addr_key: str, now: datetime, **who: str) -> int:
+        """Count one failure against the account name and the address; lock past the limit.
+        Answers how many failures the name has in the window."""
+        try:
+            return self._count_failure(user_key, addr_key, now, **who)
+        except IntegrityError:  # a concurrent first failure inserted the row: count again
+            return self._count_failure(user_key, addr_key, now, **who)
+
+    def _count_failure(self, user_key: str, addr_key: str, now: datetime, **who: str) -> int:
         window = timedelta(minutes=self.settings.login_window_minutes)
         limits = {
             user_key: self.settings.login_max_failures,
             addr_key: self.settings.login_address_max_failures,
         }
         locked: list[tuple[str, timedelta]] = []
+        counted: dict[str, int] = {}
         with self.engine.begin() as conn:
             for key, limit in limits.items():
                 row = conn.execute(
-                    select(login_throttle).where(login_throttle.c.key == key)
+                    select(login_throttle).where(login_throttle.c.key == key).with_for_update()
                 ).first()
                 if row is None:
                     conn.execute(
@@ -394,6 +408,7 @@ class Accounts:
                     conn.execute(
                         update(login_throttle).where(login_throttle.c.key == key).values(**values)
                     )
+                counted[key] = failures
                 if failures >= limit:
                     # Each further lock doubles, so a patient guesser gains little.
                     span = min(
@@ -416,6 +431,7 @@ class Accounts:
         if locked:
             with self.engine.connect() as conn:
                 self._refuse_locked(conn, addr_key, user_key, now)
+        return counted[user_key]
 
     # ---- sessions ------------------------------------------------------------------------------
 

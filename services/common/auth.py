@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 
 from services.common.errors import Forbidden, Unauthorized
 from services.common.i18n import Text
+from services.common.labels import MESSAGES
 from services.common.settings import Settings
 
 ALGORITHM = "HS256"
@@ -161,17 +162,17 @@ def decode_token(secret: str, token: str) -> Principal:
             options={"require": ["exp", "sub"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The token has expired; ask for a new one (plantrack token).") from exc
+        raise Unauthorized(MESSAGES("token_expired")) from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("The bearer token is not valid for this deployment.") from exc
+        raise Unauthorized(MESSAGES("token_invalid")) from exc
     named = claims["roles"] if "roles" in claims else [claims.get("role")]
     try:
         roles = frozenset(Role(r) for r in named)
     except ValueError as exc:
-        raise Unauthorized("The token names no known role.") from exc
+        raise Unauthorized(MESSAGES("token_no_role")) from exc
     scope = claims.get("sub_districts") or []
     if not roles or not isinstance(scope, list):
-        raise Unauthorized("The token names no known role.")
+        raise Unauthorized(MESSAGES("token_no_role"))
     return Principal(
         subject=str(claims["sub"]),
         roles=roles,
@@ -186,7 +187,7 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Authorization: Bearer <token> is required.")
+        raise Unauthorized(MESSAGES("token_missing"))
     return token.strip()
 
 
@@ -217,7 +218,7 @@ def require(permission: Permission):  # noqa: ANN201 - a FastAPI dependency fact
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(permission):
             raise Forbidden(
-                f"The role '{principal.roles_text}' may not do this (needs {permission.value})."
+                MESSAGES("forbidden", roles=principal.roles_text, permission=permission.value)
             )
         return principal
 

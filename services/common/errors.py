@@ -214,8 +214,56 @@ def install_problem_handlers(app: FastAPI) -> None:
 
         if is_disk_full(exc):
             return disk_full(request, exc)
+        # Raised outside the routes (a middleware's own query, e.g. Idempotency-Key's claim),
+        # a busy or locked database reaches only this handler: it is still a 503 to retry.
+        if is_database_unavailable(exc):
+            return await _database_away(request, exc)
         logging.getLogger("plantrack").exception("unhandled error", exc_info=exc)
         return problem(500, title_of(500), MESSAGES("internal"), language=request_language(request))
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A database that is busy, locked or away (SQLite `database is locked`, a PostgreSQL lock
+    timeout, a lost connection), as SQLAlchemy or the driver itself raises it."""
+    import sqlite3
+
+    import psycopg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(
+            seen,
+            sa_exc.OperationalError
+            | sa_exc.InterfaceError
+            | sqlite3.OperationalError
+            | psycopg.OperationalError,
+        ):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def problem_body(
+    exc: BaseException, language: str = "zh", *, detail: str | Text | None = None
+) -> tuple[int, dict[str, Any]]:
+    """The status and problem+json body the edge would answer for `exc` raised by a route (for
+    work that finishes after its request, such as an import job)."""
+    import json
+
+    if isinstance(exc, DomainError):
+        response = problem(
+            exc.status,
+            title_of(exc.status, exc.title),
+            detail or exc.detail,
+            errors=exc.errors,
+            language=language,
+            **exc.extra,
+        )
+    elif is_database_unavailable(exc) or detail is not None:
+        response = problem(503, title_of(503), detail or MESSAGES("db_away"), language=language)
+    else:
+        response = problem(500, title_of(500), MESSAGES("internal"), language=language)
+    return response.status_code, json.loads(bytes(response.body))
 
 
 DISK_FULL_TITLE = Text("存储空间不足", "Insufficient storage")

@@ -137,15 +137,3 @@ def record_changes(session: Session, table: Table, rows: Iterable[Mapping[str, A
     rows = list(rows)
     if rows:
         session.execute(table.insert(), rows)
-
-
-def read_history(
-    session: Session, table: Table, *, entity: str, entity_id: int
-) -> list[dict[str, Any]]:
-    """Every change of one entity, oldest first."""
-    stmt = (
-        table.select()
-        .where(table.c.entity == entity, table.c.entity_id == entity_id)
-        .order_by(table.c.id)
-    )
-    return [dict(r._mapping) for r in session.execute(stmt)]

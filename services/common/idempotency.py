@@ -10,8 +10,9 @@ restart. A POST carrying the header is handled like this:
 2. if the key was already claimed: the same fingerprint with a stored answer → that answer again
    (`Idempotent-Replayed: true`); the same fingerprint still running → 409 with `Retry-After`;
    another fingerprint → 422 naming the header;
-3. otherwise the request runs; its answer is stored with the key. An answer of 500 or more
-   releases the key, so the retry runs again (the request's own transaction did not commit).
+3. otherwise the request runs; its answer is stored with the key as soon as it is complete
+   (before any background work of the request starts). An answer of 500 or more releases the
+   key, so the retry runs again (the request's own transaction did not commit).
 
 If the process dies after the change committed but before its answer was stored, the key stays
 claimed: later retries get 409 and never apply the change twice.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from anyio import to_thread
@@ -97,12 +99,19 @@ class Idempotency:
             await self._answer_again(send, claimed, fingerprint)
             return
         answer = _Recorder(send)
+
+        async def store() -> None:
+            if answer.status is not None and answer.status < 500:
+                await to_thread.run_sync(self._store, scoped, answer)
+                answer.stored = True
+
+        # Stored as soon as the answer is complete: before the request's background work
+        # (an import job) starts and takes the database's write lock for a long while.
+        answer.on_complete = store
         try:
             await self.app(scope, _replay(body, receive), answer.send)
         finally:
-            if answer.status is not None and answer.status < 500 and answer.complete:
-                await to_thread.run_sync(self._store, scoped, answer)
-            else:
+            if not answer.stored:
                 await to_thread.run_sync(self._release, scoped)
 
     def _subject(self, scope: Scope) -> str | None:
@@ -117,7 +126,14 @@ class Idempotency:
             return None
 
     def _claim(self, key: str, fingerprint: str) -> dict[str, Any] | None:
-        """None when this request now holds the key; else the row another request left."""
+        """None when this request now holds the key; else the row another request left.
+
+        A key already claimed is read without writing, so a retry is answered even while a
+        long import holds the database's write lock."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.table).where(self.table.c.key == key)).first()
+        if row is not None:
+            return dict(row._mapping)
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -182,6 +198,8 @@ class _Recorder:
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.complete = False
+        self.stored = False
+        self.on_complete: Callable[[], Awaitable[None]] | None = None
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -190,6 +208,8 @@ class _Recorder:
         elif message["type"] == "http.response.body":
             self.chunks.append(message.get("body", b""))
             self.complete = not message.get("more_body", False)
+            if self.complete and self.on_complete is not None:
+                await self.on_complete()
         try:
             await self._send(message)
         except OSError:

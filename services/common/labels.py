@@ -51,6 +51,23 @@ MESSAGES = catalogue(
             "The resource changed since you read it: it is now version {version}. Read it again "
             "and re-apply your change.",
         ),
+        "token_expired": (
+            "令牌已过期，请重新获取（plantrack token）或重新登录。",
+            "The token has expired; ask for a new one (plantrack token).",
+        ),
+        "token_invalid": (
+            "令牌对本系统无效。",
+            "The bearer token is not valid for this deployment.",
+        ),
+        "token_no_role": ("令牌未指明已知的角色。", "The token names no known role."),
+        "token_missing": (
+            "需要登录，或在请求头中提供 Authorization: Bearer <令牌>。",
+            "Authorization: Bearer <token> is required.",
+        ),
+        "forbidden": (
+            "角色“{roles}”无权进行此操作（需要 {permission} 权限）。",
+            "The role '{roles}' may not do this (needs {permission}).",
+        ),
         "nul": ("含有 NUL 字符", "contains a NUL character"),
         # the spreadsheet reader
         "file_empty": ("文件是空的", "the file is empty"),

@@ -24,12 +24,6 @@ EVENTS_CONSUMED = Counter(
 EVENTS_DUPLICATE = Counter(
     "plantrack_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"]
 )
-TARGET_VALUE = Gauge(
-    "plantrack_target_current_value", "Current value of a plan target", ["target", "clause"]
-)
-TARGET_PROGRESS = Gauge(
-    "plantrack_target_progress_ratio", "Progress of a plan target (current/target)", ["target"]
-)
 
 
 def metrics_response() -> Response:

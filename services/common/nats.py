@@ -9,9 +9,6 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
-    AckPolicy,
-    ConsumerConfig,
-    DeliverPolicy,
     DiscardPolicy,
     RetentionPolicy,
     StorageType,
@@ -22,8 +19,6 @@ from nats.js.errors import NotFoundError
 from services.common.settings import Settings
 
 log = logging.getLogger("plantrack.nats")
-
-ROLLUP_CONSUMER = "events-rollup"
 
 
 async def connect(settings: Settings, *, name: str) -> Client:
@@ -90,15 +85,3 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 async def provision(js: JetStreamContext, settings: Settings) -> None:
     await ensure_stream(js, domain_stream_config(settings))
     await ensure_stream(js, live_stream_config(settings))
-
-
-def rollup_consumer_config(settings: Settings, name: str = ROLLUP_CONSUMER) -> ConsumerConfig:
-    return ConsumerConfig(
-        durable_name=name,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=settings.consumer_ack_wait_seconds,
-        max_ack_pending=20_000,
-        max_deliver=-1,
-        filter_subject=f"{settings.domain_subjects}.>",
-    )

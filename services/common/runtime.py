@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine, MetaData, Table
 from sqlmodel import Session
 
-from services.common import db, idempotency, sheet_guard
+from services.common import db, idempotency, jobs, sheet_guard
 from services.common import nats as natsutil
 from services.common.contracts.calendar import BusinessCalendar, Clock
 from services.common.errors import (
@@ -285,6 +285,13 @@ def install_idempotency(app: FastAPI, runtime: Runtime) -> None:
         )
 
 
+def install_jobs(app: FastAPI, runtime: Runtime) -> None:
+    """Import jobs wherever the service's database has the job table (ids `p-…`, `e-…`)."""
+    table = runtime.metadata.tables.get(jobs.TABLE) if runtime.metadata else None
+    if table is not None and runtime.engine is not None:
+        app.state.jobs = jobs.Jobs(runtime.engine, table, prefix=runtime.name[0])
+
+
 def create_service_app(
     *,
     name: str,
@@ -300,6 +307,8 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        if getattr(app.state, "jobs", None) is not None:
+            await asyncio.to_thread(app.state.jobs.interrupt_left_running)
         tune_gc()
         try:
             yield
@@ -313,6 +322,7 @@ def create_service_app(
     sheet_guard.configure(settings)
     install_problem_handlers(app)
     install_idempotency(app, runtime)
+    install_jobs(app, runtime)
     install_request_id(app)
     app.middleware("http")(latency_middleware(name))
 

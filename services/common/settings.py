@@ -105,6 +105,8 @@ class Settings(BaseSettings):
 
     # Uploaded spreadsheets: refused (413) over these before reading; read in a worker process
     sheet_max_rows: int = Field(default=200_000, ge=1)
+    # An import of more rows than this answers 202 and runs on as a job (GET /api/v1/jobs/{id})
+    import_job_min_rows: int = Field(default=2_000, ge=0)
     sheet_max_columns: int = Field(default=60, ge=1)
     sheet_max_cells: int = Field(default=4_000_000, ge=1)
     sheet_max_uncompressed_mb: int = Field(default=200, ge=1)

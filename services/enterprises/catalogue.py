@@ -320,6 +320,16 @@ INDUSTRY_SECTIONS: dict[str, str] = {
 # Enterprise size classes of the national statistical standard (统计上大中小微型企业划分办法).
 SIZE_LABELS: dict[str, str] = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 
+# How an enterprise came to the district (来源渠道): a closed list, so the plan's selectors
+# (article 80's 大学生创业…) can match what clerks record.
+SOURCE_CHANNEL_LABELS: dict[str, str] = {
+    "investment_promotion": "招商引资",
+    "local_cultivation": "本地培育",
+    "graduate_startup": "大学生创业",
+    "returnee_startup": "返乡创业",
+    "other": "其他",
+}
+
 # The plan's key fields: article 7 names five; articles 14, 18, 23 and 64 add new energy,
 # the digital economy and medical devices.
 KEY_INDUSTRY_CHAINS: tuple[str, ...] = (
@@ -331,19 +341,6 @@ KEY_INDUSTRY_CHAINS: tuple[str, ...] = (
     "新能源",
     "数字经济",
     "医疗器械",
-)
-
-# The "1+5+1" industrial system: low-carbon economy, five leading and advantage industries
-# (articles 19–23), headquarters and digital economy (articles 17–18).
-PLAN_INDUSTRIES: tuple[str, ...] = (
-    "低碳经济",
-    "金融商贸",
-    "文化旅游",
-    "智能制造",
-    "海洋经济",
-    "医疗健康",
-    "总部经济",
-    "数字经济",
 )
 
 

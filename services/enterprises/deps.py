@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-import anyio.from_thread
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
@@ -13,7 +12,7 @@ from services.common.auth import EnterpriseWriter, Reader
 from services.common.days import Day
 from services.common.errors import Invalid
 from services.common.i18n import code_of
-from services.common.runtime import Runtime, SessionDep
+from services.common.runtime import SessionDep
 from services.common.settings import Settings
 from services.enterprises import catalogue, service
 from services.enterprises.models import Enterprise
@@ -41,14 +40,6 @@ def writable_enterprise(principal: EnterpriseWriter, enterprise: EnterpriseDep) 
 
 
 WritableEnterprise = Annotated[Enterprise, Depends(writable_enterprise)]
-
-
-def committed(runtime: Runtime) -> None:
-    """After a commit: let the relay publish now (the handlers run in a worker thread)."""
-    try:
-        anyio.from_thread.run_sync(runtime.wake_relay)
-    except RuntimeError:  # not in a worker thread: already on the event loop
-        runtime.wake_relay()
 
 
 class EnterpriseFilters(BaseModel):

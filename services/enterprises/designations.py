@@ -384,7 +384,6 @@ def _insert(
     )
     # A certificate recorded after its expiry lapses at once, with its own DesignationExpired.
     expire_due(session, today=today, ids=[designation.id])
-    session.commit()
     return designation
 
 
@@ -433,5 +432,4 @@ def revoke(
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     record_history(session, "designation", d.id, d.version, actor, "revoke", changes)
     record(session, outbox, designation_event(DesignationRevoked, enterprise, d, on))
-    session.commit()
     return d

@@ -11,11 +11,11 @@ from datetime import date
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from services.common.db import session_scope
 from services.common.envelope import utcnow
 from services.common.history import history_row, record_changes
 from services.common.outbox import record
 from services.common.runtime import Runtime
+from services.common.unit_of_work import UnitOfWork
 from services.enterprises.events import DesignationExpired, designation_event
 from services.enterprises.models import ACTIVE, EXPIRED, Designation, Enterprise, history, outbox
 
@@ -42,7 +42,7 @@ def expire_due(
     expired: list[int] = []
     while True:
         if isinstance(target, Engine):
-            with session_scope(target) as session:
+            with UnitOfWork(target) as session:
                 seen, done = _expire_batch(session, today=today, ids=ids, batch=batch)
         else:
             seen, done = _expire_batch(target, today=today, ids=ids, batch=batch)

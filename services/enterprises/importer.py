@@ -93,13 +93,14 @@ def import_ledger(
     today: date,
     dry_run: bool = False,
     check_scope: Callable[..., None] = lambda *_: None,
+    already_read: tuple[dict[str, PlannedEnterprise], Sheet] | None = None,
 ) -> ImportResult:
     """Import a ledger file in one transaction: every row is written, or none (ImportRejected).
 
     A dry run checks and writes the same way, then rolls back: its answer is the plan, with
     every error instead of a refusal. `check_scope` is given the sub-districts each row touches
     (before and after) and refuses those the importing person may not change."""
-    sheet_plan, sheet = read_plan(content, filename, settings=settings, today=today)
+    sheet_plan, sheet = already_read or read_plan(content, filename, settings=settings, today=today)
     existing, held = _load(session, list(sheet_plan))
     plan = Plan()
     for code, planned in sheet_plan.items():
@@ -128,7 +129,6 @@ def import_ledger(
     if dry_run:
         session.rollback()
         return _result(sheet, plan, expired, dry_run=True)
-    session.commit()
     return _result(sheet, plan, expired)
 
 

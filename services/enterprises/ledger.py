@@ -85,7 +85,12 @@ COLUMNS: list[Column] = [
     Column("sub_district", "所属街道", text),
     Column("size", "企业规模", _coded(catalogue.SIZE_LABELS), _label(catalogue.SIZE_LABELS)),
     Column("landed_on", "落地日期", date_value, date_cell),
-    Column("source_channel", "来源渠道", text),
+    Column(
+        "source_channel",
+        "来源渠道",
+        _coded(catalogue.SOURCE_CHANNEL_LABELS),
+        _label(catalogue.SOURCE_CHANNEL_LABELS),
+    ),
     Column(
         "designation_type",
         "认定类型",

@@ -14,6 +14,7 @@ from services.common.envelope import utcnow
 from services.common.history import history_table
 from services.common.i18n import code_of
 from services.common.idempotency import idempotency_table
+from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.enterprises.catalogue import (
@@ -21,6 +22,7 @@ from services.enterprises.catalogue import (
     INDUSTRY_SECTIONS,
     LEVEL_LABELS,
     SIZE_LABELS,
+    SOURCE_CHANNEL_LABELS,
 )
 
 registry = service_registry()
@@ -72,19 +74,33 @@ class EnterpriseBase(EnterprisesModel):
     )
     landed_on: date | None = Field(default=None, description="When it landed in the district")
     source_channel: str | None = Field(
-        default=None, max_length=100, description="How it came (招商引资, 本地培育…)"
+        default=None,
+        max_length=100,
+        description="How it came: investment_promotion 招商引资, local_cultivation 本地培育, "
+        "graduate_startup 大学生创业, returnee_startup 返乡创业, other 其他 (the code or the "
+        "Chinese label)",
     )
 
 
 class _EnterpriseInput(CleanText):
     """Validation shared by create and update (the table class itself does not validate)."""
 
-    @field_validator(
-        "industry_chain", "sub_district", "source_channel", mode="before", check_fields=False
-    )
+    @field_validator("industry_chain", "sub_district", mode="before", check_fields=False)
     @classmethod
     def _strip(cls, value: object) -> object:
         return _blank_to_none(value)
+
+    @field_validator("source_channel", mode="before", check_fields=False)
+    @classmethod
+    def _channel(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None:
+            return None
+        code = code_of(str(value).strip(), SOURCE_CHANNEL_LABELS)
+        if code not in SOURCE_CHANNEL_LABELS:
+            options = ", ".join(f"{c} ({label})" for c, label in SOURCE_CHANNEL_LABELS.items())
+            raise ValueError(f"unknown source channel {value!r}; use one of {options}")
+        return code
 
     @field_validator("name", mode="before", check_fields=False)
     @classmethod
@@ -294,6 +310,7 @@ class EnterprisePublic(EnterpriseBase):
     updated_at: datetime
     industry_section_label: str | None = None
     size_label: str | None = None
+    source_channel_label: str | None = None
     designations: list[DesignationPublic] = Field(default_factory=list)
 
     @field_validator("created_at", "updated_at", mode="before")
@@ -308,6 +325,7 @@ class EnterprisePublic(EnterpriseBase):
                 **row.model_dump(),
                 "industry_section_label": INDUSTRY_SECTIONS.get(row.industry_section or ""),
                 "size_label": SIZE_LABELS.get(row.size or ""),
+                "source_channel_label": SOURCE_CHANNEL_LABELS.get(row.source_channel or ""),
                 "designations": designations,
             }
         )
@@ -362,3 +380,4 @@ class ImportResult(SQLModel):
 outbox = outbox_table(metadata)
 history = history_table(metadata)
 idempotency = idempotency_table(metadata)
+import_job = job_table(metadata)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy.orm import Session
 
+from services.common import jobs
 from services.common.auth import EnterpriseWriter, Reader
 from services.common.days import Day
 from services.common.errors import Invalid, request_language
 from services.common.i18n import localise
+from services.common.jobs import JOB_DESCRIPTION, ImportJob
 from services.common.paging import Page, Paging
-from services.common.runtime import RuntimeDep, SessionDep, TodayDep, require_if_match, set_etag
+from services.common.runtime import SessionDep, TodayDep, require_if_match, set_etag
 from services.common.spreadsheet import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
@@ -19,15 +24,16 @@ from services.common.spreadsheet import (
     write_csv,
     write_xlsx,
 )
+from services.common.unit_of_work import WriteDep
 from services.enterprises import catalogue, designations, ledger, service
 from services.enterprises.deps import (
     EnterpriseDep,
     FiltersDep,
     SettingsDep,
     WritableEnterprise,
-    committed,
 )
 from services.enterprises.importer import import_ledger
+from services.enterprises.ledger import read_plan
 from services.enterprises.models import (
     DesignationCreate,
     DesignationPublic,
@@ -59,18 +65,17 @@ def one(session: SessionDep, enterprise: Enterprise, response: Response) -> Ente
 def create_enterprise(
     principal: EnterpriseWriter,
     body: EnterpriseCreate,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     settings: SettingsDep,
     today: TodayDep,
     response: Response,
 ) -> EnterprisePublic:
     """Register an enterprise; an invalid USCC is a 422 naming the rule, a known one a 409."""
     principal.check_scope(body.sub_district)
-    enterprise = service.create(
-        session, data=body, actor=principal.subject, settings=settings, today=today
-    )
-    committed(runtime)
+    with write.unit() as session:
+        enterprise = service.create(
+            session, data=body, actor=principal.subject, settings=settings, today=today
+        )
     response.headers["Location"] = f"/api/v1/enterprises/{enterprise.id}"
     return one(session, enterprise, response)
 
@@ -114,13 +119,23 @@ def export_enterprises(
     )
 
 
-@router.post("/enterprises/import", response_model=ImportResult)
+@router.post(
+    "/enterprises/import",
+    response_model=ImportResult,
+    responses={
+        202: {
+            "description": "A file of more rows than `PLANTRACK_IMPORT_JOB_MIN_ROWS` (2,000) "
+            "runs on as a job: `Location: /api/v1/jobs/{id}`; the job's `result` is this "
+            "answer's body.",
+            "model": ImportJob,
+        }
+    },
+)
 def import_enterprises(
     request: Request,
     principal: EnterpriseWriter,
     file: UploadFile,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     settings: SettingsDep,
     today: TodayDep,
     dry_run: Annotated[bool, Query(description="Answer the plan; write nothing")] = False,
@@ -133,19 +148,41 @@ def import_enterprises(
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    result = import_ledger(
-        session,
-        content=content,
-        filename=file.filename or "",
-        actor=principal.subject,
-        settings=settings,
-        today=today,
-        dry_run=dry_run,
-        check_scope=principal.check_scope,
-    )
-    if not dry_run:
-        committed(runtime)
-    return localise(result.model_dump(), request_language(request))
+    filename = file.filename or ""
+    already_read = read_plan(content, filename, settings=settings, today=today)  # the safe read
+    language = request_language(request)
+
+    def run(progress: Callable[[int], None], session: Session) -> tuple[int, dict[str, Any]]:
+        # A dry run rolls its plan back inside the importer, so the unit commits nothing.
+        result = import_ledger(
+            session,
+            content=content,
+            filename=filename,
+            actor=principal.subject,
+            settings=settings,
+            today=today,
+            dry_run=dry_run,
+            check_scope=principal.check_scope,
+            already_read=already_read,
+        )
+        return 200, jsonable_encoder(localise(result.model_dump(), language))
+
+    rows = len(already_read[1].rows)
+    if rows > request.app.state.settings.import_job_min_rows:
+        return jobs.start_job(request, principal.subject, "enterprises.import", rows, run)
+    with write.unit() as session:
+        return run(lambda _: None, session)[1]
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=ImportJob,
+    summary="An import job: its progress, then the import's answer",
+    description=JOB_DESCRIPTION,
+    responses={404: {"description": "No such job, or another caller's"}},
+)
+def read_job(request: Request, principal: EnterpriseWriter, job_id: str) -> Any:
+    return request.app.state.jobs.read(job_id, subject=principal.subject)
 
 
 @router.get("/enterprises/catalogue")
@@ -193,9 +230,7 @@ def update_enterprise(
     principal: EnterpriseWriter,
     enterprise: WritableEnterprise,
     body: EnterpriseUpdate,
-    request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     settings: SettingsDep,
     today: TodayDep,
     response: Response,
@@ -203,17 +238,16 @@ def update_enterprise(
     """Partial update; `If-Match` must carry the ETag read (428 without, 412 if stale)."""
     if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
         principal.check_scope(body.sub_district)
-    require_if_match(request, enterprise.version)
-    enterprise = service.update(
-        session,
-        enterprise=enterprise,
-        expected_version=enterprise.version,
-        data=body,
-        actor=principal.subject,
-        settings=settings,
-        today=today,
-    )
-    committed(runtime)
+    with write.unit(if_match=enterprise.version) as session:
+        enterprise = service.update(
+            session,
+            enterprise=enterprise,
+            expected_version=enterprise.version,
+            data=body,
+            actor=principal.subject,
+            settings=settings,
+            today=today,
+        )
     return one(session, enterprise, response)
 
 
@@ -243,8 +277,7 @@ def grant_designation(
     principal: EnterpriseWriter,
     enterprise: WritableEnterprise,
     body: DesignationCreate,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     settings: SettingsDep,
     today: TodayDep,
     response: Response,
@@ -254,16 +287,16 @@ def grant_designation(
     A second designation of the same type overlapping one the enterprise holds is a 409
     unless it renews that one.
     """
-    d = designations.grant(
-        session,
-        enterprise_id=enterprise.id,
-        data=body,
-        actor=principal.subject,
-        settings=settings,
-        today=today,
-    )
-    committed(runtime)
-    set_etag(response, d.version)
+    with write.unit() as session:
+        d = designations.grant(
+            session,
+            enterprise_id=enterprise.id,
+            data=body,
+            actor=principal.subject,
+            settings=settings,
+            today=today,
+        )
+    write.etag(d.version)
     response.headers["Location"] = f"/api/v1/enterprises/{enterprise.id}/designations/{d.id}"
     return designations.view(session, d)
 
@@ -291,24 +324,23 @@ def renew_designation(
     enterprise: WritableEnterprise,
     designation_id: int,
     body: DesignationRenew,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     settings: SettingsDep,
     today: TodayDep,
     response: Response,
 ) -> DesignationPublic:
     """A new designation continuing this one (DesignationRenewed); the old keeps its dates."""
-    d = designations.renew(
-        session,
-        enterprise_id=enterprise.id,
-        designation_id=designation_id,
-        data=body,
-        actor=principal.subject,
-        settings=settings,
-        today=today,
-    )
-    committed(runtime)
-    set_etag(response, d.version)
+    with write.unit() as session:
+        d = designations.renew(
+            session,
+            enterprise_id=enterprise.id,
+            designation_id=designation_id,
+            data=body,
+            actor=principal.subject,
+            settings=settings,
+            today=today,
+        )
+    write.etag(d.version)
     response.headers["Location"] = f"/api/v1/enterprises/{enterprise.id}/designations/{d.id}"
     return designations.view(session, d)
 
@@ -323,30 +355,28 @@ def revoke_designation(
     designation_id: int,
     body: DesignationRevoke,
     request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     today: TodayDep,
-    response: Response,
 ) -> DesignationPublic:
     """Revoke from `on` (default today); an `If-Match` header, when sent, must be current."""
-    expected = None
-    if request.headers.get("if-match"):
-        current = designations.get_designation(
-            session, enterprise_id=enterprise.id, designation_id=designation_id
+    with write.unit() as session:
+        expected = None
+        if request.headers.get("if-match"):
+            current = designations.get_designation(
+                session, enterprise_id=enterprise.id, designation_id=designation_id
+            )
+            require_if_match(request, current.version)
+            expected = current.version
+        d = designations.revoke(
+            session,
+            enterprise_id=enterprise.id,
+            designation_id=designation_id,
+            data=body,
+            expected_version=expected,
+            actor=principal.subject,
+            today=today,
         )
-        require_if_match(request, current.version)
-        expected = current.version
-    d = designations.revoke(
-        session,
-        enterprise_id=enterprise.id,
-        designation_id=designation_id,
-        data=body,
-        expected_version=expected,
-        actor=principal.subject,
-        today=today,
-    )
-    committed(runtime)
-    set_etag(response, d.version)
+    write.etag(d.version)
     return designations.view(session, d)
 
 

@@ -126,7 +126,6 @@ def create(
         outbox,
         enterprise_event(EnterpriseRegistered, enterprise, enterprise.landed_on or today),
     )
-    session.commit()
     return enterprise
 
 
@@ -174,7 +173,6 @@ def update(
         session, "enterprise", enterprise.id, enterprise.version, actor, "update", changes
     )
     record(session, outbox, enterprise_event(EnterpriseUpdated, enterprise, today))
-    session.commit()
     return enterprise
 
 

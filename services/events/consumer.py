@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from services.common import nats as natsutil
 from services.common.contracts.events import (
     ProjectStageAnnounced,
     ProjectStageChanged,
     TargetProgressChanged,
     TargetReported,
 )
+from services.common.contracts.metrics import TARGET_PROGRESS, TARGET_VALUE
 from services.common.envelope import Event, Received
 from services.common.inbox import Consumer
-from services.common.metrics import TARGET_PROGRESS, TARGET_VALUE
 from services.common.settings import Settings
 from services.events.models import inbox
 from services.events.rollup import Facts, apply_events
@@ -38,6 +38,8 @@ log = logging.getLogger("plantrack.events.live")
 
 NOTIFIED_FIELDS = ("current_value", "progress", "status", "forecast", "forecast_reserve")
 """A target is announced when one of these changes (expected_now moves every day)."""
+ROLLUP_CONSUMER = "events-rollup"
+"""The durable pull consumer of the domain stream that the events service's replicas share."""
 PUBLISH_TIMEOUT = 5.0
 BUSY_RATIO = 9.0
 """The tracker rests this many times as long as its last recomputation took."""
@@ -344,7 +346,7 @@ def rollup_consumer(
     targets: list[Target],
     tracker: ProgressTracker,
     notifier: LiveNotifier,
-    name: str = natsutil.ROLLUP_CONSUMER,
+    name: str = ROLLUP_CONSUMER,
 ) -> Consumer:
     """The durable pull consumer of the domain stream; replicas share it as competing consumers."""
     return Consumer(
@@ -354,11 +356,23 @@ def rollup_consumer(
         inbox=inbox,
         apply=apply,
         stream=settings.stream,
-        config=natsutil.rollup_consumer_config(settings, name),
+        config=rollup_consumer_config(settings, name),
         batch=settings.consumer_batch,
         name=name,
         after_commit=announcer(targets, tracker, notifier),
         # PostgreSQL applies two batches at once (each waits on the server's commit); SQLite
         # has one writer, so a second transaction would only queue for its lock.
         in_flight=2 if engine.dialect.name == "postgresql" else 1,
+    )
+
+
+def rollup_consumer_config(settings: Settings, name: str = ROLLUP_CONSUMER) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=name,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.consumer_ack_wait_seconds,
+        max_ack_pending=20_000,
+        max_deliver=-1,
+        filter_subject=f"{settings.domain_subjects}.>",
     )

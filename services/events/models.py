@@ -238,7 +238,11 @@ class TargetBase(SQLModel):
     baseline_value: Number | None = None
     window_start: date
     deadline: date
-    measure: Literal["stock", "new", "sum", "annual", "reported"]
+    measure: Literal["stock", "new", "sum", "annual", "reported", "share", "milestone"] = Field(
+        description="stock / new / sum / annual: counted; reported: a statistic; share: a "
+        "coverage the plan sets at 100 % (全覆盖, 全部, 清零); milestone: a one-off commitment, "
+        "done (1) or not (0), reported with its evidence"
+    )
     source: Literal["projects", "enterprises", "reported"]
     direction: Literal["at_least", "at_most"] = "at_least"
     report_mode: Literal["level", "period_sum", "cumulative"] | None = Field(
@@ -317,6 +321,9 @@ class TargetPublic(TargetBase):
     )
     sdg_category_label: str | None = Field(default=None, description="The category in Chinese")
     counted: int = Field(description="How many projects, enterprises or reports make it up")
+    evidence: str | None = Field(
+        default=None, description="A milestone reported done: the evidence given with it"
+    )
     after_plan: AfterPlan | None = Field(
         default=None,
         description="After the deadline: what the same rule counted from the day after it to "

@@ -382,17 +382,32 @@ def reported_on(
 
 def _method_applies(target: Target) -> bool:
     """The published method judges levels: reported levels, and stocks (shown beside pace)."""
+    if target.measure == "milestone":
+        return False
     return target.measure == "stock" or target.report_mode == "level"
 
 
 def assess_reported(target: Target, as_of: date, readings: list[Reading]) -> dict[str, Any]:
+    """A reported target on `as_of` (see _assess_reported); a milestone with its evidence."""
+    view = _assess_reported(target, as_of, readings)
+    if target.measure == "milestone":
+        _, used = reported_on(target, readings, min(as_of, target.deadline))
+        last = reports.latest(used)
+        view["evidence"] = None if last is None or last.value < 1 else last.note
+    return view
+
+
+def _assess_reported(target: Target, as_of: date, readings: list[Reading]) -> dict[str, Any]:
     """A reported target on `as_of` by its report_mode: a level is judged by the published
     method, a period sum or running total against the linear pace; after the deadline the
     value for the window and a final status."""
     on = min(as_of, target.deadline)
     current, used = reported_on(target, readings, on)
-    level = target.report_mode == "level"
+    level = target.report_mode == "level" and target.measure != "milestone"
     sdg = reported_ratio(target, used) if level else None
+    if target.measure == "milestone" and not closed(target, as_of):
+        status = "no_data" if current is None else "achieved" if current >= 1 else "at_risk"
+        return _view(target, as_of, current, None, Forecast(None), status, None, len(used), None)
     if closed(target, as_of):
         since = target.deadline + timedelta(days=1)
         later = [r for r in readings if r.period_start >= since]

@@ -32,6 +32,7 @@ class Reading:
     value: float
     period_start: date
     period_end: date
+    note: str | None = None
 
 
 def period_bounds(period: str) -> tuple[date, date]:
@@ -60,6 +61,7 @@ def report(
             "take reports",
             loc=["id"],
         )
+    check_value(target, body.value, body.note)
     start, end = period_bounds(body.period)
     if start.year < EARLIEST_YEAR:
         raise Invalid(f"the period {body.period} is before {EARLIEST_YEAR}", loc=["period"])
@@ -85,8 +87,22 @@ def report(
     session.flush()
     record(session, outbox, target_reported(row, event_id=event_id))
     tick(session.connection())
-    session.commit()
     return row
+
+
+def check_value(target: Target, value: float, note: str | None) -> None:
+    """A coverage is a percentage; a milestone is done (1, with its evidence) or not (0)."""
+    if target.measure == "share" and not 0 <= value <= 100:
+        raise Invalid(f"a coverage is a percentage from 0 to 100, not {value}", loc=["value"])
+    if target.measure == "milestone":
+        if value not in (0, 1):
+            raise Invalid(f"a milestone is 1 (done) or 0 (not yet), not {value}", loc=["value"])
+        if value == 1 and not (note and note.strip()):
+            raise Invalid(
+                "a milestone reported done needs its evidence in note (the document, "
+                "acceptance or decision that shows it)",
+                loc=["note"],
+            )
 
 
 def history(
@@ -115,12 +131,12 @@ def readings(conn: Connection, target_ids: Iterable[str]) -> dict[str, list[Read
         return out
     r = REPORTS.c
     stmt = (
-        select(r.target_id, r.id, r.value, r.period_start, r.period_end)
+        select(r.target_id, r.id, r.value, r.period_start, r.period_end, r.note)
         .where(r.target_id.in_(ids))
         .order_by(r.id)
     )
-    for tid, rid, value, start, end in conn.execute(stmt):
-        out[tid].append(Reading(rid, float(value), start, end))
+    for tid, rid, value, start, end, note in conn.execute(stmt):
+        out[tid].append(Reading(rid, float(value), start, end, note))
     return out
 
 

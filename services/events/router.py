@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from services.common.auth import Admin, Reader, TargetReporter
 from services.common.days import Day
 from services.common.paging import MAX_LIMIT
-from services.common.runtime import RuntimeDep, SessionDep
+from services.common.runtime import RuntimeDep
+from services.common.unit_of_work import WriteDep
 from services.events import progress, replay, reports
 from services.events.consumer import ProgressTracker
 from services.events.models import (
@@ -179,15 +180,14 @@ async def read_target(
 def create_report(
     request: Request,
     principal: TargetReporter,
-    runtime: RuntimeDep,
-    session: SessionDep,
+    write: WriteDep,
     target: TargetDep,
     body: ReportCreate,
 ) -> Any:
-    row = reports.report(
-        session, target=target, body=body, principal=principal, today=today(request)
-    )
-    runtime.wake_relay()
+    with write.unit() as session:
+        row = reports.report(
+            session, target=target, body=body, principal=principal, today=today(request)
+        )
     tracker: ProgressTracker | None = getattr(request.app.state, "tracker", None)
     if tracker is not None:
         tracker.touch([target.id])

@@ -15,7 +15,9 @@ from services.common.errors import NotFound
 
 DEFAULT_PATH = Path(__file__).with_name("targets.yaml")
 
-Measure = Literal["stock", "new", "sum", "annual", "reported"]
+Measure = Literal["stock", "new", "sum", "annual", "reported", "share", "milestone"]
+REPORTED_MEASURES = ("reported", "share", "milestone")
+"""Measures a department reports: a statistic, a coverage (100 %) or a one-off milestone."""
 Source = Literal["projects", "enterprises", "reported"]
 Level = Literal["national", "provincial", "municipal", "district"]
 Stage = Literal["starting", "building", "built"]
@@ -114,8 +116,14 @@ class Target(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         reported = self.source == "reported"
-        if reported != (self.measure == "reported"):
-            raise ValueError("measure 'reported' goes with source 'reported', and only with it")
+        if reported != (self.measure in REPORTED_MEASURES):
+            raise ValueError(
+                "measures reported, share and milestone go with source 'reported', and only it"
+            )
+        if self.measure == "share" and (self.unit != "%" or self.target_value != 100):
+            raise ValueError("a share target is a coverage: 100 %")
+        if self.measure == "milestone" and (self.target_value != 1 or self.report_mode != "level"):
+            raise ValueError("a milestone is done (1) or not (0), read as a level")
         if reported != (self.selector is None):
             raise ValueError("a reported target has selector null; a counted one needs a selector")
         if reported != (self.report_mode is not None):

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
+from services.common.i18n import Text, join, plain
 from services.common.outbox import record
 from services.projects import events
 from services.projects.catalogue import MILESTONE_KIND_LABELS
@@ -23,17 +24,17 @@ BLOCKER = Blocker.__table__
 INVESTMENT = InvestmentReport.__table__
 
 
-def _invalid(problems: list[tuple[str, str]]) -> None:
+def _invalid(problems: list[tuple[str, str | Text]]) -> None:
     if problems:
         raise Invalid(
-            "; ".join(f"{f}: {m}" for f, m in problems),
+            join([plain(f"{f}: ") + m for f, m in problems]),
             errors=[{"loc": [f], "msg": m} for f, m in problems],
         )
 
 
 def _not_future(values: dict[str, Any], fields: tuple[str, ...], today: date) -> list:
     return [
-        (f, f"{values[f]} is in the future (today is {today})")
+        (f, MESSAGES("future", value=values[f], today=today))
         for f in fields
         if values.get(f) and values[f] > today
     ]
@@ -116,7 +117,7 @@ def update_milestone(
 ) -> Milestone:
     """Change a milestone at `expected_version` (412 if stale); emits MilestoneUpdated."""
     if "title" in changes and changes["title"] is None:
-        _invalid([("title", "may not be null")])
+        _invalid([("title", MESSAGES("not_null"))])
     if "kind" in changes and changes["kind"] is None:
         changes["kind"] = "other"
     _invalid(_not_future(changes, ("done_on",), today))
@@ -240,7 +241,7 @@ def report_investment(
     A correction is recorded in history as `correct`, with the amount before and after.
     """
     if month > today.isoformat()[:7]:
-        _invalid([("month", f"{month} has not begun yet (today is {today})")])
+        _invalid([("month", MESSAGES("month.future", month=month, today=today))])
     # Lock the project row so concurrent reports add up instead of racing on the total.
     session.execute(select(PROJECT.c.id).where(PROJECT.c.id == project.id).with_for_update())
     report_id, version, changes, corrected = _save_month(
@@ -301,14 +302,14 @@ def get_blocker(session: Session, project_id: int, blocker_id: int) -> Blocker:
     return b
 
 
-def _blocker_problems(values: dict[str, Any], today: date) -> list[tuple[str, str]]:
+def _blocker_problems(values: dict[str, Any], today: date) -> list[tuple[str, Text]]:
     problems = _not_future(values, ("raised_on", "resolved_on"), today)
     raised = values.get("raised_on")
     for f in ("due_on", "resolved_on"):
         if raised and values.get(f) and values[f] < raised:
-            problems.append((f, f"{values[f]} is before the day it was raised ({raised})"))
+            problems.append((f, MESSAGES("blocker.before_raised", value=values[f], raised=raised)))
     if values.get("resolution") and not values.get("resolved_on"):
-        problems.append(("resolved_on", "a resolution needs the date it was resolved"))
+        problems.append(("resolved_on", MESSAGES("blocker.resolution_date")))
     return problems
 
 
@@ -353,7 +354,7 @@ def update_blocker(
     """Change or resolve a blocker at `expected_version`; emits BlockerUpdated/BlockerResolved."""
     for f in ("description", "kind"):
         if f in changes and changes[f] is None:
-            _invalid([(f, "may not be null")])
+            _invalid([(f, MESSAGES("not_null"))])
     before = blocker.model_dump()
     _invalid(_blocker_problems({**before, **changes}, today))
     delta = diff({k: before[k] for k in changes}, changes)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.common.auth import ProjectWriter, Reader
 from services.common.paging import Page, Paging
-from services.common.runtime import RuntimeDep, SessionDep, require_if_match, set_etag
+from services.common.runtime import SessionDep
+from services.common.unit_of_work import WriteDep
 from services.projects import execution
+from services.projects.deps import ProjectDep, RowId, Today, WritableProject, clean_text
 from services.projects.models import (
     Blocker,
     BlockerCreate,
@@ -22,14 +24,6 @@ from services.projects.models import (
     MilestoneCreate,
     MilestonePublic,
     MilestoneUpdate,
-)
-from services.projects.router import (
-    ProjectDep,
-    RowId,
-    Today,
-    WritableProject,
-    clean_text,
-    commit,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["progress"])
@@ -64,18 +58,16 @@ def list_milestones(project: ProjectDep, session: SessionDep, today: Today) -> A
 def add_milestone(
     body: MilestoneCreate,
     project: WritableProject,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
-    m = execution.add_milestone(
-        session, project=project, data=body.model_dump(), actor=principal.subject, today=today
-    )
-    out = execution.milestone_public(m, today)
-    commit(session, runtime)
-    set_etag(response, m.version)
+    with write.unit() as session:
+        m = execution.add_milestone(
+            session, project=project, data=body.model_dump(), actor=principal.subject, today=today
+        )
+        out = execution.milestone_public(m, today)
+    write.etag(m.version)
     return out
 
 
@@ -85,28 +77,24 @@ def add_milestone(
     summary="Change a milestone (e.g. mark it done); If-Match required",
 )
 def update_milestone(
-    request: Request,
     body: MilestoneUpdate,
     project: WritableProject,
     milestone: MilestoneDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
-    require_if_match(request, milestone.version)
-    execution.update_milestone(
-        session,
-        milestone=milestone,
-        changes=body.model_dump(exclude_unset=True),
-        expected_version=milestone.version,
-        actor=principal.subject,
-        today=today,
-    )
-    out = execution.milestone_public(milestone, today)
-    commit(session, runtime)
-    set_etag(response, milestone.version)
+    with write.unit(if_match=milestone.version) as session:
+        execution.update_milestone(
+            session,
+            milestone=milestone,
+            changes=body.model_dump(exclude_unset=True),
+            expected_version=milestone.version,
+            actor=principal.subject,
+            today=today,
+        )
+        out = execution.milestone_public(milestone, today)
+    write.etag(milestone.version)
     return out
 
 
@@ -133,24 +121,22 @@ def report_investment(
     request: Request,
     body: InvestmentCreate,
     project: WritableProject,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
-    out = execution.report_investment(
-        session,
-        project=project,
-        month=body.month,
-        amount_wan=body.amount_wan,
-        actor=principal.subject,
-        today=today,
-        if_match=execution.if_match_versions(request.headers.get("if-match")),
-        correction=body.correction,
-    )
-    commit(session, runtime)
-    set_etag(response, out["version"])
+    with write.unit() as session:
+        out = execution.report_investment(
+            session,
+            project=project,
+            month=body.month,
+            amount_wan=body.amount_wan,
+            actor=principal.subject,
+            today=today,
+            if_match=execution.if_match_versions(request.headers.get("if-match")),
+            correction=body.correction,
+        )
+    write.etag(out["version"])
     return out
 
 
@@ -182,18 +168,16 @@ def project_blockers(
 def raise_blocker(
     body: BlockerCreate,
     project: WritableProject,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
-    b = execution.raise_blocker(
-        session, project=project, data=body.model_dump(), actor=principal.subject, today=today
-    )
-    out = execution.blocker_public(b, today, project.name)
-    commit(session, runtime)
-    set_etag(response, b.version)
+    with write.unit() as session:
+        b = execution.raise_blocker(
+            session, project=project, data=body.model_dump(), actor=principal.subject, today=today
+        )
+        out = execution.blocker_public(b, today, project.name)
+    write.etag(b.version)
     return out
 
 
@@ -203,28 +187,24 @@ def raise_blocker(
     summary="Change or resolve (resolved_on + resolution) a blocker; If-Match required",
 )
 def update_blocker(
-    request: Request,
     body: BlockerUpdate,
     project: WritableProject,
     blocker: BlockerDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
-    response: Response,
 ) -> Any:
-    require_if_match(request, blocker.version)
-    execution.update_blocker(
-        session,
-        blocker=blocker,
-        changes=body.model_dump(exclude_unset=True),
-        expected_version=blocker.version,
-        actor=principal.subject,
-        today=today,
-    )
-    out = execution.blocker_public(blocker, today, project.name)
-    commit(session, runtime)
-    set_etag(response, blocker.version)
+    with write.unit(if_match=blocker.version) as session:
+        execution.update_blocker(
+            session,
+            blocker=blocker,
+            changes=body.model_dump(exclude_unset=True),
+            expected_version=blocker.version,
+            actor=principal.subject,
+            today=today,
+        )
+        out = execution.blocker_public(blocker, today, project.name)
+    write.etag(blocker.version)
     return out
 
 

@@ -158,11 +158,24 @@ def _optional(name: str, tables: dict[str, Any], columns: list[Any]) -> Sheet | 
 # ---- planning ------------------------------------------------------------------------------
 
 
+Workbook = tuple[Sheet, Sheet | None, Sheet | None]
+
+
+def workbook_rows(workbook: Workbook) -> int:
+    """The rows of a workbook read: the ledger's and its milestones' and blockers'."""
+    return sum(len(sheet.rows) for sheet in workbook if sheet is not None)
+
+
 def plan_import(
-    session: Session, content: bytes, filename: str, *, today: date
+    session: Session,
+    content: bytes,
+    filename: str,
+    *,
+    today: date,
+    workbook: Workbook | None = None,
 ) -> tuple[Plan, Sheet, Sheet | None, Sheet | None]:
     """Every row checked against the file and the ledger; nothing written yet."""
-    sheet, milestones, blockers = read_workbook(content, filename)
+    sheet, milestones, blockers = workbook or read_workbook(content, filename)
     plan = Plan(skipped=list(sheet.skipped))
     for extra in (milestones, blockers):
         if extra is not None:
@@ -413,13 +426,16 @@ def apply(
     actor: str,
     today: date,
     dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write the plan in the caller's transaction; refusals of the stage machine become errors.
 
     A dry run does not insert the new projects (they were fully checked already) but does make
     every update and transition, which the caller then rolls back."""
     if plan.created and not plan.errors and not dry_run:
-        plan.ids = import_rows(session, [rows for _, rows in plan.created], actor=actor)
+        plan.ids = import_rows(
+            session, [rows for _, rows in plan.created], actor=actor, progress=progress
+        )
     for u in plan.updates:
         project = session.get(Project, u.project_id)
         assert project is not None
@@ -600,6 +616,8 @@ def import_ledger(
     today: date,
     dry_run: bool = False,
     check_scope: Callable[..., None] = lambda *_: None,
+    workbook: Workbook | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Plan and apply an import in the session's transaction; the answer says what it did.
 
@@ -607,10 +625,22 @@ def import_ledger(
     unless it is a dry run, whose answer lists them. `check_scope` is given every sub-district
     the import would change records of, and refuses those the importing person may not change.
     """
-    plan, sheet, milestones, blockers = plan_import(session, content, filename, today=today)
+    plan, sheet, milestones, blockers = plan_import(
+        session, content, filename, today=today, workbook=workbook
+    )
     check_scope(*touched_sub_districts(session, plan, milestones, blockers))
     if not plan.errors or dry_run:
-        apply(session, plan, sheet, milestones, blockers, actor=actor, today=today, dry_run=dry_run)
+        apply(
+            session,
+            plan,
+            sheet,
+            milestones,
+            blockers,
+            actor=actor,
+            today=today,
+            dry_run=dry_run,
+            progress=progress,
+        )
     else:
         for extra in (milestones, blockers):
             if extra is not None:

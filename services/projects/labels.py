@@ -139,6 +139,19 @@ MESSAGES = catalogue(
             "the project code {code} is already registered to project {id}",
         ),
         "not_found": ("没有编号为 {id} 的项目", "there is no project {id}"),
+        "month.future": (
+            "{month} 尚未开始（今天是 {today}）",
+            "{month} has not begun yet (today is {today})",
+        ),
+        "blocker.before_raised": (
+            "{value} 早于提出日期（{raised}）",
+            "{value} is before the day it was raised ({raised})",
+        ),
+        "not_null": ("不能为空", "may not be null"),
+        "blocker.resolution_date": (
+            "填写解决情况时需要填写办结日期",
+            "a resolution needs the date it was resolved",
+        ),
         # investment
         "investment.reported": (
             "{month} 的完成投资已填报（{amount} 万元，第 {version} 版）。如要更正，请带上"

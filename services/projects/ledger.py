@@ -10,7 +10,7 @@ a clerk reads only: cumulative investment and its share, the next milestone, ope
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -304,8 +304,10 @@ def import_rows(
     rows: list[tuple[dict[str, Any], list[tuple[str, date]]]],
     *,
     actor: str,
+    progress: Callable[[int], None] | None = None,
 ) -> list[int]:
     """Insert checked rows in bulk (projects, stages, history, events); returns the new ids.
+    `progress` is told the rows inserted so far, after each chunk.
 
     A few thousand rows at a time, all in the caller's one transaction: the rows, events and
     statement parameters of a 50,000-row file built at once would cost the service ~600 MB.
@@ -313,6 +315,8 @@ def import_rows(
     ids: list[int] = []
     for start in range(0, len(rows), IMPORT_CHUNK):
         ids += _import_chunk(session, rows[start : start + IMPORT_CHUNK], actor=actor)
+        if progress is not None:
+            progress(len(ids))
     return ids
 
 

@@ -16,6 +16,7 @@ from services.common.db import service_registry
 from services.common.history import history_table
 from services.common.i18n import code_of
 from services.common.idempotency import idempotency_table
+from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.projects.catalogue import (
@@ -483,3 +484,4 @@ class Pipeline(SQLModel):
 outbox = outbox_table(metadata)
 history = history_table(metadata)
 idempotency = idempotency_table(metadata)
+import_job = job_table(metadata)

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from anyio import from_thread
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import false
 from sqlmodel import Session
 
+from services.common import jobs
 from services.common.auth import ProjectWriter, Reader
 from services.common.contracts.stages import STAGE_LABELS, STAGES
 from services.common.errors import Invalid, NotFound, request_language
 from services.common.i18n import Text, code_of, localise
+from services.common.jobs import JOB_DESCRIPTION, ImportJob
 from services.common.paging import Page, Paging
 from services.common.runtime import (
-    Runtime,
-    RuntimeDep,
     SessionDep,
-    TodayDep,
     require_if_match,
     set_etag,
 )
@@ -30,8 +30,10 @@ from services.common.spreadsheet import (
     XLSX_MEDIA_TYPE,
     content_disposition,
 )
+from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
 from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
+from services.projects.deps import ProjectDep, Today, WritableProject, clean_text
 from services.projects.execution import (
     investment_summary,
     list_blockers,
@@ -56,44 +58,6 @@ PUBLIC_FIELDS = tuple(ProjectPublic.model_fields)
 JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 router = APIRouter(prefix="/api/v1", tags=["projects"])
-MAX_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="The row's id")]
-
-
-def clean_text(value: str | None, name: str) -> str | None:
-    """A free-text query value, refused (422) when it holds a NUL, which no database stores."""
-    if value is not None and "\x00" in value:
-        raise Invalid(f"{name} contains a NUL character", loc=["query", name])
-    return value
-
-
-Today = TodayDep
-
-
-def load_project(project_id: RowId, session: SessionDep, _: Reader) -> Project:
-    """The project named in the path (404 otherwise), for any reader."""
-    return service.get(session, project_id)
-
-
-ProjectDep = Annotated[Project, Depends(load_project)]
-
-
-def writable_project(principal: ProjectWriter, project: ProjectDep) -> Project:
-    """The project of the path, for a writer whose sub-district scope holds it (403 otherwise)."""
-    principal.check_scope(project.sub_district)
-    return project
-
-
-WritableProject = Annotated[Project, Depends(writable_project)]
-
-
-def commit(session: Session, runtime: Runtime) -> None:
-    """Commit the change and its outbox events, then nudge the relay to publish them now."""
-    session.commit()
-    try:
-        from_thread.run_sync(runtime.wake_relay)
-    except RuntimeError:  # not inside a worker thread (called from the event loop)
-        runtime.wake_relay()
 
 
 def public(session: Session, project: Project, response: Response | None = None) -> dict:
@@ -189,16 +153,17 @@ FiltersDep = Annotated[Filters, Depends(list_filters)]
 @router.post("/projects", status_code=201, response_model=ProjectPublic, summary="Register")
 def create_project(
     body: ProjectCreate,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
     principal.check_scope(body.sub_district)
-    project = service.create(session, data=body.model_dump(), actor=principal.subject, today=today)
-    out = public(session, project, response)
-    commit(session, runtime)
+    with write.unit() as session:
+        project = service.create(
+            session, data=body.model_dump(), actor=principal.subject, today=today
+        )
+        out = public(session, project, response)
     response.headers["Location"] = f"/api/v1/projects/{project.id}"
     return out
 
@@ -294,13 +259,20 @@ def project_vocabulary(_: Reader, today: Today) -> Any:
     "The workbook's 里程碑 and 难点堵点 sheets are imported the same way. The answer counts "
     "`created`, `updated` and `unchanged` rows and lists the `plan`; a dry run (200) answers "
     "the same plan, with every error, and writes nothing.",
-    responses={422: {"description": "Nothing imported; `errors` names every bad row and column"}},
+    responses={
+        202: {
+            "description": "A file of more rows than `PLANTRACK_IMPORT_JOB_MIN_ROWS` (2,000) "
+            "runs on as a job: `Location: /api/v1/jobs/{id}`, body `id`, `status`, "
+            "`rows_done`, `rows_total`. The job's `result` is this answer's body.",
+            "model": ImportJob,
+        },
+        422: {"description": "Nothing imported; `errors` names every bad row and column"},
+    },
 )
 def import_projects(
     request: Request,
     response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     file: Annotated[UploadFile, File(description="The ledger, .xlsx or .csv (UTF-8)")],
@@ -309,20 +281,43 @@ def import_projects(
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
-    body = importer.import_ledger(
-        session,
-        content,
-        file.filename or "",
-        actor=principal.subject,
-        today=today,
-        dry_run=dry_run,
-        check_scope=principal.check_scope,
-    )
-    if dry_run:
-        response.status_code = 200
-    else:
-        commit(session, runtime)
-    return localise(body, request_language(request))
+    filename = file.filename or ""
+    workbook = importer.read_workbook(content, filename)  # the safe read, in a worker process
+    language = request_language(request)
+    rows = importer.workbook_rows(workbook)
+
+    def run(progress: Callable[[int], None], session: Session) -> tuple[int, dict[str, Any]]:
+        # A dry run rolls its plan back inside the importer, so the unit commits nothing.
+        body = importer.import_ledger(
+            session,
+            content,
+            filename,
+            actor=principal.subject,
+            today=today,
+            dry_run=dry_run,
+            check_scope=principal.check_scope,
+            workbook=workbook,
+            progress=progress,
+        )
+        return (200 if dry_run else 201), jsonable_encoder(localise(body, language))
+
+    if rows > request.app.state.settings.import_job_min_rows:
+        return jobs.start_job(request, principal.subject, "projects.import", rows, run)
+    with write.unit() as session:
+        status, body = run(lambda _: None, session)
+    response.status_code = status
+    return body
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=ImportJob,
+    summary="An import job: its progress, then the import's answer",
+    description=JOB_DESCRIPTION,
+    responses={404: {"description": "No such job, or another caller's"}},
+)
+def read_job(request: Request, principal: ProjectWriter, job_id: str) -> Any:
+    return request.app.state.jobs.read(job_id, subject=principal.subject)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectDetail, summary="One project")
@@ -343,28 +338,25 @@ def read_project(project: ProjectDep, session: SessionDep, today: Today, respons
     summary="Partial update; If-Match required (428 missing, 412 stale)",
 )
 def update_project(
-    request: Request,
     body: ProjectUpdate,
     project: WritableProject,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
 ) -> Any:
     if "sub_district" in body.model_fields_set:  # moving it must not take it out of reach
         principal.check_scope(body.sub_district)
-    require_if_match(request, project.version)
-    service.update_project(
-        session,
-        project=project,
-        changes=body.model_dump(exclude_unset=True),
-        expected_version=project.version,
-        actor=principal.subject,
-        today=today,
-    )
-    out = public(session, project, response)
-    commit(session, runtime)
+    with write.unit(if_match=project.version) as session:
+        service.update_project(
+            session,
+            project=project,
+            changes=body.model_dump(exclude_unset=True),
+            expected_version=project.version,
+            actor=principal.subject,
+            today=today,
+        )
+        out = public(session, project, response)
     return out
 
 
@@ -378,8 +370,7 @@ def transition_project(
     request: Request,
     body: TransitionCreate,
     project: WritableProject,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    write: WriteDep,
     principal: ProjectWriter,
     today: Today,
     response: Response,
@@ -387,22 +378,23 @@ def transition_project(
         bool, Query(description="Only check the move: 200 with the project unchanged, or the 409")
     ] = False,
 ) -> Any:
+    # If-Match is optional here: a move names its stage and date, not the fields it read.
     if request.headers.get("if-match"):
         require_if_match(request, project.version)
     if dry_run:
         service.check_move(project, to=body.to, on=body.on, today=today)
-        return public(session, project, response)
-    service.transition(
-        session,
-        project=project,
-        to=body.to,
-        on=body.on,
-        note=body.note,
-        actor=principal.subject,
-        today=today,
-    )
-    out = public(session, project, response)
-    commit(session, runtime)
+        return public(write.session, project, response)
+    with write.unit() as session:
+        service.transition(
+            session,
+            project=project,
+            to=body.to,
+            on=body.on,
+            note=body.note,
+            actor=principal.subject,
+            today=today,
+        )
+        out = public(session, project, response)
     return out
 
 

@@ -18,9 +18,9 @@ from nats.js.api import StreamInfo
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from services.common.auth import Role, issue_token
-from services.common.nats import ROLLUP_CONSUMER
 from services.common.natsserver import NatsServer, port_open
 from services.common.settings import SERVICES
+from services.events.consumer import ROLLUP_CONSUMER
 from services.supervisor import OFFSETS, Supervisor
 from tests.conftest import TEST_SECRET, make_pg_schema
 

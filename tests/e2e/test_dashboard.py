@@ -11,9 +11,9 @@ import httpx
 import orjson
 import pytest
 
-from gateway.demo import load_demo
 from services.common.auth import Role
 from services.common.contracts.calendar import business_date
+from services.demo import load_demo
 from tests.e2e.conftest import ARTIFACTS, System, require_events_rollups
 
 OVERVIEW = "/api/v1/dashboard/overview"

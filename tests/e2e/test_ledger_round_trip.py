@@ -17,7 +17,7 @@ import nats
 import pytest
 from openpyxl import load_workbook
 
-from gateway import demo, demo_data
+from services import demo, demo_data
 from services.common.natsserver import NatsServer
 from services.common.spreadsheet import write_xlsx
 from services.projects.ledger import COLUMNS, STAGE_COLUMNS

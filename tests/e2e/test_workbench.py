@@ -503,6 +503,8 @@ def test_sign_in_refuses_a_wrong_password_in_the_apis_words_and_sign_out_ends_th
     page.get_by_role("button", name="登录").click()
     # back to the page asked for, filters and all
     expect(page).to_have_url(re.compile(r"/app/projects\?stage=building$"))
+    expect(page.get_by_role("heading", name="项目台账", exact=True)).to_be_visible()
+    expect(page.get_by_label("建设阶段")).to_have_value("building")
     expect(page.locator("#who-role")).to_have_text("项目办")
     shot(page, "signed_in")
     page.get_by_role("button", name="退出登录").click()

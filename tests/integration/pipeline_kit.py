@@ -21,6 +21,7 @@ from services.common.envelope import Event, Received
 from services.common.inbox import Consumer, inbox_table
 from services.common.outbox import Relay, outbox_table, record
 from services.common.settings import Settings
+from services.events.consumer import rollup_consumer_config
 
 producer_md = MetaData()
 things = Table(
@@ -133,7 +134,7 @@ async def run_consumer(settings: Settings, url: str, *, seconds: float, batch: i
         inbox=inbox,
         apply=count_event,
         stream=settings.stream,
-        config=natsutil.rollup_consumer_config(settings),
+        config=rollup_consumer_config(settings),
         batch=batch,
         name="kit",
     )

@@ -94,3 +94,18 @@ def outbox_count(client: Any, type_: str) -> int:
 def problem_locs(r: httpx.Response) -> list[list[Any]]:
     assert r.headers["content-type"].startswith("application/problem+json"), r.text
     return [e["loc"] for e in r.json()["errors"]]
+
+
+async def job_outcome(
+    client: httpx.AsyncClient, accepted: httpx.Response, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Poll an import's job (its 202's Location) until it has finished; its last state."""
+    assert accepted.status_code == 202, accepted.text[:2000]
+    location = accepted.headers["location"]
+    for _ in range(1200):
+        job = (await client.get(location, headers=headers)).json()
+        if job["status"] != "running":
+            return job
+        assert 0 <= job["rows_done"] <= job["rows_total"]
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the import job {location} did not finish in 5 minutes: {job}")

@@ -14,9 +14,9 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from services.common import nats as natsutil
 from services.common.envelope import Event
 from services.common.settings import Settings
+from services.events.consumer import ROLLUP_CONSUMER
 from services.events.targets import Target
 
 MAIN = ("reserve", "starting", "building", "built")
@@ -292,7 +292,7 @@ def _random_project(world: World, r: _Random) -> None:
 
 def _random_enterprise(world: World, r: _Random) -> None:
     landed, rng = r.day(), r.rng
-    channel = rng.choice([None, "graduate_startup", "招商引资"])
+    channel = rng.choice([None, "graduate_startup", "investment_promotion"])
     eid = world.enterprise(landed, landed_on=landed, source_channel=channel)
     for type_, level, years in rng.sample(TYPES, rng.randint(0, 3)):
         granted = r.after(landed, 500)
@@ -554,7 +554,7 @@ async def drained(
     js: JetStreamContext,
     settings: Settings,
     timeout: float = 60.0,
-    durable: str = natsutil.ROLLUP_CONSUMER,
+    durable: str = ROLLUP_CONSUMER,
 ) -> None:
     """Wait until the roll-up consumer has acknowledged everything in the stream."""
     deadline = time.monotonic() + timeout

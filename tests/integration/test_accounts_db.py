@@ -96,12 +96,17 @@ def test_sessions_expire_idle_and_absolute_and_end_on_sign_out(make_accounts, cl
     assert accounts.session(signed.token) is None
 
 
-def test_lockout_counts_per_name_and_lifts_after_its_time(make_accounts, clock):
+def test_failures_slow_down_then_lock_per_name_and_the_lock_lifts_after_its_time(
+    make_accounts, clock
+):
     accounts = make_accounts()
     accounts.add_user(username="li.min", roles=["viewer"], password=PASSWORD)
+    delays = []
     for _ in range(4):
-        with pytest.raises(BadCredentials):
+        with pytest.raises(BadCredentials) as refused:
             accounts.sign_in("li.min", "wrong-password", address="10.0.0.1")
+        delays.append(refused.value.delay)
+    assert delays == [0.0, 0.25, 0.5, 0.75]  # each repeated failure is answered later
     with pytest.raises(AccountLocked):
         accounts.sign_in("li.min", "wrong-password", address="10.0.0.2")
     with pytest.raises(AccountLocked):

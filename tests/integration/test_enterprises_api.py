@@ -296,3 +296,27 @@ async def test_registration_and_update_reach_nats_with_the_whole_snapshot(
     assert updated.payload["enterprise"]["version"] == 2
     assert updated.payload["enterprise"]["sub_district"] == "向阳街道"
     assert updated.on.isoformat() == svc.settings.today
+
+
+async def test_the_source_channel_is_one_of_the_closed_list_by_code_or_label(
+    svc: Service, writer: dict[str, str]
+) -> None:
+    made = await svc.client.post(
+        "/api/v1/enterprises", json=enterprise(1, source_channel="大学生创业"), headers=writer
+    )
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["source_channel"], body["source_channel_label"]) == (
+        "graduate_startup",
+        "大学生创业",
+    )
+    by_code = await svc.client.post(
+        "/api/v1/enterprises", json=enterprise(2, source_channel="returnee_startup"), headers=writer
+    )
+    assert by_code.json()["source_channel_label"] == "返乡创业"
+    free_text = await svc.client.post(
+        "/api/v1/enterprises", json=enterprise(3, source_channel="朋友介绍"), headers=writer
+    )
+    assert free_text.status_code == 422
+    error = free_text.json()["errors"][0]
+    assert error["loc"][-1] == "source_channel" and "招商引资" in error["msg"]

@@ -25,6 +25,7 @@ from tests.integration.enterprises_kit import (
     published_events,
     wait_published,
 )
+from tests.integration.projects_kit import job_outcome
 
 HEADER = ",".join(
     ["统一社会信用代码", "企业名称", "行业门类", "产业链", "企业规模"]
@@ -257,15 +258,19 @@ async def test_ten_thousand_enterprises_import_all_or_nothing(
         for n in range(10_000)
     ]
     rows[7_777]["uscc"] = corrupt_check(make_uscc(7_777))
+    # A file this long runs on as a job; its result is the synchronous answer
     r = await upload(svc, writer, write_xlsx(COLUMNS, rows), "batch.xlsx")
-    assert r.status_code == 422
-    assert r.json()["rejected_rows"] == [7_779]
-    assert "check character" in r.json()["errors"][0]["msg"]
+    job = await job_outcome(svc.client, r, headers=writer)
+    assert job["id"].startswith("e-")
+    assert job["result_status"] == 422
+    assert job["result"]["rejected_rows"] == [7_779]
+    assert "check character" in job["result"]["errors"][0]["msg"]
     assert (await svc.client.get("/api/v1/enterprises", headers=writer)).json()["total"] == 0
     rows[7_777]["uscc"] = make_uscc(7_777)
     r = await upload(svc, writer, write_xlsx(COLUMNS, rows), "batch.xlsx")
-    assert r.status_code == 200, r.text
-    assert r.json()["enterprises_created"] == r.json()["designations_granted"] == 10_000
+    job = await job_outcome(svc.client, r, headers=writer)
+    assert job["result_status"] == 200, job
+    assert job["result"]["enterprises_created"] == job["result"]["designations_granted"] == 10_000
     listed = await svc.client.get("/api/v1/enterprises?designation=high_tech", headers=writer)
     assert listed.json()["total"] == 3_334
     assert outbox_types(svc) == {"EnterpriseRegistered": 10_000, "DesignationGranted": 10_000}

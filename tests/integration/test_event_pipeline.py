@@ -20,6 +20,7 @@ from services.common.inbox import Consumer
 from services.common.natsserver import NatsServer
 from services.common.outbox import Relay
 from services.common.settings import Settings
+from services.events.consumer import ROLLUP_CONSUMER, rollup_consumer_config
 from tests.integration import pipeline_kit as kit
 
 KIT = [sys.executable, "-m", "tests.integration.pipeline_kit"]
@@ -82,7 +83,7 @@ async def start_pipeline(
         inbox=kit.inbox,
         apply=apply,
         stream=settings.stream,
-        config=natsutil.rollup_consumer_config(settings),
+        config=rollup_consumer_config(settings),
         batch=50,
         name="kit",
         in_flight=in_flight,
@@ -120,7 +121,7 @@ async def test_a_deleted_durable_is_set_up_again_and_nothing_counts_twice(pipeli
     try:
         await write_things(producer, relay, range(1, 11))
         await wait_for(lambda: len(kit.tallies(consumer_db)) == 10)
-        await consumer.js.delete_consumer(settings.stream, natsutil.ROLLUP_CONSUMER)
+        await consumer.js.delete_consumer(settings.stream, ROLLUP_CONSUMER)
         await write_things(producer, relay, range(11, 21))
         # The new durable starts from the stream's beginning: 1–10 come again, the inbox
         # absorbs them, 11–20 count once.

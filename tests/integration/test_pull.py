@@ -14,6 +14,7 @@ from services.common import nats as natsutil
 from services.common.natsserver import NatsServer
 from services.common.pull import BatchPuller, PullError, ensure_consumer
 from services.common.settings import Settings
+from services.events.consumer import rollup_consumer_config
 
 DURABLE = "pull-test"
 
@@ -24,7 +25,7 @@ async def _setup(
     nc = await natsutil.connect(settings, name="pull-test")
     js = nc.jetstream()
     await natsutil.provision(js, settings)
-    config = natsutil.rollup_consumer_config(settings, DURABLE)
+    config = rollup_consumer_config(settings, DURABLE)
     await ensure_consumer(js, settings.stream, config)
     puller = await BatchPuller(
         nc, stream=settings.stream, durable=DURABLE, batch=batch, expires=expires

@@ -163,3 +163,25 @@ async def test_a_period_sum_target_adds_its_reports_through_the_api(events_servi
     assert (got["current_value"], got["counted"]) == (12000 + 11500 + 3000, 3)
     months = {p["month"]: p["value"] for p in got["series"]}
     assert (months["2023-11"], months["2023-12"], months["2024-03"]) == (None, 12000, 14500)
+
+
+async def test_a_milestone_is_reported_done_with_its_evidence_through_the_api(
+    events_service, tokens
+):
+    client, _, _ = events_service
+    writer = auth(tokens["project_office"])
+    url = "/api/v1/targets/drainage_facilities_survey/reports"
+    bare = await client.post(url, json={"value": 1, "period": "2025-05"}, headers=writer)
+    assert bare.status_code == 422, bare.text
+    assert bare.json()["errors"][0]["loc"][-1] == "note"
+    half = await client.post(url, json={"value": 0.5, "period": "2025-05"}, headers=writer)
+    assert half.status_code == 422 and half.json()["errors"][0]["loc"][-1] == "value"
+    body = {"value": 1, "period": "2025-05", "note": "区住建局全域排水设施排查报告"}
+    done = await client.post(url, json=body, headers=writer)
+    assert done.status_code == 201, done.text
+    got = await view(client, tokens["viewer"], "drainage_facilities_survey")
+    assert (got["measure"], got["status"], got["evidence"]) == (
+        "milestone",
+        "achieved",
+        "区住建局全域排水设施排查报告",
+    )

@@ -21,6 +21,7 @@ from services.common import db
 from services.common import nats as natsutil
 from services.common.natsserver import free_port
 from services.common.settings import Settings
+from services.events.consumer import ROLLUP_CONSUMER
 from services.events.models import inbox
 from tests.conftest import TEST_SECRET, auth
 from tests.integration import rollup_kit as kit
@@ -169,7 +170,7 @@ def ack_pending(settings: Settings) -> int:
     async def ask() -> int:
         nc = await natsutil.connect(settings, name="test-watcher")
         try:
-            info = await nc.jetstream().consumer_info(settings.stream, natsutil.ROLLUP_CONSUMER)
+            info = await nc.jetstream().consumer_info(settings.stream, ROLLUP_CONSUMER)
             return info.num_ack_pending
         finally:
             await nc.close()

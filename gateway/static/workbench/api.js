@@ -51,10 +51,6 @@ export function setCsrf(token) {
   csrfToken = token || "";
 }
 
-export function usesBearer() {
-  return Boolean(bearer);
-}
-
 export function forgetBearer() {
   bearer = "";
   try {

@@ -2,7 +2,7 @@
 // Each page is a module named after what it shows; the address holds the page and its
 // filters, so a page can be shared and the back button works.
 
-import { getJson, signOut, usesBearer, whoAmI } from "./api.js";
+import { getJson, signOut, whoAmI } from "./api.js";
 import { applyStaticLabels, getLang, setLang, t } from "./i18n.js";
 import { errorNotice, fill, h } from "./ui.js";
 
@@ -93,8 +93,8 @@ async function route() {
     return ctx.navigate(`/app/login?next=${next}`, { replace: true });
   }
   if (page?.open && ctx.me) return ctx.navigate("/app/projects", { replace: true });
-  renderFrame(page?.menu);
   if (!page || (page.needs && !ctx.can(page.needs))) {
+    renderFrame(page?.menu);
     fill(root, h("p", { class: "notice", text: t("not_found") }));
     return;
   }
@@ -109,6 +109,8 @@ async function route() {
     const view = h("div", { class: "view" });
     await module.render(view, { ...ctx, ctx, params, id: id ? Number(id) : null, path });
     if (turn !== rendering) return;
+    // The frame and the page change together (no login form under a signed-in frame).
+    renderFrame(page.menu);
     root.replaceChildren(view);
     root.setAttribute("aria-busy", "false");
     const anchor = window.location.hash && document.getElementById(window.location.hash.slice(1));
@@ -118,6 +120,7 @@ async function route() {
     if (turn !== rendering) return;
     root.setAttribute("aria-busy", "false");
     if (error.status === 401) return;
+    renderFrame(page.menu);
     fill(root, errorNotice(error));
   }
   if (turn === rendering) document.title = `${t("page_title")}`;
@@ -157,7 +160,6 @@ async function start() {
     fill(document.getElementById("page"), errorNotice(error));
     return;
   }
-  document.body.dataset.bearer = usesBearer() ? "true" : "false";
   route();
 }
 

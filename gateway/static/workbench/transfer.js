@@ -87,10 +87,24 @@ async function follow(location, bar) {
     if (total) {
       bar.max = total;
       bar.value = done;
+      bar.title = t("import_progress", { done: count(done), total: count(total) });
     }
     if (job.status && !["queued", "running", "pending"].includes(job.status)) return job;
     if (job.result) return job;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/** The import's own answer: at once, or (202) once its job has ended. */
+async function settle(ans, bar) {
+  if (ans.status !== 202 || !ans.location) return ans;
+  bar.hidden = false;
+  bar.removeAttribute("value");
+  try {
+    const job = await follow(ans.location, bar);
+    return { status: job.result_status || 200, body: job.result || job };
+  } finally {
+    bar.hidden = true;
   }
 }
 
@@ -141,7 +155,7 @@ export async function render(root, ctx) {
     if (!file) return fileInput.focus();
     checkButton.disabled = true;
     try {
-      const ans = await upload(file, { dryRun: true });
+      const ans = await settle(await upload(file, { dryRun: true }), bar);
       const ok = show(ans);
       checked = ok ? file : null;
       confirmButton.hidden = !ok;
@@ -156,13 +170,7 @@ export async function render(root, ctx) {
     confirmButton.disabled = true;
     checkButton.disabled = true;
     try {
-      let ans = await upload(checked, { dryRun: false });
-      if (ans.status === 202 && ans.location) {
-        bar.hidden = false;
-        bar.removeAttribute("value");
-        const job = await follow(ans.location, bar);
-        ans = { status: job.status_code || 200, body: job.result || job };
-      }
+      const ans = await settle(await upload(checked, { dryRun: false }), bar);
       const ok = show(ans, importedText(ans.body || {}));
       if (ok) {
         toast(importedText(ans.body));

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from gateway import demo
-from gateway import demo_data as d
+from services import demo
+from services import demo_data as d
 from services.enterprises.catalogue import DESIGNATION_TYPES
 from services.enterprises.models import EnterpriseCreate
 from services.enterprises.uscc import is_valid

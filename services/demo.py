@@ -10,16 +10,16 @@ from typing import Any
 
 import httpx
 
-from gateway import demo_data as d
+from services import demo_data as d
 from services.common.contracts.calendar import business_date
+from services.common.contracts.stages import STAGE_ORDER
 from services.enterprises.uscc import check_character
 
 SEED = 370602
 WORKERS = 6
 PLAN_START = date(2023, 1, 1)
-PLAN_END = date(2025, 12, 31)
 STAGE_WEIGHTS = {"built": 35, "building": 30, "starting": 10, "reserve": 25}
-NEXT = {"reserve": "starting", "starting": "building", "building": "built"}
+NEXT = dict(zip(STAGE_ORDER, STAGE_ORDER[1:], strict=False))
 GAPS = {"starting": (40, 200), "building": (20, 60), "built": (240, 520)}  # days
 DEPARTMENT_CODES = (47, 48, 54, 89)
 
@@ -239,6 +239,8 @@ class Loader:
             if t.get("source") != "reported" or not isinstance(goal, int | float):
                 continue
             value = round(base + (goal - base) * rng.uniform(0.55, 1.0), 2)
+            if t.get("measure") == "milestone":  # done (with the note as evidence) or not yet
+                value = 1 if rng.random() < 0.5 else 0
             body = {"value": value, "period": last_period(today), "note": "演示数据：部门填报"}
             self.post("reported figures", f"/api/v1/targets/{t['id']}/reports", body)
 

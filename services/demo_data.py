@@ -212,7 +212,7 @@ INDUSTRIES = (
     ("M", None, "检测技术"),
     ("J", None, "融资租赁"),
 )
-SOURCE_CHANNELS = ("招商引资", "本地培育", "以商招商", "基金招商", "驻外招商")
+SOURCE_CHANNELS = ("招商引资", "招商引资", "本地培育", "大学生创业", "返乡创业", "其他")
 SIZES = ("large", "medium", "small", "small", "micro")
 
 # (type, how many enterprises hold it) — roughly the district's mix; every type is in the
