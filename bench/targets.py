@@ -39,6 +39,7 @@ from gateway_measure import hammer, summarise  # noqa: E402
 from services.common import nats as natsutil  # noqa: E402
 from services.common.auth import Role, issue_token  # noqa: E402
 from services.common.natsserver import NatsServer, free_port, port_open  # noqa: E402
+from services.events.consumer import ROLLUP_CONSUMER  # noqa: E402
 
 SECRET = "b" * 40
 TODAY = "2025-06-30"
@@ -99,7 +100,7 @@ async def drained(settings, limit: float = 3600) -> float:
     try:
         while time.monotonic() < started + limit:
             try:
-                info = await js.consumer_info(settings.stream, natsutil.ROLLUP_CONSUMER)
+                info = await js.consumer_info(settings.stream, ROLLUP_CONSUMER)
                 if info.num_pending == 0 and info.num_ack_pending == 0:
                     return time.monotonic() - started
             except Exception:

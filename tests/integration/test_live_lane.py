@@ -11,6 +11,7 @@ import pytest
 
 from services.common import nats as natsutil
 from services.events.app import create_app
+from services.events.consumer import ROLLUP_CONSUMER
 from services.events.targets import load_catalogue
 from tests.conftest import auth, running_app
 from tests.integration import rollup_kit as kit
@@ -20,7 +21,7 @@ COUNTED = [t for t in load_catalogue() if t.source != "reported"]
 
 
 async def _backlog_left(js, settings) -> int:
-    info = await js.consumer_info(settings.stream, natsutil.ROLLUP_CONSUMER)
+    info = await js.consumer_info(settings.stream, ROLLUP_CONSUMER)
     return info.num_pending + info.num_ack_pending
 
 
