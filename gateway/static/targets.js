@@ -190,6 +190,10 @@ function figures(item) {
     meta.push(text);
   }
   if (item.deadline) meta.push(t("deadline", { date: item.deadline }));
+  // After the deadline: what the same rule counted since, kept apart from the final value.
+  if (item.after_plan && isNumber(item.after_plan.value)) {
+    meta.push(t("after_plan_value", { value: fmtNumber(item.after_plan.value) }));
+  }
   return h(
     "div",
     { class: "target-figures" },

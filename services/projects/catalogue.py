@@ -148,16 +148,17 @@ PROJECT_CATEGORIES: dict[str, ProjectCategory] = dict(
         _c("logistics", "物流设施", None, ("transport",), clauses=("22", "28")),
         _c("marine_ranch", "海洋牧场", "个", _ECONOMY + ("naturalResources",), clauses=("22",)),
         _c("park_plan", "园区产业规划", "个", _ECONOMY, clauses=("63",)),
-        # Research programmes, results and transfers the plan counts as projects (articles 5–9)
-        _c("basic_research", "重点基础研究项目", "项", _ECONOMY, clauses=("5",)),
-        _c("key_technology", "重大技术攻关项目", "项", _ECONOMY, clauses=("6",)),
-        _c("major_achievement", "重大科技成果", "项", _ECONOMY, clauses=("6",)),
-        _c("tech_programme", "科技计划项目", "项", _ECONOMY, clauses=("7",)),
-        _c("tech_transfer", "科技成果转化项目", "项", _ECONOMY, clauses=("9",)),
         _c("other", "其他", None, ()),
     ]
 )
 CATEGORY_LABELS: dict[str, str] = {k: c.label for k, c in PROJECT_CATEGORIES.items()}
+
+NON_INFRASTRUCTURE: frozenset[str] = frozenset(
+    {"basic_research", "key_technology", "major_achievement", "tech_programme", "tech_transfer"}
+)
+"""Research programmes, results and technology transfers (articles 5–9): not infrastructure.
+The plan's counts of them are reported targets now; rows recorded under these categories
+before stay in the ledger but are no construction projects and stay out of OC4IDS."""
 
 # The four yearly lists of article 32, in the plan's order, keyed by the stage they hold.
 BATCH_LABELS: dict[str, str] = {

@@ -17,6 +17,7 @@ from services.projects.catalogue import (
     DISTRICT_REGION_CODE,
     LEVEL_LABELS,
     MILESTONE_KIND_LABELS,
+    NON_INFRASTRUCTURE,
     PLAN_TITLE,
     PROJECT_CATEGORIES,
     PROVINCE_NAME,
@@ -265,7 +266,11 @@ def to_oc4ids_package(
         "publisher": publisher_obj,
         "publishedDate": _timestamp(published_date),
         "version": OC4IDS_VERSION,
-        "projects": [to_oc4ids_project(p, today=today, id_prefix=id_prefix) for p in projects],
+        "projects": [
+            to_oc4ids_project(p, today=today, id_prefix=id_prefix)
+            for p in projects
+            if p.get("category") not in NON_INFRASTRUCTURE
+        ],
     }
     if license_url:
         package["license"] = license_url

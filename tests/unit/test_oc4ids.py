@@ -15,6 +15,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT4
 
+from services.projects.catalogue import NON_INFRASTRUCTURE, PROJECT_CATEGORIES
 from services.projects.oc4ids import ID_PREFIX, to_oc4ids_package, to_oc4ids_project
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -283,3 +284,15 @@ def test_quantity_and_plan_clause_are_published() -> None:
     assert observation["measure"] == 2.5
     assert observation["unit"] == {"name": "km", "scheme": "UNCEFACT", "id": "KMT"}
     assert "第50条" in out["policyAlignment"]["description"]
+
+
+def test_research_programmes_results_and_transfers_stay_out_of_oc4ids(
+    validator: Draft4Validator,
+) -> None:
+    """Articles 5–9's outputs are no infrastructure: rows recorded under those categories
+    before are left out of the package; the categories are no longer offered."""
+    assert not NON_INFRASTRUCTURE & set(PROJECT_CATEGORIES)
+    old = [make_project(id=90 + i, category=k) for i, k in enumerate(sorted(NON_INFRASTRUCTURE))]
+    package = package_of([*pipeline(), *old])
+    assert errors_of(validator, package) == []
+    assert len(package["projects"]) == 6
