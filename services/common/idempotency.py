@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common import db
 from services.common.envelope import utcnow
 from services.common.errors import PROBLEM_JSON
 
@@ -130,7 +131,7 @@ class Idempotency:
 
         A key already claimed is read without writing, so a retry is answered even while a
         long import holds the database's write lock."""
-        with self.engine.connect() as conn:
+        with db.reader(self.engine).connect() as conn:
             row = conn.execute(select(self.table).where(self.table.c.key == key)).first()
         if row is not None:
             return dict(row._mapping)

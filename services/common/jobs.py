@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 from starlette.background import BackgroundTask
 
+from services.common import db
 from services.common.envelope import utcnow
 from services.common.errors import DomainError, NotFound, problem_body, request_language
 from services.common.i18n import Text
@@ -192,7 +193,8 @@ class Jobs:
 
     def read(self, job_id: str, *, subject: str) -> dict[str, Any]:
         """The job's public body; another caller's job, or none, is not found."""
-        with self.engine.connect() as conn:
+        # A read that does not wait for SQLite's write lock, which the import itself holds
+        with db.reader(self.engine).connect() as conn:
             row = conn.execute(select(self.table).where(self.table.c.id == job_id)).first()
         if row is None or row.subject != subject:
             raise NotFound(Text(f"没有导入任务 {job_id}", f"no import job {job_id}"), loc=["id"])

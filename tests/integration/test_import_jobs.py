@@ -3,10 +3,14 @@ synchronous import's own answer, and a retry with the same Idempotency-Key is th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import insert
 
 from services.common.spreadsheet import write_csv
 from services.projects.ledger import COLUMNS
+from services.projects.models import import_job
 from tests.conftest import auth
 from tests.integration import projects_kit as kit
 from tests.integration.projects_kit import Client, job_outcome, outbox_count
@@ -133,3 +137,30 @@ async def test_a_job_left_running_by_a_stopped_service_reads_as_failed(client: C
     assert job["status"] == "failed"
     assert job["result_status"] == 503
     assert "重新上传" in job["result"]["detail"]  # Chinese unless the caller asked otherwise
+
+
+async def test_a_job_and_a_retry_are_answered_while_another_write_holds_the_database(
+    client: Client,
+) -> None:
+    jobs_from(client, 10)
+    content, key = ledger(), {"Idempotency-Key": "ledger-job-locked"}
+    first = await post(client, content, headers=key)
+    await job_outcome(client, first)
+    engine = client.app.state.runtime.engine
+    # A long import's transaction holds SQLite's write lock (on PostgreSQL, its rows' locks)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(import_job).values(
+                id="p-writer",
+                subject="someone",
+                kind="projects.import",
+                status="running",
+                rows_total=1,
+                rows_done=0,
+                created_at=datetime.now(UTC),
+            )
+        )
+        job = await client.get(first.headers["location"])
+        again = await post(client, content, headers=key)
+    assert job.status_code == 200 and job.json()["status"] == "done"
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]

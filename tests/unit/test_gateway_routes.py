@@ -22,6 +22,10 @@ from services.common.auth import Permission
         ("POST", "/api/v1/targets/t1/reports", "events", Permission.report_targets),
         ("POST", "/api/v1/admin/replay", "events", Permission.administer),
         ("GET", "/api/v1/admin/replay", "events", Permission.administer),
+        # an import job is read where it ran, by whoever may import there
+        ("GET", "/api/v1/jobs/p-3f2a", "projects", Permission.write_projects),
+        ("GET", "/api/v1/jobs/e-3f2a", "enterprises", Permission.write_enterprises),
+        ("GET", "/api/v1/jobs/unknown", "projects", Permission.write_projects),
     ],
 )
 def test_each_path_has_one_owner_and_one_permission(method, path, service, permission):
