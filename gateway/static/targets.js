@@ -24,6 +24,11 @@ function clauseNumber(clause) {
   return Number.isNaN(n) ? Infinity : n;
 }
 
+/** 第N条 for an article; a chapter's overall goal ("ch2") is said as such, not as an article. */
+function clauseText(clause) {
+  return Number.isNaN(Number.parseFloat(clause)) ? t("chapter_goal") : t("clause", { n: clause });
+}
+
 /** Targets grouped by chapter, chapters in the plan's order, targets by clause. */
 export function groupByChapter(items) {
   const groups = new Map();
@@ -228,7 +233,7 @@ export function targetRow(item) {
     h(
       "div",
       { class: "target-head" },
-      item.clause ? h("span", { class: "clause", text: t("clause", { n: item.clause }) }) : null,
+      item.clause ? h("span", { class: "clause", text: clauseText(item.clause) }) : null,
       h("span", { class: "target-title", id: titleId }, apiLabel(item.title, item.id)),
       h("span", { class: "status-pill", dataset: { status }, text: t(`status_${status}`) }),
     ),
