@@ -104,6 +104,10 @@ def settings_factory(tmp_path: Path, nats_server: NatsServer) -> Callable[..., S
             "subject_prefix": f"t{uuid.uuid4().hex[:10]}",
             "stream": f"T{uuid.uuid4().hex[:10]}",
             "live_stream": f"L{uuid.uuid4().hex[:10]}",
+            # JetStream reserves a stream's byte limit from the server's store up front: hundreds
+            # of tests' live streams at the production 256 MB would exhaust the shared server's
+            # ("insufficient storage resources") and every later test could not set up.
+            "live_stream_max_bytes": 8 * 1024 * 1024,
             "relay_interval_seconds": 0.01,
         }
         values.update(overrides)
