@@ -163,6 +163,7 @@ def main() -> None:
         subject_prefix=a.prefix,
         stream=a.stream,
         live_stream=a.live,
+        live_stream_max_bytes=8 * 1024 * 1024,  # as the tests' settings (tests/conftest.py)
         consumer_ack_wait_seconds=3,  # a killed consumer's batch comes back quickly
         secret="x" * 40,
     )
