@@ -72,6 +72,7 @@ def start_system(base_dir: Path, nats: NatsServer, **env: str) -> System:
         "PLANTRACK_SUBJECT_PREFIX": f"e{tag}",
         "PLANTRACK_STREAM": f"E{tag}",
         "PLANTRACK_LIVE_STREAM": f"EL{tag}",
+        "PLANTRACK_LIVE_STREAM_MAX_BYTES": str(8 * 1024 * 1024),  # see tests/conftest.py
         "PLANTRACK_RELAY_INTERVAL_SECONDS": "0.01",
         **env,
     }
