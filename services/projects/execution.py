@@ -108,8 +108,8 @@ def add_milestone(
 
 def update_milestone(
     session: Session,
-    *,
     milestone: Milestone,
+    *,
     changes: dict[str, Any],
     expected_version: int,
     actor: str,
@@ -344,8 +344,8 @@ def raise_blocker(
 
 def update_blocker(
     session: Session,
-    *,
     blocker: Blocker,
+    *,
     changes: dict[str, Any],
     expected_version: int,
     actor: str,

@@ -562,33 +562,17 @@ def _apply_children(
 def _add_child(
     session: Session, model: Any, project: Project, data: dict[str, Any], actor: str, today: date
 ) -> None:
-    if model is Milestone:
-        execution.add_milestone(session, project=project, data=data, actor=actor, today=today)
-    else:
-        execution.raise_blocker(session, project=project, data=data, actor=actor, today=today)
+    add = execution.add_milestone if model is Milestone else execution.raise_blocker
+    add(session, project=project, data=data, actor=actor, today=today)
 
 
 def _update_child(
     session: Session, model: Any, child: Any, changes: dict[str, Any], actor: str, today: date
 ) -> None:
-    if model is Milestone:
-        execution.update_milestone(
-            session,
-            milestone=child,
-            changes=changes,
-            expected_version=child.version,
-            actor=actor,
-            today=today,
-        )
-    else:
-        execution.update_blocker(
-            session,
-            blocker=child,
-            changes=changes,
-            expected_version=child.version,
-            actor=actor,
-            today=today,
-        )
+    update = execution.update_milestone if model is Milestone else execution.update_blocker
+    update(
+        session, child, changes=changes, expected_version=child.version, actor=actor, today=today
+    )
 
 
 def touched_sub_districts(
