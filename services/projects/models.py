@@ -12,7 +12,7 @@ from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, UniqueConst
 from sqlmodel import Field, SQLModel
 
 from services.common.contracts.categories import CATEGORY_LABELS
-from services.common.contracts.stages import STAGE_LABELS
+from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
 from services.common.db import service_registry
 from services.common.history import history_table
 from services.common.i18n import code_of
@@ -26,8 +26,9 @@ from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS
 registry = service_registry()
 metadata = registry.metadata
 
-Level = Literal["province", "city", "district"]
-StartStage = Literal["reserve", "starting", "building", "built"]
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+StartStage = Literal[STAGE_ORDER]  # type: ignore[valid-type]
+"""A stage a project may enter the ledger in: any of the main line (not cancelled)."""
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 
