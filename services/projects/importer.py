@@ -48,20 +48,17 @@ from services.projects.ledger import (
     STAGE_COLUMNS,
     import_rows,
 )
-from services.projects.models import Blocker, Milestone, Project
-from services.projects.service import EDITABLE, PROJECT, STAGE
+from services.projects.models import (
+    BLOCKER_FIELDS,
+    EDITABLE,
+    MILESTONE_FIELDS,
+    Blocker,
+    Milestone,
+    Project,
+)
+from services.projects.service import PROJECT, STAGE
 
 CHUNK = 900  # under SQLite's bound-parameter limit
-MILESTONE_FIELDS = ("kind", "title", "due_on", "done_on")
-BLOCKER_FIELDS = (
-    "kind",
-    "description",
-    "responsible_department",
-    "raised_on",
-    "due_on",
-    "resolved_on",
-    "resolution",
-)
 
 
 @dataclass

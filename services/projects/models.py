@@ -85,6 +85,22 @@ def _one_of(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
 
 # ---- projects ----------------------------------------------------------------------------
 
+EDITABLE: tuple[str, ...] = (
+    "name",
+    "category",
+    "plan_clause",
+    "level",
+    "sub_district",
+    "lead_department",
+    "quantity",
+    "quantity_unit",
+    "total_investment_wan",
+    "planned_start",
+    "planned_completion",
+    "code",
+)
+"""The fields of a project a clerk may change (the stage changes only through transitions)."""
+
 
 class ProjectBase(Input):
     LABELS: ClassVar[dict[str, Mapping[str, str]]] = {
@@ -239,6 +255,9 @@ class TransitionCreate(CleanText, Input):
 
 # ---- milestones --------------------------------------------------------------------------
 
+MILESTONE_FIELDS: tuple[str, ...] = ("kind", "title", "due_on", "done_on")
+"""The fields of a milestone a clerk records."""
+
 
 class MilestoneBase(Input):
     LABELS: ClassVar[dict[str, Mapping[str, str]]] = {"kind": MILESTONE_KIND_LABELS}
@@ -358,6 +377,17 @@ class InvestmentPublic(InvestmentSummary):
 
 
 # ---- blockers (难点堵点) ------------------------------------------------------------------
+
+BLOCKER_FIELDS: tuple[str, ...] = (
+    "kind",
+    "description",
+    "responsible_department",
+    "raised_on",
+    "due_on",
+    "resolved_on",
+    "resolution",
+)
+"""The fields of a blocker a clerk records."""
 
 
 class BlockerBase(Input):
