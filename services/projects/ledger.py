@@ -52,9 +52,9 @@ from services.projects.labels import (
     MILESTONE_SHEET_TITLE,
     OC4IDS_PUBLISHER,
 )
-from services.projects.models import Blocker, Milestone, history, outbox
+from services.projects.models import EDITABLE, Blocker, Milestone, history, outbox
 from services.projects.oc4ids import to_oc4ids_package
-from services.projects.service import EDITABLE, PROJECT, STAGE, to_public
+from services.projects.service import PROJECT, STAGE, to_public
 
 STAGE_COLUMNS = {
     "reserve": "reserve_on",

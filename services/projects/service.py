@@ -22,6 +22,7 @@ from services.projects import events
 from services.projects.codes import validate_project_code
 from services.projects.labels import MESSAGES
 from services.projects.models import (
+    EDITABLE,
     Blocker,
     InvestmentReport,
     Milestone,
@@ -34,20 +35,6 @@ from services.projects.stages import check_transition
 
 PROJECT = Project.__table__
 STAGE = ProjectStage.__table__
-EDITABLE = (
-    "name",
-    "category",
-    "plan_clause",
-    "level",
-    "sub_district",
-    "lead_department",
-    "quantity",
-    "quantity_unit",
-    "total_investment_wan",
-    "planned_start",
-    "planned_completion",
-    "code",
-)
 SORTS = {
     "id": PROJECT.c.id,
     "-id": PROJECT.c.id.desc(),
