@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, not_, or_, select
+from sqlalchemy import and_, case, delete, func, insert, literal, not_, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
@@ -87,19 +87,14 @@ def _within(day: ColumnElement[Any], start: date, end: date) -> ColumnElement[bo
 
 
 def _rule(start: date, end: date, as_of: date) -> dict[str, tuple[Any, Any, Any, Any]]:
-    """For each batch: (planned?, the planned date, actual?, the actual date), as SQL."""
+    """For each batch: (planned by the dates?, the planned date, actual?, the actual date), as
+    SQL; a project cancelled before the year is planned in none (`_cancelled_before`)."""
     c, h = PROJECT.c, DATES.c
     ps, pc = c.planned_start, c.planned_completion
-    plan = not_(and_(c.stage == "cancelled", c.stage_on < start))
     return {
-        "built": (
-            and_(plan, _within(pc, start, end)),
-            pc,
-            _within(h.built_on, start, end),
-            h.built_on,
-        ),
+        "built": (_within(pc, start, end), pc, _within(h.built_on, start, end), h.built_on),
         "building": (
-            and_(plan, ps.is_not(None), ps <= end, or_(pc.is_(None), pc >= start)),
+            and_(ps.is_not(None), ps <= end, or_(pc.is_(None), pc >= start)),
             ps,
             and_(
                 h.active_from.is_not(None),
@@ -108,14 +103,9 @@ def _rule(start: date, end: date, as_of: date) -> dict[str, tuple[Any, Any, Any,
             ),
             h.active_from,
         ),
-        "starting": (
-            and_(plan, _within(ps, start, end)),
-            ps,
-            _within(h.started_on, start, end),
-            h.started_on,
-        ),
+        "starting": (_within(ps, start, end), ps, _within(h.started_on, start, end), h.started_on),
         "reserve": (
-            and_(plan, c.created_on <= end, or_(ps.is_(None), ps > end)),
+            and_(c.created_on <= end, or_(ps.is_(None), ps > end)),
             ps,
             and_(
                 h.reserve_from.is_not(None),
@@ -127,80 +117,83 @@ def _rule(start: date, end: date, as_of: date) -> dict[str, tuple[Any, Any, Any,
     }
 
 
+def _cancelled_before(start: date) -> ColumnElement[bool]:
+    return and_(PROJECT.c.stage == "cancelled", PROJECT.c.stage_on < start)
+
+
+def _relevant(start: date, end: date) -> ColumnElement[bool]:
+    """The projects that can be in one of the year's batches."""
+    c = PROJECT.c
+    return or_(
+        and_(c.created_on <= end, not_(and_(c.stage.in_(FINAL), c.stage_on < start))),
+        c.planned_start.between(start, end),
+        c.planned_completion.between(start, end),
+    )
+
+
+JOINED = PROJECT.outerjoin(DATES, DATES.c.project_id == PROJECT.c.id)
+
+
 def year_view(session: Session, *, year: int, today: date, projects: bool = True) -> dict[str, Any]:
     """The four batches of `year`, each with planned and actual counts and (unless `projects`
     is false) the projects in it, in id order."""
     start, end = date(year, 1, 1), date(year, 12, 31)
     as_of = min(end, today)
-    c = PROJECT.c
-    relevant = or_(
-        and_(c.created_on <= end, not_(and_(c.stage.in_(FINAL), c.stage_on < start))),
-        c.planned_start.between(start, end),
-        c.planned_completion.between(start, end),
-    )
-    joined = PROJECT.outerjoin(DATES, DATES.c.project_id == c.id)
-    flags = {}
-    for batch, (planned, _, actual, _) in _rule(start, end, as_of).items():
-        flags[f"{batch}_planned"] = case((planned, 1), else_=0)
-        flags[f"{batch}_actual"] = case((actual, 1), else_=0)
-    placed = (
-        select(c.id, *(flag.label(name) for name, flag in flags.items()))
-        .select_from(joined)
-        .where(relevant)
-        .subquery()
-    )
-    p = placed.c
-    sums = []
-    for b in BATCHES:
-        planned, actual = p[f"{b}_planned"], p[f"{b}_actual"]
-        sums += [func.sum(planned), func.sum(actual), func.sum(planned * actual)]
-    totals = [int(n or 0) for n in session.execute(select(*sums)).one()]
-    members: dict[str, list[dict[str, Any]]] = {b: [] for b in BATCHES}
-    if projects:
-        members = _members(session, joined, relevant, flags, _rule(start, end, as_of))
+    rule = _rule(start, end, as_of)
+    totals = _counts(session, rule, start, end)
+    members = _members(session, rule, start, end) if projects else {b: [] for b in BATCHES}
     return {
         "year": year,
         "as_of": as_of,
         "batches": [
-            {
-                "batch": b,
-                "label": BATCH_LABELS[b],
-                "planned": totals[3 * i],
-                "actual": totals[3 * i + 1],
-                "planned_and_actual": totals[3 * i + 2],
-                "projects": members[b],
-            }
-            for i, b in enumerate(BATCHES)
+            {"batch": b, "label": BATCH_LABELS[b], **totals[b], "projects": members[b]}
+            for b in BATCHES
         ],
     }
 
 
+def _counts(
+    session: Session, rule: dict[str, tuple[Any, Any, Any, Any]], start: date, end: date
+) -> dict[str, dict[str, int]]:
+    """Planned, actual and both, per batch, in one pass: each project's conditions make a bit
+    mask, the projects are counted by mask, and the few masks are added up here."""
+    conditions = [_relevant(start, end), _cancelled_before(start)]
+    for planned, _, actual, _ in rule.values():
+        conditions += [planned, actual]
+    mask = sum((case((cond, 1 << i), else_=0) for i, cond in enumerate(conditions)), literal(0))
+    grouped = select(mask.label("mask"), func.count().label("n")).select_from(JOINED)
+    totals = {b: {"planned": 0, "actual": 0, "planned_and_actual": 0} for b in BATCHES}
+    for bits, n in session.execute(grouped.group_by(mask)):
+        if not bits & 1:  # not relevant to the year
+            continue
+        plan = not bits & 2
+        for i, b in enumerate(BATCHES):
+            planned, actual = plan and bool(bits & (4 << 2 * i)), bool(bits & (8 << 2 * i))
+            totals[b]["planned"] += n * planned
+            totals[b]["actual"] += n * actual
+            totals[b]["planned_and_actual"] += n * (planned and actual)
+    return totals
+
+
 def _members(
-    session: Session,
-    joined: Any,
-    relevant: ColumnElement[bool],
-    flags: dict[str, Any],
-    rule: dict[str, tuple[Any, Any, Any, Any]],
+    session: Session, rule: dict[str, tuple[Any, Any, Any, Any]], start: date, end: date
 ) -> dict[str, list[dict[str, Any]]]:
     """The projects in each batch, planned or actual, with the dates that put them there."""
     c = PROJECT.c
-    dated = {}
-    for batch, (_, planned_on, _, actual_on) in rule.items():
-        dated[f"{batch}_planned_on"] = planned_on
-        dated[f"{batch}_actual_on"] = actual_on
-    anywhere = or_(*(flag == 1 for flag in flags.values()))
+    plan = not_(_cancelled_before(start))
+    columns, anywhere = [], []
+    for batch, (planned, planned_on, actual, actual_on) in rule.items():
+        columns += [
+            case((and_(plan, planned), 1), else_=0).label(f"{batch}_planned"),
+            case((actual, 1), else_=0).label(f"{batch}_actual"),
+            planned_on.label(f"{batch}_planned_on"),
+            actual_on.label(f"{batch}_actual_on"),
+        ]
+        anywhere += [and_(plan, planned), actual]
     rows = session.execute(
-        select(
-            c.id,
-            c.name,
-            c.category,
-            c.stage,
-            c.sub_district,
-            *(flag.label(name) for name, flag in flags.items()),
-            *(column.label(name) for name, column in dated.items()),
-        )
-        .select_from(joined)
-        .where(relevant, anywhere)
+        select(c.id, c.name, c.category, c.stage, c.sub_district, *columns)
+        .select_from(JOINED)
+        .where(_relevant(start, end), or_(*anywhere))
         .order_by(c.id)
     ).mappings()
     members: dict[str, list[dict[str, Any]]] = {b: [] for b in BATCHES}
