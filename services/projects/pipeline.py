@@ -27,14 +27,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
-from services.projects.catalogue import BATCH_LABELS, BATCHES
+from services.common.contracts.stages import (
+    BATCH_LABELS,
+    BATCHES,
+    FINAL_STAGES,
+    UNDER_WAY_STAGES,
+)
 from services.projects.models import Project, ProjectStage, StageDates
 
 PROJECT = Project.__table__
 STAGE = ProjectStage.__table__
 DATES = StageDates.__table__
-ACTIVE = ("starting", "building")
-FINAL = ("built", "cancelled")
+ACTIVE = UNDER_WAY_STAGES
+FINAL = tuple(FINAL_STAGES)
 
 
 def placing(entries: Sequence[tuple[str, date]]) -> dict[str, date | None]:
