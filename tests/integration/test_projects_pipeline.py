@@ -14,8 +14,9 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from services.common.contracts.stages import STAGE_LABELS
-from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.stages import BATCHES, STAGE_LABELS
+from services.projects.catalogue import LEVEL_LABELS
 from services.projects.labels import LEDGER_HEADERS
 from tests.integration import projects_kit as kit
 from tests.integration.projects_kit import Client, create, move
