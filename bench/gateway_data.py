@@ -10,13 +10,15 @@ from datetime import date, timedelta
 
 import nats
 
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.designations import DESIGNATION_TYPES
 from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import Event
 from services.common.settings import Settings
-from services.enterprises.catalogue import DESIGNATION_TYPES, SIZE_LABELS
+from services.enterprises.catalogue import SIZE_LABELS
 from services.enterprises.ledger import HEADERS as ENTERPRISE_HEADERS
 from services.enterprises.uscc import ALPHABET, check_character
-from services.projects.catalogue import CATEGORY_LABELS, LEVEL_LABELS, SUB_DISTRICTS
+from services.projects.catalogue import LEVEL_LABELS, SUB_DISTRICTS
 from services.projects.labels import LEDGER_HEADERS
 
 STAGES = ("reserve", "starting", "building", "built")

@@ -11,7 +11,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from services.common.contracts.designations import LEVELS
+from services.common.contracts.designations import (
+    DESIGNATION_LABELS,
+    DESIGNATION_TYPES,
+    ITEM_TYPES,
+    LEVELS,
+)
 from services.common.contracts.events import DesignationEvent
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
@@ -103,7 +108,7 @@ def expiry_for(
 
 
 def overlap_message(type_key: str, other_id: int, start: date, end: date | None) -> str:
-    label = catalogue.DESIGNATION_LABELS.get(type_key, type_key)
+    label = DESIGNATION_LABELS.get(type_key, type_key)
     return (
         f"the enterprise already holds {label} ({type_key}) as designation {other_id}, "
         f"{start} – {end or 'without expiry'}; a second one at the same or a lower level for "
@@ -113,14 +118,14 @@ def overlap_message(type_key: str, other_id: int, start: date, end: date | None)
 
 def check_item(type_key: str, item_name: str | None, *, loc: Loc = ()) -> None:
     """Types counted as items name the item; the others are held once and take no name."""
-    label = catalogue.DESIGNATION_LABELS.get(type_key, type_key)
-    if type_key in catalogue.ITEM_TYPES and item_name is None:
+    label = DESIGNATION_LABELS.get(type_key, type_key)
+    if type_key in ITEM_TYPES and item_name is None:
         raise Invalid(
             f"{label} ({type_key}) is counted as items: give item_name, the lab, platform, "
             "product, store, specialty or studio this designation is for",
             loc=[*loc, "item_name"],
         )
-    if type_key not in catalogue.ITEM_TYPES and item_name is not None:
+    if type_key not in ITEM_TYPES and item_name is not None:
         raise Invalid(
             f"{label} ({type_key}) is held by the enterprise itself and takes no item_name",
             loc=[*loc, "item_name"],
@@ -203,7 +208,7 @@ def counts_by_type(session: Session, *, on: date) -> list[dict[str, Any]]:
     )
     return [
         {"type": key, "label": entry.label, "count": held.get(key, 0)}
-        for key, entry in catalogue.DESIGNATION_TYPES.items()
+        for key, entry in DESIGNATION_TYPES.items()
     ]
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.contracts.designations import DESIGNATION_LABELS
 from services.common.errors import Invalid, validation_text
 from services.common.settings import Settings
 from services.common.spreadsheet import (
@@ -94,8 +95,8 @@ COLUMNS: list[Column] = [
     Column(
         "designation_type",
         "认定类型",
-        _coded(catalogue.DESIGNATION_LABELS),
-        _label(catalogue.DESIGNATION_LABELS),
+        _coded(DESIGNATION_LABELS),
+        _label(DESIGNATION_LABELS),
     ),
     Column(
         "designation_level",

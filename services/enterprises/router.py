@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.common import jobs
 from services.common.auth import EnterpriseWriter, Reader
+from services.common.contracts.designations import DESIGNATION_TYPES
 from services.common.days import Day
 from services.common.errors import Invalid, request_language
 from services.common.i18n import localise
@@ -199,7 +200,7 @@ def enterprise_catalogue(_: Reader, settings: SettingsDep) -> dict[str, Any]:
                 "validity": catalogue.validity_of(t.key, overrides=overrides),
                 "clauses": list(t.clauses),
             }
-            for t in catalogue.DESIGNATION_TYPES.values()
+            for t in DESIGNATION_TYPES.values()
         ],
         "levels": catalogue.LEVEL_LABELS,
         "industry_sections": catalogue.INDUSTRY_SECTIONS,

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from services.common.contracts.categories import CATEGORY_LABELS
 from services.common.contracts.stages import STAGE_LABELS
 from services.common.db import service_registry
 from services.common.history import history_table
@@ -19,13 +20,7 @@ from services.common.idempotency import idempotency_table
 from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
-from services.projects.catalogue import (
-    CATEGORY_LABELS,
-    LEVEL_LABELS,
-    LEVELS,
-    MILESTONE_KIND_LABELS,
-    MILESTONE_KINDS,
-)
+from services.projects.catalogue import LEVEL_LABELS, LEVELS, MILESTONE_KIND_LABELS, MILESTONE_KINDS
 from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS
 
 registry = service_registry()

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, not_, or_, select
 from sqlmodel import Session
 
-from services.projects.catalogue import BATCH_LABELS, BATCHES
+from services.common.contracts.stages import BATCH_LABELS, BATCHES
 from services.projects.service import PROJECT, STAGE
 
 ACTIVE = ("starting", "building")

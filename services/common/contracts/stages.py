@@ -23,6 +23,16 @@ STARTED_STAGES: tuple[str, ...] = STAGE_ORDER[1:]
 """The stages of a project whose works have begun (开工 or later)."""
 
 
+# The four yearly lists of article 32, in the plan's order, keyed by the stage they hold.
+BATCH_LABELS: dict[str, str] = {
+    "built": "建成一批",
+    "building": "在建一批",
+    "starting": "开工一批",
+    "reserve": "储备一批",
+}
+BATCHES: tuple[str, ...] = tuple(BATCH_LABELS)
+
+
 def reached(stage: str) -> tuple[str, ...]:
     """The main-line stages that count as having reached `stage`: it and every later one."""
     return STAGE_ORDER[STAGE_ORDER.index(stage) :]
