@@ -248,17 +248,7 @@ def grant(
     expires_on = expiry_for(data.type, data.granted_on, data.expires_on, settings)
     check_validity(data.granted_on, expires_on, today=today)
     held = Held(data.type, data.item_name, level)
-    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=None)
-    values = {
-        "type": data.type,
-        "level": level,
-        "item_name": data.item_name,
-        "granted_on": data.granted_on,
-        "expires_on": expires_on,
-        "certificate_no": data.certificate_no,
-        "renews_id": None,
-    }
-    return _insert(session, enterprise, values, DesignationGranted, actor=actor, today=today)
+    return _insert(session, enterprise, held, data, expires_on, actor=actor, today=today)
 
 
 def renew(
@@ -302,17 +292,7 @@ def renew(
             loc=["granted_on"],
         )
     held = Held(old.type, old.item_name, level)
-    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=old.id)
-    values = {
-        "type": old.type,
-        "level": level,
-        "item_name": old.item_name,
-        "granted_on": data.granted_on,
-        "expires_on": expires_on,
-        "certificate_no": data.certificate_no,
-        "renews_id": old.id,
-    }
-    return _insert(session, enterprise, values, DesignationRenewed, actor=actor, today=today)
+    return _insert(session, enterprise, held, data, expires_on, old.id, actor=actor, today=today)
 
 
 @dataclass(frozen=True)
@@ -365,12 +345,27 @@ def _refuse_overlap(
 def _insert(
     session: Session,
     enterprise: Enterprise,
-    values: dict[str, Any],
-    kind: type[DesignationEvent],
+    held: Held,
+    data: DesignationCreate | DesignationRenew,
+    expires_on: date | None,
+    renews: int | None = None,
     *,
     actor: str,
     today: date,
 ) -> Designation:
+    """The new designation, granted (DesignationGranted) or continuing `renews`
+    (DesignationRenewed), unless it overlaps one the enterprise holds."""
+    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=renews)
+    values = {
+        "type": held.type,
+        "level": held.level,
+        "item_name": held.item_name,
+        "granted_on": data.granted_on,
+        "expires_on": expires_on,
+        "certificate_no": data.certificate_no,
+        "renews_id": renews,
+    }
+    kind: type[DesignationEvent] = DesignationGranted if renews is None else DesignationRenewed
     designation = Designation(enterprise_id=enterprise.id, **values)
     session.add(designation)
     try:

@@ -25,7 +25,7 @@ from services.common.spreadsheet import (
     write_csv,
     write_xlsx,
 )
-from services.common.unit_of_work import WriteDep
+from services.common.unit_of_work import Write, WriteDep
 from services.enterprises import catalogue, designations, ledger, service
 from services.enterprises.deps import (
     EnterpriseDep,
@@ -36,6 +36,7 @@ from services.enterprises.deps import (
 from services.enterprises.importer import import_ledger
 from services.enterprises.ledger import read_plan
 from services.enterprises.models import (
+    Designation,
     DesignationCreate,
     DesignationPublic,
     DesignationRenew,
@@ -266,6 +267,18 @@ def enterprise_history(
 # --- designations --------------------------------------------------------------------------
 
 
+def recorded(
+    write: Write, response: Response, record: Callable[..., Designation], **given: Any
+) -> DesignationPublic:
+    """A designation granted or renewed: `record(session, **given)` → commit → its ETag and
+    Location → its view."""
+    with write.unit() as session:
+        d = record(session, **given)
+    write.etag(d.version)
+    response.headers["Location"] = f"/api/v1/enterprises/{d.enterprise_id}/designations/{d.id}"
+    return designations.view(session, d)
+
+
 @router.get("/enterprises/{enterprise_id}/designations", response_model=list[DesignationPublic])
 def list_designations(enterprise: EnterpriseDep, session: SessionDep) -> list[DesignationPublic]:
     return service.designations_of(session, [enterprise.id]).get(enterprise.id, [])
@@ -288,18 +301,16 @@ def grant_designation(
     A second designation of the same type overlapping one the enterprise holds is a 409
     unless it renews that one.
     """
-    with write.unit() as session:
-        d = designations.grant(
-            session,
-            enterprise_id=enterprise.id,
-            data=body,
-            actor=principal.subject,
-            settings=settings,
-            today=today,
-        )
-    write.etag(d.version)
-    response.headers["Location"] = f"/api/v1/enterprises/{enterprise.id}/designations/{d.id}"
-    return designations.view(session, d)
+    return recorded(
+        write,
+        response,
+        designations.grant,
+        enterprise_id=enterprise.id,
+        data=body,
+        actor=principal.subject,
+        settings=settings,
+        today=today,
+    )
 
 
 @router.get(
@@ -331,19 +342,17 @@ def renew_designation(
     response: Response,
 ) -> DesignationPublic:
     """A new designation continuing this one (DesignationRenewed); the old keeps its dates."""
-    with write.unit() as session:
-        d = designations.renew(
-            session,
-            enterprise_id=enterprise.id,
-            designation_id=designation_id,
-            data=body,
-            actor=principal.subject,
-            settings=settings,
-            today=today,
-        )
-    write.etag(d.version)
-    response.headers["Location"] = f"/api/v1/enterprises/{enterprise.id}/designations/{d.id}"
-    return designations.view(session, d)
+    return recorded(
+        write,
+        response,
+        designations.renew,
+        enterprise_id=enterprise.id,
+        designation_id=designation_id,
+        data=body,
+        actor=principal.subject,
+        settings=settings,
+        today=today,
+    )
 
 
 @router.post(

@@ -18,10 +18,11 @@ from services.common.errors import Conflict, DomainError, Invalid, NotFound, Pre
 from services.common.history import diff, record_change
 from services.common.i18n import Text, join, plain
 from services.common.outbox import record
-from services.projects import events
+from services.projects import events, pipeline
 from services.projects.codes import validate_project_code
 from services.projects.labels import MESSAGES
 from services.projects.models import (
+    EDITABLE,
     Blocker,
     InvestmentReport,
     Milestone,
@@ -34,20 +35,6 @@ from services.projects.stages import check_transition
 
 PROJECT = Project.__table__
 STAGE = ProjectStage.__table__
-EDITABLE = (
-    "name",
-    "category",
-    "plan_clause",
-    "level",
-    "sub_district",
-    "lead_department",
-    "quantity",
-    "quantity_unit",
-    "total_investment_wan",
-    "planned_start",
-    "planned_completion",
-    "code",
-)
 SORTS = {
     "id": PROJECT.c.id,
     "-id": PROJECT.c.id.desc(),
@@ -307,6 +294,7 @@ def _enter_stage(
         )
     )
     session.flush()
+    pipeline.keep_dates(session, [project_id])
 
 
 def _flush(session: Session) -> None:

@@ -22,6 +22,9 @@ FINAL_STAGES: frozenset[str] = frozenset({"built", CANCELLED})
 STARTED_STAGES: tuple[str, ...] = STAGE_ORDER[1:]
 """The stages of a project whose works have begun (开工 or later)."""
 
+UNDER_WAY_STAGES: tuple[str, ...] = tuple(s for s in STARTED_STAGES if s not in FINAL_STAGES)
+"""The stages of a project begun and not yet built (开工, 在建)."""
+
 
 # The four yearly lists of article 32, in the plan's order, keyed by the stage they hold.
 BATCH_LABELS: dict[str, str] = {
