@@ -22,6 +22,7 @@ TITLES: dict[int, Text] = {
     500: Text("内部错误", "Internal error"),
     502: Text("上游服务出错", "Bad gateway"),
     503: Text("服务暂不可用", "Service unavailable"),
+    504: Text("上游服务未及时应答", "Gateway timeout"),
 }
 
 MESSAGES = catalogue(
@@ -118,6 +119,21 @@ MESSAGES = catalogue(
             "Nothing was imported: {count} problem(s) in {rows} row(s){where_en}. Correct them "
             "and upload the whole file again.",
         ),
+        # an upload over a sheet limit (413)
+        "sheet_too_large": (
+            "未导入任何数据：文件{what}（{value}），上限为 {allowed}（{setting}）。"
+            "请拆分文件后分别上传。",
+            "Nothing was imported: the file {what} ({value}); the limit is {allowed} ({setting}). "
+            "Split the file and upload the parts.",
+        ),
+        "sheet_over_limit": (
+            "文件{what}（{value}），超过 {limit} = {allowed}",
+            "{what} ({value}), over {limit} = {allowed}",
+        ),
+        "file_over_mb": (
+            "文件超过 {mb} MB，请拆分后上传",
+            "the file is larger than {mb} MB; split it",
+        ),
         # cell parsers
         "not_whole": ("“{value}”不是整数", "'{value}' is not a whole number"),
         "not_number": ("“{value}”不是数字", "'{value}' is not a number"),
@@ -129,6 +145,17 @@ MESSAGES = catalogue(
         "not_one_of": ("“{value}”不是可选值之一：{options}", "'{value}' is not one of: {options}"),
     }
 )
+
+# What is over a sheet limit (`SheetTooLarge`): key → (中文, English); `{entry}` names a part.
+SHEET_LIMITS: dict[str, tuple[str, str]] = {
+    "rows": ("行数超过上限", "has more rows than allowed"),
+    "columns": ("列数超过上限", "has more columns than allowed"),
+    "cells": ("单元格数超过上限", "has more cells than allowed"),
+    "size": ("解压后的大小（MB）超过上限", "expands to more MB than allowed"),
+    "ratio": ("中的“{entry}”压缩比超过上限", "holds '{entry}' compressed more than allowed"),
+    "time": ("读取用时（秒）超过上限", "takes longer to read than allowed (seconds)"),
+    "memory": ("读取所需内存（MB）超过上限", "needs more memory to read than allowed (MB)"),
+}
 
 SKIPPED_ROWS: dict[str, tuple[str, str]] = {
     # first-cell text of a row that is not data → (中文类别, English kind)

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.common.errors import NotFound
+from services.events.labels import MESSAGES
 
 DEFAULT_PATH = Path(__file__).with_name("targets.yaml")
 
@@ -210,4 +211,4 @@ def get_target(target_id: str, path: Path | None = None) -> Target:
     try:
         return _index((path or DEFAULT_PATH).resolve())[target_id]
     except KeyError:
-        raise NotFound(f"no target {target_id!r} in the catalogue", loc=("id",)) from None
+        raise NotFound(MESSAGES("target.not_found", id=target_id), loc=("id",)) from None
