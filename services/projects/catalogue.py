@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.common.errors import Invalid
+from services.projects.labels import MESSAGES
 
 OC4IDSType = Literal["construction", "rehabilitation", "replacement", "expansion"]
 
@@ -220,9 +221,14 @@ def category(key: str) -> ProjectCategory:
     try:
         return PROJECT_CATEGORIES[key]
     except KeyError:
-        known = ", ".join(PROJECT_CATEGORIES)
         raise UnknownCategory(
-            f"unknown project category {key!r}; known categories: {known}", loc=["category"]
+            MESSAGES(
+                "category.unknown",
+                value=key,
+                allowed=", ".join(PROJECT_CATEGORIES),
+                allowed_zh="、".join(c.label for c in PROJECT_CATEGORIES.values()),
+            ),
+            loc=["category"],
         ) from None
 
 

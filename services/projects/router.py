@@ -207,7 +207,7 @@ def export_projects(
             session, filters.conds(session), uri=str(request.url), today=today
         )
         if package is None:
-            raise NotFound("no project matches: an OC4IDS package needs at least one project")
+            raise NotFound(MESSAGES("oc4ids.empty"))
         return JSONResponse(package)
     conds = [false()] if template else filters.conds(session)
     content = ledger.export_sheet(session, conds, format)
