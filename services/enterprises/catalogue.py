@@ -10,6 +10,7 @@ from typing import Final, Literal
 
 from services.common.contracts.designations import LEVEL_LABELS, LEVELS
 from services.common.errors import Invalid
+from services.enterprises.labels import MESSAGES
 
 CALENDAR_YEAR: Final = "calendar_year"
 """Validity rule: the designation holds until 31 December of the year it was granted."""
@@ -357,9 +358,8 @@ def designation_type(key: str) -> DesignationType:
     try:
         return DESIGNATION_TYPES[key]
     except KeyError:
-        known = ", ".join(DESIGNATION_TYPES)
         raise UnknownDesignationType(
-            f"unknown designation type {key!r}; known types: {known}", loc=["type"]
+            MESSAGES("type.unknown", key=key, known=", ".join(DESIGNATION_TYPES)), loc=["type"]
         ) from None
 
 
@@ -370,12 +370,17 @@ def resolve_level(type_key: str, level: str | None = None) -> str:
         return entry.default_level
     if level not in LEVEL_LABELS:
         raise InvalidLevel(
-            f"unknown level {level!r}; use one of {', '.join(LEVELS)}", loc=["level"]
+            MESSAGES("level.unknown", level=level, allowed=", ".join(LEVELS)), loc=["level"]
         )
     if level not in entry.levels:
-        allowed = ", ".join(entry.levels)
         raise InvalidLevel(
-            f"{entry.label} ({type_key}) is not granted at level {level!r}; allowed: {allowed}",
+            MESSAGES(
+                "level.not_granted",
+                label=entry.label,
+                type=type_key,
+                level=level,
+                allowed=", ".join(entry.levels),
+            ),
             loc=["level"],
         )
     return level

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.errors import Invalid, validation_text
+from services.common.labels import MESSAGES as COMMON
 from services.common.settings import Settings
 from services.common.spreadsheet import (
     Column,
@@ -51,7 +52,7 @@ def _coded(labels: Mapping[str, str], *, upper: bool = False) -> Any:
         if raw in by_label:
             return by_label[raw]
         options = ", ".join(f"{c} ({lbl})" for c, lbl in labels.items())
-        raise ValueError(f"'{raw}' is not one of: {options}")
+        raise ValueError(COMMON("not_one_of", value=raw, options=options))
 
     return parse
 
@@ -286,13 +287,13 @@ def _checked_designation(
 
 def _check_revocation(on: date, granted_on: date, expires_on: date | None, today: date) -> None:
     if on < granted_on:
-        raise Invalid(
-            f"{on} is before the designation was granted ({granted_on})", loc=["revoked_on"]
-        )
+        raise Invalid(MESSAGES("revoke.before", on=on, granted_on=granted_on), loc=["revoked_on"])
     if on > today:
         raise Invalid(MESSAGES("revoke.future", on=on, today=today), loc=["revoked_on"])
     if expires_on is not None and on > expires_on:
-        raise Invalid(f"{on} is after the designation lapsed ({expires_on})", loc=["revoked_on"])
+        raise Invalid(
+            MESSAGES("revoke.after_lapse", on=on, expires_on=expires_on), loc=["revoked_on"]
+        )
 
 
 def _merge(sheet: Sheet, row: int, planned: PlannedEnterprise, values: dict[str, Any]) -> None:
