@@ -359,7 +359,7 @@ def designation_type(key: str) -> DesignationType:
         return DESIGNATION_TYPES[key]
     except KeyError:
         raise UnknownDesignationType(
-            MESSAGES("type.unknown", key=key, known=", ".join(DESIGNATION_TYPES)), loc=["type"]
+            MESSAGES("type.unknown", value=key, known=", ".join(DESIGNATION_TYPES)), loc=["type"]
         ) from None
 
 

@@ -31,8 +31,8 @@ MESSAGES = catalogue(
             "An enterprise with USCC {code} is already registered (id {id}).",
         ),
         "type.unknown": (
-            "未知的认定类型“{key}”；可选：{known}",
-            "unknown designation type {key!r}; known types: {known}",
+            "未知的认定类型“{value}”；可选：{known}",
+            "unknown designation type {value!r}; known types: {known}",
         ),
         "level.unknown": (
             "未知的认定级别“{level}”；可选：{allowed}",
