@@ -134,6 +134,20 @@ MESSAGES = catalogue(
             "文件超过 {mb} MB，请拆分后上传",
             "the file is larger than {mb} MB; split it",
         ),
+        # request values
+        "not_iso_date": (
+            "“{value}”不是日期：应为 YYYY-MM-DD",
+            "{value!r} is not a date: use YYYY-MM-DD",
+        ),
+        "date_range": (
+            "{value} 超出范围（{earliest} 至 {latest}）",
+            "{value} is out of range ({earliest} to {latest})",
+        ),
+        "control_at": (
+            "含有控制字符 U+{code}（第 {position} 个字符）；{allowed_zh}",
+            "contains the control character U+{code} at position {position}; {allowed}",
+        ),
+        "control": ("含有控制字符 U+{code}", "contains the control character U+{code}"),
         # cell parsers
         "not_whole": ("“{value}”不是整数", "'{value}' is not a whole number"),
         "not_number": ("“{value}”不是数字", "'{value}' is not a number"),

@@ -134,6 +134,15 @@ MESSAGES = catalogue(
             "新企业须填写{column}",
             "{column} is required for a new enterprise",
         ),
+        "import.type_required": (
+            "填写了{given}，须填写{column}",
+            "{column} is required when {given} is given",
+        ),
+        "import.granted_required": ("认定须填写{column}", "{column} is required for a designation"),
+        "import.differs_in_file": (
+            "“{value}”与第 {row} 行为同一{column}填写的“{first}”不同",
+            "'{value}' differs from '{first}' given for the same {column} in row {row}",
+        ),
         "import.overlap": ("与{where_zh}冲突：{msg}", "{where}: {msg}"),
         "import.repeats": ("与第 {row} 行重复", "repeats row {row}"),
         "import.differs": (
