@@ -61,6 +61,8 @@ class Known:
     granted_on: date
     last: date | None
     revoked: bool
+    item_name: str | None = None  # for types counted as items: which one
+    level: str | None = None
     row: int | None = None  # the sheet row of a planned one
     record: Designation | None = None  # the registered one
     planned: PlannedDesignation | None = None
@@ -213,6 +215,8 @@ def _known(d: Designation) -> Known:
         granted_on=d.granted_on,
         last=last_day(d),
         revoked=d.revoked_on is not None,
+        item_name=d.item_name,
+        level=d.level,
         record=d,
         id=d.id,
     )
@@ -240,7 +244,7 @@ def _plan_designations(
 ) -> None:
     _link_renewals(known)
     for pd in sorted(planned.designations, key=lambda d: (d.type, d.granted_on, d.row)):
-        same = next((k for k in known if (k.type, k.granted_on) == (pd.type, pd.granted_on)), None)
+        same = _same(pd, known)
         if same is not None:
             _plan_known(sheet, plan, code, pd, same)
             continue
@@ -248,9 +252,19 @@ def _plan_designations(
         clashes = [
             k
             for k in known
-            if k.type == pd.type and overlaps(pd.granted_on, end, k.granted_on, k.last)
+            if (k.type, k.item_name) == (pd.type, pd.item_name)
+            and overlaps(pd.granted_on, end, k.granted_on, k.last)
         ]
-        new = Known(pd.type, pd.granted_on, end, pd.revoked_on is not None, row=pd.row, planned=pd)
+        new = Known(
+            pd.type,
+            pd.granted_on,
+            end,
+            pd.revoked_on is not None,
+            item_name=pd.item_name,
+            level=pd.level,
+            row=pd.row,
+            planned=pd,
+        )
         if clashes:
             # Successive certificates overlap by design: the later one continues the latest.
             prior = max(clashes, key=lambda k: (k.granted_on, k.row or 0))
@@ -275,6 +289,17 @@ def _plan_designations(
         plan.granted.append((code, new))
         if pd.revoked_on is not None:
             plan.revoked.append((code, new, pd.revoked_on, pd.revoke_reason))
+
+
+def _same(pd: PlannedDesignation, known: list[Known]) -> Known | None:
+    """The designation a row names: same type, item and granted date, and the same level when
+    the row gives one (of two granted the same day, the one at that level)."""
+    matches = [
+        k
+        for k in known
+        if (k.type, k.item_name, k.granted_on) == (pd.type, pd.item_name, pd.granted_on)
+    ]
+    return next((k for k in matches if k.level == pd.level), matches[0] if matches else None)
 
 
 def _link_renewals(known: list[Known]) -> None:
@@ -423,7 +448,7 @@ def _write_designations(conn: Connection, plan: Plan, now: datetime) -> dict[int
             "granted_on": pd.granted_on,
             "expires_on": pd.expires_on,
             "certificate_no": pd.certificate_no,
-            "item_name": None,
+            "item_name": pd.item_name,
             "revoked_on": None,
             "revoke_reason": None,
             # Ids are known before anything is written, so a renewal of a designation planned
