@@ -143,7 +143,7 @@ MESSAGES = catalogue(
             "“{value}”与第 {row} 行为同一{column}填写的“{first}”不同",
             "'{value}' differs from '{first}' given for the same {column} in row {row}",
         ),
-        "import.overlap": ("与{where_zh}冲突：{msg}", "{where}: {msg}"),
+        "import.overlap": ("{where_zh}：{msg}", "{where}: {msg}"),
         "import.repeats": ("与第 {row} 行重复", "repeats row {row}"),
         "import.differs": (
             "“{given}”与已登记的认定 {id}（“{recorded}”）不同；导入不修改已登记的认定",

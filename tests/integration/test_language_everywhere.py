@@ -20,6 +20,7 @@ from tests.sheet_files import far_cell_xlsx
 client = projects_kit.client
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
+ASKS_NOTHING = {"Accept-Language": ""}  # the test clients ask for English unless told
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -29,7 +30,7 @@ def chinese(text: str) -> bool:
 
 async def both(send: Callable[[dict[str, str]], Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The answer to the same request asked in Chinese and in English, and the default's."""
-    zh, en, default = await send(ZH), await send(EN), await send({})
+    zh, en, default = await send(ZH), await send(EN), await send(ASKS_NOTHING)
     assert zh.status_code == en.status_code, (zh.text, en.text)
     assert default.json() == zh.json(), "Chinese unless English is asked for"
     return zh.json(), en.json()
@@ -151,7 +152,7 @@ async def test_an_overlapping_designation_is_refused_in_both_languages(
     code = enterprise(1)["uscc"]
     sheet = (
         "统一社会信用代码,企业名称,认定类型,认定日期,有效期至\n"
-        f"{code},甲,high_tech,2024-03-01,2025-03-01\n"
+        f"{code},甲,high_tech,2022-01-01,2024-01-01\n"
     ).encode()
     zh, en = await both(
         lambda lang: svc.client.post(
@@ -163,11 +164,11 @@ async def test_an_overlapping_designation_is_refused_in_both_languages(
     assert zh["status"] == 422
     assert zh["errors"][0]["loc"] == en["errors"][0]["loc"] == ["rows", 2, "granted_on"]
     assert zh["errors"][0]["msg"].startswith(
-        f"工作表「ledger」第 2 行“认定日期”列（2024-03-01）：与认定 {did} 冲突："
+        f"工作表「ledger」第 2 行“认定日期”列（2022-01-01）：认定 {did}："
         "企业已持有高新技术企业"
     )
     assert en["errors"][0]["msg"].startswith(
-        f"sheet 'ledger' row 2 column '认定日期' (2024-03-01): designation {did}: the enterprise "
+        f"sheet 'ledger' row 2 column '认定日期' (2022-01-01): designation {did}: the enterprise "
         "already holds"
     )
     assert chinese(zh["detail"]) and en["detail"].startswith("Nothing was imported")
