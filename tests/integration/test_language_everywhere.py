@@ -164,8 +164,7 @@ async def test_an_overlapping_designation_is_refused_in_both_languages(
     assert zh["status"] == 422
     assert zh["errors"][0]["loc"] == en["errors"][0]["loc"] == ["rows", 2, "granted_on"]
     assert zh["errors"][0]["msg"].startswith(
-        f"工作表「ledger」第 2 行“认定日期”列（2022-01-01）：认定 {did}："
-        "企业已持有高新技术企业"
+        f"工作表「ledger」第 2 行“认定日期”列（2022-01-01）：认定 {did}：企业已持有高新技术企业"
     )
     assert en["errors"][0]["msg"].startswith(
         f"sheet 'ledger' row 2 column '认定日期' (2022-01-01): designation {did}: the enterprise "
