@@ -70,6 +70,24 @@ MESSAGES = catalogue(
             "The role '{roles}' may not do this (needs {permission}).",
         ),
         "nul": ("含有 NUL 字符", "contains a NUL character"),
+        # Idempotency-Key (answered before the app sees the request)
+        "idem.key_shape": (
+            "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+        ),
+        "idem.reused_title": ("Idempotency-Key 已被使用", "Idempotency-Key reused"),
+        "idem.reused": (
+            "此 Idempotency-Key 已用于另一个不同的请求，本次未做任何修改。新的请求请使用新的键。",
+            "This Idempotency-Key was already used for a different request; nothing was "
+            "changed. Use a new key for a new request.",
+        ),
+        "idem.running_title": ("请求处理中", "Request in progress"),
+        "idem.running": (
+            "使用此 Idempotency-Key 的请求仍在处理（或其应答已丢失），本次未做任何修改。"
+            "请稍后用同一个键重试。",
+            "A request with this Idempotency-Key is still running (or its answer was lost); "
+            "nothing was changed by this one. Retry shortly with the same key.",
+        ),
         # the spreadsheet reader
         "file_empty": ("文件是空的", "the file is empty"),
         "file_no_rows": ("文件只有表头，没有数据行", "the file has a header but no rows"),

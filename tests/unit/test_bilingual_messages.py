@@ -2,9 +2,10 @@
 
 Two checks keep it so: every catalogue of messages (a `catalogue({...})` anywhere in services/
 or gateway/) holds a Chinese and an English template for each key; and no place that makes a
-problem (a domain error, `problem()`, the gateway's own `send_problem`, a spreadsheet cell's
-error, a request validator's ValueError) is handed a plain string literal or f-string: it takes
-a `Text`, which comes from a catalogue. A new English-only message fails here.
+problem (a domain error, `problem()` or any other `…problem` helper such as the gateway's
+`send_problem`, a spreadsheet cell's error, a request validator's ValueError) is handed a plain
+string literal or f-string: it takes a `Text`, which comes from a catalogue. A new English-only
+message fails here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from services.common.i18n import Text
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*ROOT.glob("services/**/*.py"), *ROOT.glob("gateway/**/*.py")])
-CJK = re.compile(r"[\u4e00-\u9fff]")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # Chinese, or its punctuation
 
 # Modules whose ValueErrors never reach a client: settings and the plan catalogue are read at
 # start (a wrong file stops the service), the envelope is the services' own NATS messages, the
@@ -99,6 +100,8 @@ def _raw_messages(path: str, tree: ast.Module, errors: set[str]) -> list[str]:
         elif name in MESSAGE_FUNCTIONS:
             args = [node.args[i] for i in MESSAGE_FUNCTIONS[name] if i < len(node.args)]
             args += [k.value for k in node.keywords if k.arg in ("title", "detail")]
+        elif name and name.endswith("problem"):  # any other helper that answers a problem
+            args = [*node.args, *(k.value for k in node.keywords if k.arg in ("title", "detail"))]
         elif name in SHEET_METHODS and isinstance(node.func, ast.Attribute):
             args = [node.args[i] for i in SHEET_METHODS[name] if i < len(node.args)]
         elif name == "ValueError" and path not in VALUE_ERRORS_NOT_FOR_CLIENTS:
@@ -150,6 +153,7 @@ def test_the_scan_finds_a_raw_message_when_there_is_one() -> None:
         "sheet.error(row, 'name', 'is required')\n"
         "raise ValueError('use YYYY-MM')\n"
         "raise NotFound(MESSAGES('not_found', id=1))\n"
+        "await _problem(scope, send, 409, 'Request in progress', MESSAGES('x'))\n"
     )
     found = _raw_messages("services/x/models.py", tree, _domain_errors(TREES))
     assert [line.split(": ", 1)[1].split("(")[0] for line in found] == [
@@ -157,6 +161,7 @@ def test_the_scan_finds_a_raw_message_when_there_is_one() -> None:
         "Conflict",
         "error",
         "ValueError",
+        "_problem",
     ]
 
 
