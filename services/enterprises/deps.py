@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
 from services.common.auth import EnterpriseWriter, Reader
+from services.common.contracts.designations import DESIGNATION_LABELS
 from services.common.days import Day
 from services.common.errors import Invalid
 from services.common.i18n import code_of
@@ -73,7 +74,7 @@ def enterprise_filters(
     ] = None,
 ) -> EnterpriseFilters:
     # the Chinese labels the API returns (高新技术企业, 区级, 大型) are accepted as the codes
-    designation = [code_of(k, catalogue.DESIGNATION_LABELS) for k in designation or []] or None
+    designation = [code_of(k, DESIGNATION_LABELS) for k in designation or []] or None
     level = [code_of(k, catalogue.LEVEL_LABELS) for k in level or []] or None
     size = code_of(size, catalogue.SIZE_LABELS)
     if industry_section:

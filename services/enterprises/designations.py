@@ -11,7 +11,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from services.common.contracts.designations import LEVELS
+from services.common.contracts.designations import (
+    DESIGNATION_LABELS,
+    DESIGNATION_TYPES,
+    ITEM_TYPES,
+    LEVELS,
+)
 from services.common.contracts.events import DesignationEvent
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
@@ -104,7 +109,7 @@ def expiry_for(
 
 
 def overlap_message(type_key: str, other_id: int, start: date, end: date | None) -> Text:
-    label = catalogue.DESIGNATION_LABELS.get(type_key, type_key)
+    label = DESIGNATION_LABELS.get(type_key, type_key)
     return MESSAGES(
         "overlap",
         label=label,
@@ -118,12 +123,12 @@ def overlap_message(type_key: str, other_id: int, start: date, end: date | None)
 
 def check_item(type_key: str, item_name: str | None, *, loc: Loc = ()) -> None:
     """Types counted as items name the item; the others are held once and take no name."""
-    label = catalogue.DESIGNATION_LABELS.get(type_key, type_key)
-    if type_key in catalogue.ITEM_TYPES and item_name is None:
+    label = DESIGNATION_LABELS.get(type_key, type_key)
+    if type_key in ITEM_TYPES and item_name is None:
         raise Invalid(
             MESSAGES("item.required", label=label, type=type_key), loc=[*loc, "item_name"]
         )
-    if type_key not in catalogue.ITEM_TYPES and item_name is not None:
+    if type_key not in ITEM_TYPES and item_name is not None:
         raise Invalid(MESSAGES("item.refused", label=label, type=type_key), loc=[*loc, "item_name"])
 
 
@@ -203,7 +208,7 @@ def counts_by_type(session: Session, *, on: date) -> list[dict[str, Any]]:
     )
     return [
         {"type": key, "label": entry.label, "count": held.get(key, 0)}
-        for key, entry in catalogue.DESIGNATION_TYPES.items()
+        for key, entry in DESIGNATION_TYPES.items()
     ]
 
 
@@ -243,17 +248,7 @@ def grant(
     expires_on = expiry_for(data.type, data.granted_on, data.expires_on, settings)
     check_validity(data.granted_on, expires_on, today=today)
     held = Held(data.type, data.item_name, level)
-    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=None)
-    values = {
-        "type": data.type,
-        "level": level,
-        "item_name": data.item_name,
-        "granted_on": data.granted_on,
-        "expires_on": expires_on,
-        "certificate_no": data.certificate_no,
-        "renews_id": None,
-    }
-    return _insert(session, enterprise, values, DesignationGranted, actor=actor, today=today)
+    return _insert(session, enterprise, held, data, expires_on, actor=actor, today=today)
 
 
 def renew(
@@ -296,17 +291,7 @@ def renew(
             loc=["granted_on"],
         )
     held = Held(old.type, old.item_name, level)
-    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=old.id)
-    values = {
-        "type": old.type,
-        "level": level,
-        "item_name": old.item_name,
-        "granted_on": data.granted_on,
-        "expires_on": expires_on,
-        "certificate_no": data.certificate_no,
-        "renews_id": old.id,
-    }
-    return _insert(session, enterprise, values, DesignationRenewed, actor=actor, today=today)
+    return _insert(session, enterprise, held, data, expires_on, old.id, actor=actor, today=today)
 
 
 @dataclass(frozen=True)
@@ -359,12 +344,27 @@ def _refuse_overlap(
 def _insert(
     session: Session,
     enterprise: Enterprise,
-    values: dict[str, Any],
-    kind: type[DesignationEvent],
+    held: Held,
+    data: DesignationCreate | DesignationRenew,
+    expires_on: date | None,
+    renews: int | None = None,
     *,
     actor: str,
     today: date,
 ) -> Designation:
+    """The new designation, granted (DesignationGranted) or continuing `renews`
+    (DesignationRenewed), unless it overlaps one the enterprise holds."""
+    _refuse_overlap(session, enterprise.id, held, data.granted_on, expires_on, renewing=renews)
+    values = {
+        "type": held.type,
+        "level": held.level,
+        "item_name": held.item_name,
+        "granted_on": data.granted_on,
+        "expires_on": expires_on,
+        "certificate_no": data.certificate_no,
+        "renews_id": renews,
+    }
+    kind: type[DesignationEvent] = DesignationGranted if renews is None else DesignationRenewed
     designation = Designation(enterprise_id=enterprise.id, **values)
     session.add(designation)
     try:

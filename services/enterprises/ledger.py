@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.contracts.designations import DESIGNATION_LABELS
 from services.common.errors import Invalid, validation_text
 from services.common.labels import MESSAGES as COMMON
 from services.common.settings import Settings
@@ -96,8 +97,8 @@ COLUMNS: list[Column] = [
     Column(
         "designation_type",
         "认定类型",
-        _coded(catalogue.DESIGNATION_LABELS),
-        _label(catalogue.DESIGNATION_LABELS),
+        _coded(DESIGNATION_LABELS),
+        _label(DESIGNATION_LABELS),
     ),
     # The item a designation counted as items is for (a lab, a platform, a first store): one
     # enterprise may hold several of one type, told apart by this name. Blank for the others.

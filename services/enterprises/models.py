@@ -9,6 +9,7 @@ from pydantic import field_validator
 from sqlalchemy import Column, DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
+from services.common.contracts.designations import DESIGNATION_LABELS
 from services.common.db import service_registry
 from services.common.envelope import utcnow
 from services.common.history import history_table
@@ -18,7 +19,6 @@ from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.enterprises.catalogue import (
-    DESIGNATION_LABELS,
     INDUSTRY_SECTIONS,
     LEVEL_LABELS,
     SIZE_LABELS,

@@ -11,6 +11,8 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.common.contracts.designations import LEVELS
+from services.common.contracts.stages import STARTED_STAGES
 from services.common.errors import NotFound
 from services.events.labels import MESSAGES
 
@@ -20,8 +22,8 @@ Measure = Literal["stock", "new", "sum", "annual", "reported", "share", "milesto
 REPORTED_MEASURES = ("reported", "share", "milestone")
 """Measures a department reports: a statistic, a coverage (100 %) or a one-off milestone."""
 Source = Literal["projects", "enterprises", "reported"]
-Level = Literal["national", "provincial", "municipal", "district"]
-Stage = Literal["starting", "building", "built"]
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+Stage = Literal[STARTED_STAGES]  # type: ignore[valid-type]
 Direction = Literal["at_least", "at_most"]
 ReportMode = Literal["level", "period_sum", "cumulative"]
 """How a reported target's reports make its value: the latest period's figure, the sum of the

@@ -16,7 +16,15 @@ from services.common.outbox import record
 from services.projects import events
 from services.projects.catalogue import MILESTONE_KIND_LABELS
 from services.projects.labels import BLOCKER_KIND_LABELS, MESSAGES
-from services.projects.models import Blocker, InvestmentReport, Milestone, Project, history, outbox
+from services.projects.models import (
+    MILESTONE_FIELDS,
+    Blocker,
+    InvestmentReport,
+    Milestone,
+    Project,
+    history,
+    outbox,
+)
 from services.projects.service import PROJECT, guarded_update
 
 MILESTONE = Milestone.__table__
@@ -89,7 +97,7 @@ def add_milestone(
     session.flush()
     assert m.id is not None
     _refresh_next_due(session, m.project_id)
-    fields = {k: getattr(m, k) for k in ("kind", "title", "due_on", "done_on")}
+    fields = {k: getattr(m, k) for k in MILESTONE_FIELDS}
     record_change(
         session,
         history,
@@ -109,8 +117,8 @@ def add_milestone(
 
 def update_milestone(
     session: Session,
-    *,
     milestone: Milestone,
+    *,
     changes: dict[str, Any],
     expected_version: int,
     actor: str,
@@ -346,8 +354,8 @@ def raise_blocker(
 
 def update_blocker(
     session: Session,
-    *,
     blocker: Blocker,
+    *,
     changes: dict[str, Any],
     expected_version: int,
     actor: str,

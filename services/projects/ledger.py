@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.common.bulk import allocate_ids, bulk_insert
+from services.common.contracts.categories import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict
@@ -39,13 +40,7 @@ from services.common.spreadsheet import (
     write_workbook,
 )
 from services.projects import events
-from services.projects.catalogue import (
-    CATEGORY_LABELS,
-    LEVEL_LABELS,
-    MILESTONE_KIND_LABELS,
-    PROJECT_CATEGORIES,
-    SUB_DISTRICTS,
-)
+from services.projects.catalogue import LEVEL_LABELS, MILESTONE_KIND_LABELS, SUB_DISTRICTS
 from services.projects.labels import (
     BLOCKER_HEADERS,
     BLOCKER_KIND_LABELS,
@@ -58,9 +53,9 @@ from services.projects.labels import (
     MILESTONE_SHEET_TITLE,
     OC4IDS_PUBLISHER,
 )
-from services.projects.models import Blocker, Milestone, history, outbox
+from services.projects.models import EDITABLE, Blocker, Milestone, history, outbox
 from services.projects.oc4ids import to_oc4ids_package
-from services.projects.service import EDITABLE, PROJECT, STAGE, to_public
+from services.projects.service import PROJECT, STAGE, to_public
 
 STAGE_COLUMNS = {
     "reserve": "reserve_on",

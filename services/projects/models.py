@@ -11,7 +11,8 @@ from pydantic import AfterValidator, ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from services.common.contracts.stages import STAGE_LABELS
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
 from services.common.db import service_registry
 from services.common.history import history_table
 from services.common.i18n import code_of
@@ -19,20 +20,15 @@ from services.common.idempotency import idempotency_table
 from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
-from services.projects.catalogue import (
-    CATEGORY_LABELS,
-    LEVEL_LABELS,
-    LEVELS,
-    MILESTONE_KIND_LABELS,
-    MILESTONE_KINDS,
-)
+from services.projects.catalogue import LEVEL_LABELS, LEVELS, MILESTONE_KIND_LABELS, MILESTONE_KINDS
 from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS, MESSAGES
 
 registry = service_registry()
 metadata = registry.metadata
 
-Level = Literal["province", "city", "district"]
-StartStage = Literal["reserve", "starting", "building", "built"]
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+StartStage = Literal[STAGE_ORDER]  # type: ignore[valid-type]
+"""A stage a project may enter the ledger in: any of the main line (not cancelled)."""
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 
@@ -97,6 +93,22 @@ def _one_of(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
 
 
 # ---- projects ----------------------------------------------------------------------------
+
+EDITABLE: tuple[str, ...] = (
+    "name",
+    "category",
+    "plan_clause",
+    "level",
+    "sub_district",
+    "lead_department",
+    "quantity",
+    "quantity_unit",
+    "total_investment_wan",
+    "planned_start",
+    "planned_completion",
+    "code",
+)
+"""The fields of a project a clerk may change (the stage changes only through transitions)."""
 
 
 class ProjectBase(Input):
@@ -252,6 +264,9 @@ class TransitionCreate(CleanText, Input):
 
 # ---- milestones --------------------------------------------------------------------------
 
+MILESTONE_FIELDS: tuple[str, ...] = ("kind", "title", "due_on", "done_on")
+"""The fields of a milestone a clerk records."""
+
 
 class MilestoneBase(Input):
     LABELS: ClassVar[dict[str, Mapping[str, str]]] = {"kind": MILESTONE_KIND_LABELS}
@@ -371,6 +386,17 @@ class InvestmentPublic(InvestmentSummary):
 
 
 # ---- blockers (难点堵点) ------------------------------------------------------------------
+
+BLOCKER_FIELDS: tuple[str, ...] = (
+    "kind",
+    "description",
+    "responsible_department",
+    "raised_on",
+    "due_on",
+    "resolved_on",
+    "resolution",
+)
+"""The fields of a blocker a clerk records."""
 
 
 class BlockerBase(Input):

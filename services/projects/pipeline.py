@@ -20,11 +20,16 @@ from typing import Any
 from sqlalchemy import and_, not_, or_, select
 from sqlmodel import Session
 
-from services.projects.catalogue import BATCH_LABELS, BATCHES
+from services.common.contracts.stages import (
+    BATCH_LABELS,
+    BATCHES,
+    FINAL_STAGES,
+    UNDER_WAY_STAGES,
+)
 from services.projects.service import PROJECT, STAGE
 
-ACTIVE = ("starting", "building")
-FINAL = ("built", "cancelled")
+ACTIVE = UNDER_WAY_STAGES
+FINAL = tuple(FINAL_STAGES)
 
 
 def _history(entries: list[tuple[int, str, date]]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from sqlmodel import Session
 
 from services.common import jobs
 from services.common.auth import ProjectWriter, Reader
-from services.common.contracts.stages import STAGE_LABELS, STAGES
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.stages import BATCHES, STAGE_LABELS, STAGES
 from services.common.errors import Invalid, NotFound, request_language
 from services.common.i18n import Text, code_of, localise
 from services.common.jobs import JOB_DESCRIPTION, ImportJob
@@ -33,7 +34,7 @@ from services.common.spreadsheet import (
 )
 from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
-from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
+from services.projects.catalogue import LEVEL_LABELS
 from services.projects.deps import ProjectDep, Today, WritableProject, clean_text
 from services.projects.execution import (
     investment_summary,

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.common.contracts.categories import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
@@ -18,10 +19,10 @@ from services.common.history import diff, record_change
 from services.common.i18n import Text, join, plain
 from services.common.outbox import record
 from services.projects import events
-from services.projects.catalogue import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.projects.codes import validate_project_code
 from services.projects.labels import MESSAGES
 from services.projects.models import (
+    EDITABLE,
     Blocker,
     InvestmentReport,
     Milestone,
@@ -34,20 +35,6 @@ from services.projects.stages import check_transition
 
 PROJECT = Project.__table__
 STAGE = ProjectStage.__table__
-EDITABLE = (
-    "name",
-    "category",
-    "plan_clause",
-    "level",
-    "sub_district",
-    "lead_department",
-    "quantity",
-    "quantity_unit",
-    "total_investment_wan",
-    "planned_start",
-    "planned_completion",
-    "code",
-)
 SORTS = {
     "id": PROJECT.c.id,
     "-id": PROJECT.c.id.desc(),
