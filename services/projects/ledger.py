@@ -54,6 +54,7 @@ from services.projects.labels import (
 )
 from services.projects.models import EDITABLE, Blocker, Milestone, history, outbox
 from services.projects.oc4ids import to_oc4ids_package
+from services.projects.pipeline import DATES, placing
 from services.projects.service import PROJECT, STAGE, to_public
 
 STAGE_COLUMNS = {
@@ -338,9 +339,10 @@ def _import_chunk(
             "some project codes of the file were registered meanwhile; nothing was imported, "
             "upload the file again to see which"
         ) from exc
-    stage_rows, history_rows, registered = [], [], []
+    stage_rows, placed, history_rows, registered = [], [], [], []
     for rec, (_, entries) in zip(records, rows, strict=True):
         pid = rec["id"]
+        placed.append({"project_id": pid, **placing(entries)})
         stages = [{"stage": s, "on": d, "ordinal": i} for i, (s, d) in enumerate(entries)]
         stage_rows += [
             {"project_id": pid, "ordinal": i, "stage": s, "entered_on": d, "note": None}
@@ -362,6 +364,7 @@ def _import_chunk(
         event = events.ProjectRegistered(project=events.project_snapshot(rec, stages))
         registered.append(event.envelope(subject=pid, on=rec["created_on"]))
     bulk_insert(conn, STAGE, stage_rows)
+    bulk_insert(conn, DATES, placed)
     bulk_insert(conn, history, history_rows)
     bulk_insert(conn, outbox, outbox_rows(registered, now))
     return ids

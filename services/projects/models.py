@@ -241,6 +241,29 @@ class ProjectStage(ProjectsModel, table=True):
     recorded_at: datetime = _stamp()
 
 
+class StageDates(ProjectsModel, table=True):
+    """The dates of a project's stage history that place it in a year's four batches (article
+    32), kept in step with its stage entries, so the year's counts are one scan of a table.
+
+    From the entries in order: `started_on` the first entry into `starting` (or a jump from
+    reserve straight to building or built), `active_from` the first into starting or building,
+    `active_to` the first into built or cancelled after that, `built_on` the last into built;
+    `reserve_from` the last entry into reserve and `reserve_until` the next entry's date (the
+    entries are in date order, so the project was in reserve on a day within the two)."""
+
+    __tablename__ = "stage_dates"
+
+    project_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    )
+    started_on: date | None = None
+    active_from: date | None = None
+    active_to: date | None = None
+    built_on: date | None = None
+    reserve_from: date | None = None
+    reserve_until: date | None = None
+
+
 class TransitionCreate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
     LABELS: ClassVar[dict[str, Mapping[str, str]]] = {"to": STAGE_LABELS}

@@ -420,8 +420,4 @@ def year_pipeline(
         bool, Query(description="false: the counts only, without each batch's projects")
     ] = True,
 ) -> Any:
-    view = pipeline.year_view(session, year=year or today.year, today=today)
-    if not projects:
-        for batch in view["batches"]:
-            batch["projects"] = []
-    return view
+    return pipeline.year_view(session, year=year or today.year, today=today, projects=projects)

@@ -18,7 +18,7 @@ from services.common.errors import Conflict, DomainError, Invalid, NotFound, Pre
 from services.common.history import diff, record_change
 from services.common.i18n import Text, join, plain
 from services.common.outbox import record
-from services.projects import events
+from services.projects import events, pipeline
 from services.projects.codes import validate_project_code
 from services.projects.labels import MESSAGES
 from services.projects.models import (
@@ -294,6 +294,7 @@ def _enter_stage(
         )
     )
     session.flush()
+    pipeline.keep_dates(session, [project_id])
 
 
 def _flush(session: Session) -> None:
