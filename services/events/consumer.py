@@ -217,9 +217,11 @@ class ProgressTracker:
         self.generation: int | None = None
         self.day: date | None = None
         self.reading: Reading | None = None  # the roll-up clock at the last full refresh
+        self.read_at: dict[str, Reading] = {}  # the roll-up clock each kept view was read at
         self._pending: set[str] = set()
-        self._urgent = False
+        self._urgent: set[str] = set()
         self._wake = asyncio.Event()
+        self._urgent_wake = asyncio.Event()
         self._stopping = False
         self.announced = 0
         self.last_seconds = 0.0
@@ -227,16 +229,31 @@ class ProgressTracker:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        self._urgent_wake.set()
 
     def touch(self, ids: Iterable[str], *, urgent: bool = False) -> None:
-        """Recompute these targets soon; `urgent`: without waiting for more to coalesce (a
-        change someone just made, from the live lane)."""
-        self._pending.update(i for i in ids if i in self.targets)
-        if self._pending:
-            self._urgent = self._urgent or urgent
+        """Recompute these targets soon; `urgent`: at once, on a path of their own that does
+        not wait for a backlog's recomputation (a change someone just made, from the live
+        lane)."""
+        chosen = {i for i in ids if i in self.targets}
+        if not chosen:
+            return
+        if urgent:
+            self._urgent.update(chosen)
+            self._urgent_wake.set()
+        else:
+            self._pending.update(chosen)
             self._wake.set()
 
     async def run(self) -> None:
+        quick = asyncio.create_task(self._run_urgent())
+        try:
+            await self._run_batched()
+        finally:
+            quick.cancel()
+            await asyncio.gather(quick, return_exceptions=True)
+
+    async def _run_batched(self) -> None:
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.refresh_seconds)
@@ -248,9 +265,8 @@ class ProgressTracker:
                 return
             # Let a burst of batches coalesce; under a heavy stream, recompute at most a tenth
             # of the time, so the consumer keeps the database and the interpreter.
-            if not self._urgent:
-                await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
-            ids, self._pending, self._urgent = self._pending, set(), False
+            await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
+            ids, self._pending = self._pending, set()
             started = time.perf_counter()
             try:
                 await self.refresh(ids, everything=everything, warm=True)
@@ -260,19 +276,49 @@ class ProgressTracker:
                 self._pending |= ids
             self.last_seconds = time.perf_counter() - started
 
+    async def _run_urgent(self) -> None:
+        """The targets an urgent touch named, recomputed and announced as soon as it comes,
+        beside (not after) a recomputation of what a backlog's batches touched."""
+        while not self._stopping:
+            await self._urgent_wake.wait()
+            self._urgent_wake.clear()
+            ids, self._urgent = self._urgent, set()
+            if self._stopping or not ids:
+                continue
+            try:
+                await self.refresh(ids, everything=False, only=True)
+            except Exception as exc:  # left to the batched path
+                _reraise_cancellation(exc)
+                log.warning("target progress not refreshed at once: %s", exc)
+                self.touch(ids)
+
     async def refresh(
-        self, ids: Iterable[str] = (), *, everything: bool = True, warm: bool = False
+        self,
+        ids: Iterable[str] = (),
+        *,
+        everything: bool = True,
+        warm: bool = False,
+        only: bool = False,
     ) -> int:
         """Recompute targets, update the gauges, announce changes; returns how many changed.
-        With `warm`, then compute the views readers ask for, ready before they ask."""
-        views, day = await asyncio.to_thread(self._compute, set(ids), everything)
+        With `warm`, then compute the views readers ask for, ready before they ask. With
+        `only`, just these targets, whatever else changed (the rest is left to the batched
+        path)."""
+        views, day, at = await asyncio.to_thread(self._compute, set(ids), everything, only)
         if warm and self.warm is not None and views:
             await asyncio.to_thread(self.warm, day)
         changed = []
         for view in views:
-            before = self.values.get(view["id"])
-            self.values[view["id"]] = view
-            _gauge(self.targets[view["id"]], view)
+            key = view["id"]
+            # Two recomputations may overlap (an urgent one beside a batched one): the one
+            # that read the roll-up earlier never replaces a later one's view.
+            seen = self.read_at.get(key)
+            if seen is not None and seen.generation == at.generation and seen.ticks > at.ticks:
+                continue
+            self.read_at[key] = at
+            before = self.values.get(key)
+            self.values[key] = view
+            _gauge(self.targets[key], view)
             if before is not None and any(before[k] != view[k] for k in NOTIFIED_FIELDS):
                 changed.append(view)
         if changed and self.notifier is not None:
@@ -280,15 +326,20 @@ class ProgressTracker:
             self.announced += len(changed)
         return len(changed)
 
-    def _compute(self, ids: set[str], everything: bool) -> tuple[list[dict[str, Any]], date]:
+    def _compute(
+        self, ids: set[str], everything: bool, only: bool = False
+    ) -> tuple[list[dict[str, Any]], date, Reading]:
         with self.engine.connect() as conn:
             now = read_clock(conn)
             generation = now.generation
             day = self.today()
+            if only:
+                chosen = [self.targets[i] for i in sorted(ids)]
+                return self.assess(conn, chosen, day, generation), day, now
             if generation != self.generation or day != self.day or not self.values:
                 everything = True
             elif everything and not ids and now == self.reading:
-                return [], day  # nothing written since the last full refresh: nothing moved
+                return [], day, now  # nothing written since the last full refresh
             chosen = (
                 list(self.targets.values())
                 if everything
@@ -298,7 +349,7 @@ class ProgressTracker:
         self.generation, self.day = generation, day
         if everything:
             self.reading = now
-        return views, day
+        return views, day, now
 
 
 def _gauge(target: Target, view: dict[str, Any]) -> None:
