@@ -10,16 +10,17 @@ from datetime import date, timedelta
 
 import nats
 
-from services.common.contracts.stages import STAGE_LABELS
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.designations import DESIGNATION_TYPES
+from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
 from services.common.envelope import Event
 from services.common.settings import Settings
-from services.enterprises.catalogue import DESIGNATION_TYPES, SIZE_LABELS
+from services.enterprises.catalogue import SIZE_LABELS
 from services.enterprises.ledger import HEADERS as ENTERPRISE_HEADERS
 from services.enterprises.uscc import ALPHABET, check_character
-from services.projects.catalogue import CATEGORY_LABELS, LEVEL_LABELS, SUB_DISTRICTS
+from services.projects.catalogue import LEVEL_LABELS, SUB_DISTRICTS
 from services.projects.labels import LEDGER_HEADERS
 
-STAGES = ("reserve", "starting", "building", "built")
 CATEGORIES = [k for k in CATEGORY_LABELS if k != "other"]
 DESIGNATIONS = ("high_tech", "tech_sme", "specialised_sme", "gazelle", "first_store")
 TODAY = date.today()
@@ -36,7 +37,7 @@ def _csv(headers: dict[str, str], rows: list[dict[str, object]]) -> bytes:
 
 def _project(rng: random.Random, i: int) -> dict[str, object]:
     created = date(2023, 1, 1) + timedelta(days=rng.randint(0, 700))
-    stage = rng.choice(STAGES)
+    stage = rng.choice(STAGE_ORDER)
     row: dict[str, object] = {
         "name": f"芝罘区压力测试项目{i:06d}",
         "category": CATEGORY_LABELS[rng.choice(CATEGORIES)],
@@ -51,7 +52,7 @@ def _project(rng: random.Random, i: int) -> dict[str, object]:
         "reserve_on": created.isoformat(),
     }
     on = created
-    for s in STAGES[1 : STAGES.index(stage) + 1]:
+    for s in STAGE_ORDER[1 : STAGE_ORDER.index(stage) + 1]:
         on = min(TODAY, on + timedelta(days=rng.randint(20, 200)))
         row[f"{s}_on"] = on.isoformat()
     return row

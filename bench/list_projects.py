@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from services.common.auth import issue_token
+from services.common.contracts.stages import STAGE_ORDER
 from services.common.db import make_engine, migrate
 from services.common.natsserver import NatsServer
 from services.common.settings import Settings
@@ -36,10 +37,9 @@ from services.projects.models import Milestone
 TODAY = "2025-06-30"
 SECRET = "bench-" + "x" * 40
 CATEGORIES = list(PROJECT_CATEGORIES)
-STAGES = ("reserve", "starting", "building", "built")
 FILTERS: dict[str, list[dict[str, Any]]] = {
-    "stage": [{"stage": s} for s in STAGES],
-    "category+stage": [{"category": c, "stage": s} for c in CATEGORIES[:8] for s in STAGES],
+    "stage": [{"stage": s} for s in STAGE_ORDER],
+    "category+stage": [{"category": c, "stage": s} for c in CATEGORIES[:8] for s in STAGE_ORDER],
     "sub_district+stage": [{"sub_district": d, "stage": "building"} for d in SUB_DISTRICTS],
     "level, page 20": [{"level": "city", "offset": 1000}],
     "overdue": [{"overdue": "true"}],
@@ -47,12 +47,8 @@ FILTERS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-ENTRIES = {
-    "reserve": ("reserve",),
-    "starting": ("reserve", "starting"),
-    "building": ("reserve", "starting", "building"),
-    "built": ("reserve", "starting", "building", "built"),
-}
+ENTRIES = {stage: STAGE_ORDER[: n + 1] for n, stage in enumerate(STAGE_ORDER)}
+"""The stages a project has entered by the time it is in `stage`."""
 
 
 def ledger_row(i: int) -> tuple[dict[str, Any], list[tuple[str, date]]]:
@@ -73,7 +69,7 @@ def ledger_row(i: int) -> tuple[dict[str, Any], list[tuple[str, date]]]:
         "planned_completion": created + timedelta(days=400),
         "created_on": created,
     }
-    stages = ENTRIES[STAGES[(i // 7) % 4]]
+    stages = ENTRIES[STAGE_ORDER[(i // 7) % 4]]
     return values, [(s, created + timedelta(days=k * 20)) for k, s in enumerate(stages)]
 
 

@@ -7,11 +7,15 @@ SQLite file or PostgreSQL schema. The domain stream is filled with events shaped
 services publish them (bench/replay.py's generator) up to each size in turn; once the service
 has applied them all, it measures:
 
-* the first `GET /api/v1/targets` after the last batch (computed), then the p50/p99 of one
-  client calling it back to back (the cost-growth figure: flat when reads are kept);
-* at the last size, `GET /api/v1/targets` and `GET /api/v1/targets/schools` (contributors and
-  series) at 64 keep-alive clients beside a bare FastAPI endpoint under the same uvicorn
-  returning the same bytes: req/s, p50, p99. Goals: p50 < 10 ms, p99 < 50 ms, ≥ 0.5 × bare.
+* the first `GET /api/v1/targets` and `GET /api/v1/targets/schools` (contributors and series)
+  after the last batch (computed), then the p50/p99 of one client calling each back to back
+  (the cost-growth figure: flat when reads are kept). Goals at the last size: p50 < 10 ms,
+  p99 < 50 ms;
+* at the last size, both at 64 keep-alive clients beside a bare FastAPI endpoint (a uvicorn of
+  its own, run the same way) returning the same bytes, each endpoint its own: req/s, p50, p99.
+  Goal: >= 0.5 x bare's req/s. At 64 clients a request's latency is mostly its wait behind the
+  other 63, bare's as much as the service's, so it is printed beside bare's and the latency
+  goals are judged on one client's calls.
 """
 
 from __future__ import annotations
@@ -49,11 +53,16 @@ DETAIL = "/api/v1/targets/schools"
 def bare_app() -> FastAPI:
     """The baseline: the same bytes from a bare FastAPI endpoint (no auth, nothing computed)."""
     payload = Path(os.environ["BENCH_BARE_BODY"]).read_bytes()
+    detail = Path(os.environ["BENCH_BARE_DETAIL"]).read_bytes()
     app = FastAPI()
 
     @app.get("/bare")
     async def bare() -> Response:
         return Response(payload, media_type="application/json")
+
+    @app.get("/bare/detail")
+    async def bare_detail() -> Response:
+        return Response(detail, media_type="application/json")
 
     return app
 
@@ -167,17 +176,22 @@ def main() -> None:
                 print(f"{size:>9,} events, applied {waited:.0f} s after the last was published")
                 for path in ("/api/v1/targets", DETAIL):
                     first, p50, p99 = sequential(base + path, auth, 300)
-                    if path == "/api/v1/targets":
-                        growth.append((size, first, p50, p99))
+                    growth.append((size, path, first, p50, p99))
                     print(
                         f"  GET {path}: first {first:.1f} ms (computed), then p50 {p50:.2f} ms, "
                         f"p99 {p99:.2f} ms (one client)",
                         flush=True,
                     )
             body = httpx.get(base + "/api/v1/targets", headers=auth, timeout=600).content
+            detail = httpx.get(base + DETAIL, headers=auth, timeout=600).content
             (Path(tmp) / "bare.json").write_bytes(body)
+            (Path(tmp) / "detail.json").write_bytes(detail)
             bare, bare_base = uvicorn(
-                "targets:bare_app", {"BENCH_BARE_BODY": str(Path(tmp) / "bare.json")}
+                "targets:bare_app",
+                {
+                    "BENCH_BARE_BODY": str(Path(tmp) / "bare.json"),
+                    "BENCH_BARE_DETAIL": str(Path(tmp) / "detail.json"),
+                },
             )
             procs.append(bare)
             figures = asyncio.run(measure(args, base, bare_base, auth))
@@ -187,14 +201,15 @@ def main() -> None:
                 proc.wait()
             server.kill()
             drop()
-    report(args, kind, sent, len(body), growth, figures)
+    report(args, kind, sent, (len(body), len(detail)), growth, figures)
 
 
 async def measure(args, base: str, bare: str, auth: dict[str, str]) -> dict:
-    runs: dict[str, list[dict]] = {"bare": [], "list": [], "detail": []}
+    runs: dict[str, list[dict]] = {"bare": [], "list": [], "bare detail": [], "detail": []}
     for name, url, path, headers in [
         ("bare", bare, "/bare", {}),
         ("list", base, "/api/v1/targets", auth),
+        ("bare detail", bare, "/bare/detail", {}),
         ("detail", base, DETAIL, auth),
     ] * 2:
         await hammer(url, path, headers, args.clients, 1.0)  # warm-up
@@ -202,26 +217,28 @@ async def measure(args, base: str, bare: str, auth: dict[str, str]) -> dict:
     return {name: summarise(r) for name, r in runs.items()}
 
 
-def report(args, kind: str, events: int, size: int, growth: list, figures: dict) -> None:
+def report(args, kind: str, events: int, sizes: tuple, growth: list, figures: dict) -> None:
     print(f"\n{kind}, {events:,} events; {args.clients} clients, {args.seconds:g} s x 2 runs each")
     print(f"{'endpoint':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    b = figures["bare"]
     for label, key in (
-        (f"bare FastAPI, same {size:,} bytes", "bare"),
+        (f"bare FastAPI, same {sizes[0]:,} bytes", "bare"),
         ("GET /api/v1/targets", "list"),
+        (f"bare FastAPI, same {sizes[1]:,} bytes", "bare detail"),
         (f"GET {DETAIL}", "detail"),
     ):
         f = figures[key]
         print(f"{label:<34}{f['rps']:>9.0f}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f}{f['errors']:>8}")
-    for key in ("list", "detail"):
-        f = figures[key]
+    last = max(g[0] for g in growth)
+    for key, path in (("list", "/api/v1/targets"), ("detail", DETAIL)):
+        f, b = figures[key], figures["bare" if key == "list" else "bare detail"]
+        _, _, _, p50, p99 = next(g for g in growth if g[0] == last and g[1] == path)
         print(
-            f"{key}: x{f['rps'] / b['rps']:.2f} bare req/s (goal >= 0.5); p50 {f['p50_ms']:.1f} ms "
-            f"(goal < 10), p99 {f['p99_ms']:.1f} ms (goal < 50) at {args.clients} clients"
+            f"{key}: x{f['rps'] / b['rps']:.2f} bare req/s at {args.clients} clients "
+            f"(goal >= 0.5); one client p50 {p50:.2f} ms (goal < 10), p99 {p99:.2f} ms (goal < 50)"
         )
-    print(
-        "cost growth, one client: " + ", ".join(f"{s:,}: p50 {p:.2f} ms" for s, _, p, _ in growth)
-    )
+    for path in ("/api/v1/targets", DETAIL):
+        line = ", ".join(f"{s:,}: p50 {p:.2f} ms" for s, q, _, p, _ in growth if q == path)
+        print(f"cost growth, one client, GET {path}: {line}")
 
 
 if __name__ == "__main__":

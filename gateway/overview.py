@@ -20,6 +20,7 @@ from gateway.deps import GatewayReader
 from gateway.proxy import Upstreams
 from gateway.routes import API_PREFIX
 from services.common.contracts.metrics import TARGET_PROGRESS, TARGET_VALUE
+from services.common.contracts.stages import STAGE_ORDER
 from services.common.errors import DomainError
 
 log = logging.getLogger("plantrack.gateway.overview")
@@ -251,6 +252,7 @@ class Overview:
         if summary is not None or s["batches"] is not None:
             pipeline = {
                 "year": today.year,
+                "stages": list(STAGE_ORDER),
                 "by_stage_category": summary["by_stage_category"] if summary else [],
                 "batches": s["batches"] or [],
             }

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.enterprises.catalogue import DESIGNATION_TYPES
-from services.projects.catalogue import BATCH_LABELS, BATCHES, CATEGORY_LABELS
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.designations import DESIGNATION_LABELS
+from services.common.contracts.stages import BATCH_LABELS, BATCHES
 
 STATUSES = ("achieved", "on_track", "at_risk", "behind", "no_data", "met", "missed")
 TARGET_FIELDS = (
@@ -77,8 +78,7 @@ def designations_by_type(raw: Any) -> list[dict[str, Any]]:
     out = []
     for row in _items(raw):
         kind = str(row.get("type", ""))
-        known = DESIGNATION_TYPES.get(kind)
-        label = row.get("label") or (known.label if known else kind)
+        label = row.get("label") or DESIGNATION_LABELS.get(kind, kind)
         out.append({"type": kind, "label": label, "count": _count(row.get("count"))})
     return out
 
@@ -156,13 +156,12 @@ def expiring_designations(body: Any) -> list[dict[str, Any]]:
     for d in _items(body):
         enterprise = d.get("enterprise") if isinstance(d.get("enterprise"), dict) else {}
         kind = str(d.get("type", ""))
-        known = DESIGNATION_TYPES.get(kind)
         out.append(
             {
                 "enterprise_id": d.get("enterprise_id", enterprise.get("id")),
                 "enterprise_name": d.get("enterprise_name", enterprise.get("name")),
                 "type": kind,
-                "type_label": d.get("type_label") or (known.label if known else kind),
+                "type_label": d.get("type_label") or DESIGNATION_LABELS.get(kind, kind),
                 "expires_on": d.get("expires_on"),
             }
         )

@@ -12,7 +12,7 @@ import httpx
 
 from services import demo_data as d
 from services.common.contracts.calendar import business_date
-from services.common.contracts.stages import STAGE_ORDER
+from services.common.contracts.stages import STAGE_ORDER, UNDER_WAY_STAGES
 from services.enterprises.uscc import check_character
 
 SEED = 370602
@@ -89,7 +89,7 @@ def plan_project(rng: random.Random, kind: d.Kind, n: int, today: date, codes: s
 
 
 def _held_up(rng: random.Random, stage: str) -> bool:
-    return stage in ("starting", "building") and rng.random() < 0.15
+    return stage in UNDER_WAY_STAGES and rng.random() < 0.15
 
 
 def _milestones(rng: random.Random, stage: str, today: date) -> list[dict[str, Any]]:

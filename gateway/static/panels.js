@@ -4,8 +4,6 @@
 import { apiLabel, daysBetween, fill, fmtNumber, fmtPercent, h, isNumber } from "./dom.js";
 import { has, t } from "./i18n.js";
 
-export const STAGES = ["reserve", "starting", "building", "built"];
-
 export function stageLabel(stage) {
   return has(`stage_${stage}`) ? t(`stage_${stage}`) : String(stage ?? "");
 }
@@ -61,11 +59,12 @@ export function renderBatches(table, pipeline, caption) {
   );
 }
 
-/** Project counts by stage (columns) and category (rows), with totals. */
+/** Project counts by stage (columns, in the order the overview gives) and category (rows),
+ * with totals. */
 export function renderPipelineMatrix(table, pipeline) {
   const given = pipeline?.by_stage_category;
   const cells = Array.isArray(given) ? given.filter((cell) => cell?.stage != null) : null;
-  const stages = [...STAGES];
+  const stages = Array.isArray(pipeline?.stages) ? [...pipeline.stages] : [];
   if (Array.isArray(cells)) {
     for (const cell of cells) if (!stages.includes(cell.stage)) stages.push(cell.stage);
   }

@@ -26,6 +26,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from services.common.errors import DomainError
+from services.common.i18n import Text
+from services.common.labels import MESSAGES, SHEET_LIMITS
 from services.common.settings import Settings, get_settings
 
 MB = 1024 * 1024
@@ -62,19 +64,36 @@ class SheetLimits:
 
 
 class SheetTooLarge(DomainError):
-    """The upload is over one of the sheet limits; `limit` names the setting."""
+    """The upload is over one of the sheet limits; `limit` names the setting.
+
+    `what` is the key of the limit's wording in `SHEET_LIMITS` (rows, columns, cells, size,
+    ratio, time, memory); `entry` names the workbook part a ratio is about."""
 
     status = 413
     title = "Spreadsheet too large"
 
-    def __init__(self, what: str, value: int | float, limit: str, allowed: int | float) -> None:
-        detail = (
-            f"Nothing was imported: the file {what} ({value:,}); the limit is {allowed:,} "
-            f"(PLANTRACK_{limit.upper()}). Split the file and upload the parts."
-        )
+    def __init__(
+        self, what: str, value: int | float, limit: str, allowed: int | float, entry: str = ""
+    ) -> None:
+        zh, en = SHEET_LIMITS[what]
+        over = Text(zh.format(entry=entry), en.format(entry=entry))
+        setting = f"PLANTRACK_{limit.upper()}"
+        detail = MESSAGES("sheet_too_large", what=over, value=f"{value:,}", allowed=f"{allowed:,}",
+                          setting=setting)  # fmt: skip
         super().__init__(
             detail,
-            errors=[{"loc": ["file"], "msg": f"{what} ({value:,}), over {limit} = {allowed:,}"}],
+            errors=[
+                {
+                    "loc": ["file"],
+                    "msg": MESSAGES(
+                        "sheet_over_limit",
+                        what=over,
+                        value=f"{value:,}",
+                        limit=limit,
+                        allowed=f"{allowed:,}",
+                    ),  # fmt: skip
+                }
+            ],
             extra={"limit": limit, "limit_value": allowed},
         )
 
@@ -143,15 +162,15 @@ def inspect_xlsx(content: bytes, limits: SheetLimits) -> None:
     total = sum(e.file_size for e in entries)
     if total > max_bytes:
         raise SheetTooLarge(
-            "expands to more MB than allowed", total // MB, "sheet_max_uncompressed_mb",
+            "size", total // MB, "sheet_max_uncompressed_mb",
             limits.max_uncompressed_mb,
         )  # fmt: skip
     for entry in entries:
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_compression_ratio:
             raise SheetTooLarge(
-                f"holds {entry.filename!r} compressed {ratio:,.0f}:1", round(ratio),
-                "sheet_max_compression_ratio", limits.max_compression_ratio,
+                "ratio", round(ratio), "sheet_max_compression_ratio",
+                limits.max_compression_ratio, entry.filename,
             )  # fmt: skip
     for entry in entries:
         if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
@@ -249,15 +268,11 @@ def _check_extent(extent: Extent, limits: SheetLimits) -> None:
     rows = max(extent.declared_rows, extent.max_row, extent.rows)
     columns = max(extent.declared_columns, extent.max_column)
     if rows > limits.max_rows:
-        raise SheetTooLarge("has more rows than allowed", rows, "sheet_max_rows", limits.max_rows)
+        raise SheetTooLarge("rows", rows, "sheet_max_rows", limits.max_rows)
     if columns > limits.max_columns:
-        raise SheetTooLarge(
-            "has more columns than allowed", columns, "sheet_max_columns", limits.max_columns
-        )
+        raise SheetTooLarge("columns", columns, "sheet_max_columns", limits.max_columns)
     if extent.cells > limits.max_cells:
-        raise SheetTooLarge(
-            "has more cells than allowed", extent.cells, "sheet_max_cells", limits.max_cells
-        )
+        raise SheetTooLarge("cells", extent.cells, "sheet_max_cells", limits.max_cells)
 
 
 def _chunks(stream: io.BufferedIOBase) -> Iterable[bytes]:
@@ -313,12 +328,12 @@ def _outcome(outcome: tuple[Any, ...], limits: SheetLimits) -> list[tuple[str, l
         raise unreadable(outcome[1])
     if kind == "timeout":
         raise SheetTooLarge(
-            "takes longer to read than allowed (seconds)", limits.read_timeout_seconds,
+            "time", limits.read_timeout_seconds,
             "sheet_read_timeout_seconds", limits.read_timeout_seconds,
         )  # fmt: skip
     # "memory" (MemoryError inside the worker) or "died" (killed by an abort or the kernel)
     raise SheetTooLarge(
-        "needs more memory to read than allowed (MB)", limits.worker_memory_mb,
+        "memory", limits.worker_memory_mb,
         "sheet_worker_memory_mb", limits.worker_memory_mb,
     )  # fmt: skip
 
@@ -347,11 +362,11 @@ def _worker(
     except ImportRejected as exc:
         send.send(("rejected", exc.errors, exc.detail))
     except csv.Error as exc:  # e.g. a NUL byte or a field longer than the CSV reader's limit
-        send.send(("unreadable", f"the CSV cannot be parsed ({exc})"))
+        send.send(("unreadable", MESSAGES("csv_broken", reason=str(exc))))
     except MemoryError:
         send.send(("memory",))
     except Exception as exc:  # readers raise their own error types for broken files
-        send.send(("unreadable", f"not a readable workbook ({type(exc).__name__})"))
+        send.send(("unreadable", MESSAGES("not_xlsx", kind=type(exc).__name__)))
     finally:
         send.close()
 
@@ -373,15 +388,15 @@ def _bounded(rows: Iterable[Sequence[Any]], limits: SheetLimits, cells: int = 0)
         while row and (row[-1] is None or row[-1] == ""):
             row.pop()
         if len(row) > limits.max_columns:
-            raise _Limit("has more columns than allowed", len(row), "sheet_max_columns",
+            raise _Limit("columns", len(row), "sheet_max_columns",
                          limits.max_columns)  # fmt: skip
         cells += len(row)
         if cells > limits.max_cells:
-            raise _Limit("has more cells than allowed", cells, "sheet_max_cells",
+            raise _Limit("cells", cells, "sheet_max_cells",
                          limits.max_cells)  # fmt: skip
         out.append(row)
         if len(out) > limits.max_rows:
-            raise _Limit("has more rows than allowed", len(out), "sheet_max_rows",
+            raise _Limit("rows", len(out), "sheet_max_rows",
                          limits.max_rows)  # fmt: skip
     while out and not out[-1]:
         out.pop()

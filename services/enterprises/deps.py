@@ -9,12 +9,14 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
 from services.common.auth import EnterpriseWriter, Reader
+from services.common.contracts.designations import DESIGNATION_LABELS
 from services.common.days import Day
 from services.common.errors import Invalid
 from services.common.i18n import code_of
 from services.common.runtime import SessionDep
 from services.common.settings import Settings
 from services.enterprises import catalogue, service
+from services.enterprises.labels import MESSAGES
 from services.enterprises.models import Enterprise
 
 
@@ -72,7 +74,7 @@ def enterprise_filters(
     ] = None,
 ) -> EnterpriseFilters:
     # the Chinese labels the API returns (高新技术企业, 区级, 大型) are accepted as the codes
-    designation = [code_of(k, catalogue.DESIGNATION_LABELS) for k in designation or []] or None
+    designation = [code_of(k, DESIGNATION_LABELS) for k in designation or []] or None
     level = [code_of(k, catalogue.LEVEL_LABELS) for k in level or []] or None
     size = code_of(size, catalogue.SIZE_LABELS)
     if industry_section:
@@ -81,7 +83,10 @@ def enterprise_filters(
         catalogue.designation_type(key)
     for key in level or []:
         if key not in catalogue.LEVEL_LABELS:
-            raise Invalid(f"unknown level {key!r}", loc=["query", "level"])
+            raise Invalid(
+                MESSAGES("level.unknown", level=key, allowed=", ".join(catalogue.LEVEL_LABELS)),
+                loc=["query", "level"],
+            )
     return EnterpriseFilters(
         q=q,
         uscc_prefix=uscc,

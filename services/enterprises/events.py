@@ -22,7 +22,7 @@ from services.common.contracts.events import (
 )
 from services.common.envelope import Event
 from services.common.history import jsonable
-from services.enterprises.models import Designation, Enterprise
+from services.enterprises.models import ENTERPRISE_FIELDS, Designation, Enterprise
 
 __all__ = [
     "DesignationExpired",
@@ -37,18 +37,7 @@ __all__ = [
     "enterprise_snapshot",
 ]
 
-ENTERPRISE_SNAPSHOT = (
-    "id",
-    "version",
-    "uscc",
-    "name",
-    "industry_section",
-    "industry_chain",
-    "sub_district",
-    "size",
-    "landed_on",
-    "source_channel",
-)
+ENTERPRISE_SNAPSHOT = ("id", "version", *ENTERPRISE_FIELDS)
 DESIGNATION_SNAPSHOT = (
     "id",
     "version",

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from services.common import jobs
 from services.common.auth import EnterpriseWriter, Reader
+from services.common.contracts.designations import DESIGNATION_TYPES
 from services.common.days import Day
 from services.common.errors import Invalid, request_language
 from services.common.i18n import localise
 from services.common.jobs import JOB_DESCRIPTION, ImportJob
+from services.common.labels import MESSAGES as COMMON
 from services.common.paging import Page, Paging
 from services.common.runtime import SessionDep, TodayDep, require_if_match, set_etag
 from services.common.spreadsheet import (
@@ -24,7 +26,7 @@ from services.common.spreadsheet import (
     write_csv,
     write_xlsx,
 )
-from services.common.unit_of_work import WriteDep
+from services.common.unit_of_work import Write, WriteDep
 from services.enterprises import catalogue, designations, ledger, service
 from services.enterprises.deps import (
     EnterpriseDep,
@@ -35,6 +37,7 @@ from services.enterprises.deps import (
 from services.enterprises.importer import import_ledger
 from services.enterprises.ledger import read_plan
 from services.enterprises.models import (
+    Designation,
     DesignationCreate,
     DesignationPublic,
     DesignationRenew,
@@ -147,7 +150,7 @@ def import_enterprises(
     counts and every error and writes nothing."""
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
-        raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
+        raise Invalid(COMMON("file_over_mb", mb=MAX_UPLOAD_BYTES >> 20), loc=["file"])
     filename = file.filename or ""
     already_read = read_plan(content, filename, settings=settings, today=today)  # the safe read
     language = request_language(request)
@@ -199,7 +202,7 @@ def enterprise_catalogue(_: Reader, settings: SettingsDep) -> dict[str, Any]:
                 "validity": catalogue.validity_of(t.key, overrides=overrides),
                 "clauses": list(t.clauses),
             }
-            for t in catalogue.DESIGNATION_TYPES.values()
+            for t in DESIGNATION_TYPES.values()
         ],
         "levels": catalogue.LEVEL_LABELS,
         "industry_sections": catalogue.INDUSTRY_SECTIONS,
@@ -265,6 +268,18 @@ def enterprise_history(
 # --- designations --------------------------------------------------------------------------
 
 
+def recorded(
+    write: Write, response: Response, record: Callable[..., Designation], **given: Any
+) -> DesignationPublic:
+    """A designation granted or renewed: `record(session, **given)` → commit → its ETag and
+    Location → its view."""
+    with write.unit() as session:
+        d = record(session, **given)
+    write.etag(d.version)
+    response.headers["Location"] = f"/api/v1/enterprises/{d.enterprise_id}/designations/{d.id}"
+    return designations.view(session, d)
+
+
 @router.get("/enterprises/{enterprise_id}/designations", response_model=list[DesignationPublic])
 def list_designations(enterprise: EnterpriseDep, session: SessionDep) -> list[DesignationPublic]:
     return service.designations_of(session, [enterprise.id]).get(enterprise.id, [])
@@ -287,18 +302,16 @@ def grant_designation(
     A second designation of the same type overlapping one the enterprise holds is a 409
     unless it renews that one.
     """
-    with write.unit() as session:
-        d = designations.grant(
-            session,
-            enterprise_id=enterprise.id,
-            data=body,
-            actor=principal.subject,
-            settings=settings,
-            today=today,
-        )
-    write.etag(d.version)
-    response.headers["Location"] = f"/api/v1/enterprises/{enterprise.id}/designations/{d.id}"
-    return designations.view(session, d)
+    return recorded(
+        write,
+        response,
+        designations.grant,
+        enterprise_id=enterprise.id,
+        data=body,
+        actor=principal.subject,
+        settings=settings,
+        today=today,
+    )
 
 
 @router.get(
@@ -330,19 +343,17 @@ def renew_designation(
     response: Response,
 ) -> DesignationPublic:
     """A new designation continuing this one (DesignationRenewed); the old keeps its dates."""
-    with write.unit() as session:
-        d = designations.renew(
-            session,
-            enterprise_id=enterprise.id,
-            designation_id=designation_id,
-            data=body,
-            actor=principal.subject,
-            settings=settings,
-            today=today,
-        )
-    write.etag(d.version)
-    response.headers["Location"] = f"/api/v1/enterprises/{enterprise.id}/designations/{d.id}"
-    return designations.view(session, d)
+    return recorded(
+        write,
+        response,
+        designations.renew,
+        enterprise_id=enterprise.id,
+        designation_id=designation_id,
+        data=body,
+        actor=principal.subject,
+        settings=settings,
+        today=today,
+    )
 
 
 @router.post(

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, event
+from starlette.middleware import Middleware
 
 from services.common.contracts.calendar import Clock
 from services.common.inbox import Consumer
@@ -17,6 +18,7 @@ from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
 from services.events import progress
 from services.events.consumer import LiveNotifier, ProgressTracker, announcer, rollup_consumer
+from services.events.fastpath import KeptViewPath, KnownRequests
 from services.events.live import LiveLane
 from services.events.models import metadata, outbox
 from services.events.router import router, warm
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         today=runtime.calendar.today,
         warm=partial(warm, views),
     )
+    requests = KnownRequests()
     app = create_service_app(
         name="events",
         title="plantrack events",
@@ -133,9 +136,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         settings=settings,
         runtime=runtime,
         routers=[router],
+        middleware=[
+            Middleware(
+                KeptViewPath,
+                views=views,
+                requests=requests,
+                today=runtime.calendar.today,
+                secret=settings.signing_secret(),
+            )
+        ],
     )
     runtime.on_nats(_consumer_starter(app, targets, tracker, reads))
     app.state.tracker = tracker
     app.state.reads = reads
     app.state.views = views
+    app.state.requests = requests
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
@@ -17,6 +18,7 @@ from services.common.runtime import RuntimeDep
 from services.common.unit_of_work import WriteDep
 from services.events import progress, replay, reports
 from services.events.consumer import ProgressTracker
+from services.events.fastpath import KeyOf
 from services.events.models import (
     ReplayResult,
     ReportCreate,
@@ -29,7 +31,7 @@ from services.events.models import (
 )
 from services.events.rollup import DESIGNATIONS, ENTERPRISES, PROJECTS, STAGES, generations
 from services.events.targets import Target, get_target, load_catalogue
-from services.events.views import ViewCache
+from services.events.views import Compute, ViewCache
 
 router = APIRouter(prefix="/api/v1")
 
@@ -61,7 +63,19 @@ def reading_engine(request: Request) -> Engine:
 
 async def view_cache(request: Request) -> ViewCache:
     """Target views kept per state of the roll-up (see `services.events.views`)."""
+    return views_of(request)
+
+
+def views_of(request: Request) -> ViewCache:
     return request.app.state.views
+
+
+async def kept_or_computed(request: Request, key_of: KeyOf, day: date, compute: Compute) -> bytes:
+    """The view this request names, kept or computed; the request is remembered, so that the
+    same request again is answered in front of the route (`services.events.fastpath`)."""
+    body = await views_of(request).serve(key_of(day), compute)
+    request.app.state.requests.remember(request.scope, key_of)
+    return body
 
 
 def json_response(body: bytes) -> Response:
@@ -74,6 +88,8 @@ async def target_of(target_id: str) -> Target:
 
 
 AsOf = Annotated[date, Depends(as_of_date)]
+AsOfQuery = Annotated[Day | None, Query(description=AS_OF_HELP)]
+"""`as_of` as the route's own parameter: the hot routes solve no dependency for it."""
 Reads = Annotated[Engine, Depends(reading_engine)]
 Views = Annotated[ViewCache, Depends(view_cache)]
 TargetDep = Annotated[Target, Depends(target_of)]
@@ -92,9 +108,8 @@ Offset = Annotated[int, Query(ge=0)]
     + progress.STATUS_RULES,
 )
 async def list_targets(
+    request: Request,
     _: Reader,
-    views: Views,
-    as_of: AsOf,
     source: Literal["projects", "enterprises", "reported"] | None = None,
     status: Status | None = None,
     category: Annotated[
@@ -102,7 +117,11 @@ async def list_targets(
     ] = None,
     limit: Limit = MAX_LIMIT,
     offset: Offset = 0,
+    as_of: AsOfQuery = None,
 ) -> Response:
+    def key_of(day: date) -> Hashable:
+        return ("targets", as_of or day, source, status, category, limit, offset)
+
     def compute(conn: Connection, generation: int) -> bytes:
         chosen = [
             t
@@ -110,14 +129,14 @@ async def list_targets(
             if (source is None or t.source == source)
             and (category is None or (t.selector is not None and category in t.selector.categories))
         ]
-        items = progress.assess_all(conn, chosen, as_of, generation)
+        items = progress.assess_all(conn, chosen, day, generation)
         if status is not None:
             items = [i for i in items if i["status"] == status]
         page = {"items": items[offset : offset + limit], "total": len(items)}
         return TargetPage.model_validate(page).model_dump_json().encode()
 
-    key = ("targets", as_of, source, status, category, limit, offset)
-    return json_response(await run_in_threadpool(views.get, key, compute))
+    day = as_of or today(request)
+    return json_response(await kept_or_computed(request, key_of, day, compute))
 
 
 @router.get(
@@ -128,20 +147,17 @@ async def list_targets(
     description="What the dashboard overview needs, in one call.\n\n" + progress.STATUS_RULES,
 )
 async def summary(_: Reader, views: Views, as_of: AsOf) -> Response:
-    return json_response(await run_in_threadpool(summary_view, views, as_of))
+    return json_response(await views.serve(("summary", as_of), partial(summary_of, as_of)))
 
 
-def summary_view(views: ViewCache, as_of: date) -> bytes:
-    def compute(conn: Connection, generation: int) -> bytes:
-        found = progress.summary(conn, load_catalogue(), as_of, generation)
-        return TargetSummary.model_validate(found).model_dump_json().encode()
-
-    return views.get(("summary", as_of), compute)
+def summary_of(as_of: date, conn: Connection, generation: int) -> bytes:
+    found = progress.summary(conn, load_catalogue(), as_of, generation)
+    return TargetSummary.model_validate(found).model_dump_json().encode()
 
 
 def warm(views: ViewCache, today: date) -> None:
     """Compute today's summary (what the dashboards ask for) ahead of the next request."""
-    summary_view(views, today)
+    views.get(("summary", today), partial(summary_of, today))
 
 
 @router.get(
@@ -152,20 +168,25 @@ def warm(views: ViewCache, today: date) -> None:
     description=progress.COUNTING_RULES + "\n" + progress.STATUS_RULES,
 )
 async def read_target(
+    request: Request,
     _: Reader,
-    views: Views,
-    target: TargetDep,
-    as_of: AsOf,
+    target_id: str,
     contributors_limit: Annotated[
         int, Query(ge=1, le=5000, description="Contributors listed at most (earliest first)")
     ] = 500,
+    as_of: AsOfQuery = None,
 ) -> Response:
+    target = get_target(target_id)
+    day = as_of or today(request)
+
+    def key_of(day: date) -> Hashable:
+        return ("target", target.id, as_of or day, contributors_limit)
+
     def compute(conn: Connection, generation: int) -> bytes:
-        found = progress.detail(conn, generation, target, as_of, limit=contributors_limit)
+        found = progress.detail(conn, generation, target, day, limit=contributors_limit)
         return TargetDetail.model_validate(found).model_dump_json().encode()
 
-    key = ("target", target.id, as_of, contributors_limit)
-    return json_response(await run_in_threadpool(views.get, key, compute))
+    return json_response(await kept_or_computed(request, key_of, day, compute))
 
 
 @router.post(

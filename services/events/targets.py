@@ -11,7 +11,10 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.common.contracts.designations import LEVELS
+from services.common.contracts.stages import STARTED_STAGES
 from services.common.errors import NotFound
+from services.events.labels import MESSAGES
 
 DEFAULT_PATH = Path(__file__).with_name("targets.yaml")
 
@@ -19,8 +22,8 @@ Measure = Literal["stock", "new", "sum", "annual", "reported", "share", "milesto
 REPORTED_MEASURES = ("reported", "share", "milestone")
 """Measures a department reports: a statistic, a coverage (100 %) or a one-off milestone."""
 Source = Literal["projects", "enterprises", "reported"]
-Level = Literal["national", "provincial", "municipal", "district"]
-Stage = Literal["starting", "building", "built"]
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+Stage = Literal[STARTED_STAGES]  # type: ignore[valid-type]
 Direction = Literal["at_least", "at_most"]
 ReportMode = Literal["level", "period_sum", "cumulative"]
 """How a reported target's reports make its value: the latest period's figure, the sum of the
@@ -210,4 +213,4 @@ def get_target(target_id: str, path: Path | None = None) -> Target:
     try:
         return _index((path or DEFAULT_PATH).resolve())[target_id]
     except KeyError:
-        raise NotFound(f"no target {target_id!r} in the catalogue", loc=("id",)) from None
+        raise NotFound(MESSAGES("target.not_found", id=target_id), loc=("id",)) from None

@@ -21,6 +21,7 @@ from services.common.contracts.events import (
     ProjectUpdated,
 )
 from services.common.history import jsonable
+from services.projects.models import BLOCKER_FIELDS, EDITABLE, MILESTONE_FIELDS
 
 __all__ = [
     "BlockerRaised",
@@ -37,24 +38,7 @@ __all__ = [
     "project_snapshot",
 ]
 
-SNAPSHOT_FIELDS = (
-    "id",
-    "version",
-    "name",
-    "category",
-    "stage",
-    "level",
-    "sub_district",
-    "lead_department",
-    "plan_clause",
-    "quantity",
-    "quantity_unit",
-    "total_investment_wan",
-    "planned_start",
-    "planned_completion",
-    "code",
-    "created_on",
-)
+SNAPSHOT_FIELDS = ("id", "version", *EDITABLE, "stage", "created_on")
 
 
 def project_snapshot(project: Mapping[str, Any], stages: Iterable[Mapping[str, Any]]) -> dict:
@@ -68,20 +52,8 @@ def project_snapshot(project: Mapping[str, Any], stages: Iterable[Mapping[str, A
 
 
 def milestone_snapshot(m: Mapping[str, Any]) -> dict:
-    keys = ("id", "kind", "title", "due_on", "done_on", "version")
-    return {k: jsonable(m.get(k)) for k in keys}
+    return {k: jsonable(m.get(k)) for k in ("id", *MILESTONE_FIELDS, "version")}
 
 
 def blocker_snapshot(b: Mapping[str, Any]) -> dict:
-    keys = (
-        "id",
-        "kind",
-        "description",
-        "responsible_department",
-        "raised_on",
-        "due_on",
-        "resolved_on",
-        "resolution",
-        "version",
-    )
-    return {k: jsonable(b.get(k)) for k in keys}
+    return {k: jsonable(b.get(k)) for k in ("id", *BLOCKER_FIELDS, "version")}

@@ -16,7 +16,15 @@ from services.common.outbox import record
 from services.projects import events
 from services.projects.catalogue import MILESTONE_KIND_LABELS
 from services.projects.labels import BLOCKER_KIND_LABELS, MESSAGES
-from services.projects.models import Blocker, InvestmentReport, Milestone, Project, history, outbox
+from services.projects.models import (
+    MILESTONE_FIELDS,
+    Blocker,
+    InvestmentReport,
+    Milestone,
+    Project,
+    history,
+    outbox,
+)
 from services.projects.service import PROJECT, guarded_update
 
 MILESTONE = Milestone.__table__
@@ -60,7 +68,8 @@ def get_milestone(session: Session, project_id: int, milestone_id: int) -> Miles
     m = session.get(Milestone, milestone_id)
     if m is None or m.project_id != project_id:
         raise NotFound(
-            f"project {project_id} has no milestone {milestone_id}", loc=["path", "milestone_id"]
+            MESSAGES("milestone.not_found", project=project_id, id=milestone_id),
+            loc=["path", "milestone_id"],
         )
     return m
 
@@ -88,7 +97,7 @@ def add_milestone(
     session.flush()
     assert m.id is not None
     _refresh_next_due(session, m.project_id)
-    fields = {k: getattr(m, k) for k in ("kind", "title", "due_on", "done_on")}
+    fields = {k: getattr(m, k) for k in MILESTONE_FIELDS}
     record_change(
         session,
         history,
@@ -108,8 +117,8 @@ def add_milestone(
 
 def update_milestone(
     session: Session,
-    *,
     milestone: Milestone,
+    *,
     changes: dict[str, Any],
     expected_version: int,
     actor: str,
@@ -297,7 +306,8 @@ def get_blocker(session: Session, project_id: int, blocker_id: int) -> Blocker:
     b = session.get(Blocker, blocker_id)
     if b is None or b.project_id != project_id:
         raise NotFound(
-            f"project {project_id} has no blocker {blocker_id}", loc=["path", "blocker_id"]
+            MESSAGES("blocker.not_found", project=project_id, id=blocker_id),
+            loc=["path", "blocker_id"],
         )
     return b
 
@@ -344,8 +354,8 @@ def raise_blocker(
 
 def update_blocker(
     session: Session,
-    *,
     blocker: Blocker,
+    *,
     changes: dict[str, Any],
     expected_version: int,
     actor: str,

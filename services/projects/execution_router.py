@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 
-from services.common.auth import ProjectWriter, Reader
+from services.common.auth import Principal, ProjectWriter, Reader
 from services.common.paging import Page, Paging
 from services.common.runtime import SessionDep
-from services.common.unit_of_work import WriteDep
+from services.common.unit_of_work import Write, WriteDep
 from services.projects import execution
 from services.projects.deps import ProjectDep, RowId, Today, WritableProject, clean_text
 from services.projects.models import (
@@ -24,6 +28,7 @@ from services.projects.models import (
     MilestoneCreate,
     MilestonePublic,
     MilestoneUpdate,
+    Project,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["progress"])
@@ -41,6 +46,61 @@ def load_blocker(project: ProjectDep, blocker_id: RowId, session: SessionDep) ->
 
 MilestoneDep = Annotated[Milestone, Depends(load_milestone)]
 BlockerDep = Annotated[Blocker, Depends(load_blocker)]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What the add and change routes of one kind of a project's rows call."""
+
+    add: Callable[..., Any]
+    update: Callable[..., Any]
+    public: Callable[[Any, date, Project], dict[str, Any]]
+
+
+MILESTONES = Rows(
+    execution.add_milestone,
+    execution.update_milestone,
+    lambda m, today, _: execution.milestone_public(m, today),
+)
+BLOCKERS = Rows(
+    execution.raise_blocker,
+    execution.update_blocker,
+    lambda b, today, project: execution.blocker_public(b, today, project.name),
+)
+
+
+def add_row(
+    rows: Rows, write: Write, project: Project, body: BaseModel, who: Principal, today: date
+) -> dict[str, Any]:
+    """A milestone or blocker added: the service's `add` → its answer → commit → ETag."""
+    with write.unit() as session:
+        data = body.model_dump()
+        row = rows.add(session, project=project, data=data, actor=who.subject, today=today)
+        out = rows.public(row, today, project)
+    write.etag(row.version)
+    return out
+
+
+def change_row(
+    rows: Rows,
+    write: Write,
+    project: Project,
+    row: Milestone | Blocker,
+    body: BaseModel,
+    who: Principal,
+    today: date,
+) -> dict[str, Any]:
+    """A milestone or blocker changed: If-Match against its version → the service's `update`
+    → its answer → commit → ETag."""
+    with write.unit(if_match=row.version) as session:
+        changes = body.model_dump(exclude_unset=True)
+        version = row.version
+        rows.update(
+            session, row, changes=changes, expected_version=version, actor=who.subject, today=today
+        )
+        out = rows.public(row, today, project)
+    write.etag(row.version)
+    return out
 
 
 # ---- milestones --------------------------------------------------------------------------
@@ -62,13 +122,7 @@ def add_milestone(
     principal: ProjectWriter,
     today: Today,
 ) -> Any:
-    with write.unit() as session:
-        m = execution.add_milestone(
-            session, project=project, data=body.model_dump(), actor=principal.subject, today=today
-        )
-        out = execution.milestone_public(m, today)
-    write.etag(m.version)
-    return out
+    return add_row(MILESTONES, write, project, body, principal, today)
 
 
 @router.patch(
@@ -84,18 +138,7 @@ def update_milestone(
     principal: ProjectWriter,
     today: Today,
 ) -> Any:
-    with write.unit(if_match=milestone.version) as session:
-        execution.update_milestone(
-            session,
-            milestone=milestone,
-            changes=body.model_dump(exclude_unset=True),
-            expected_version=milestone.version,
-            actor=principal.subject,
-            today=today,
-        )
-        out = execution.milestone_public(milestone, today)
-    write.etag(milestone.version)
-    return out
+    return change_row(MILESTONES, write, project, milestone, body, principal, today)
 
 
 # ---- investment --------------------------------------------------------------------------
@@ -172,13 +215,7 @@ def raise_blocker(
     principal: ProjectWriter,
     today: Today,
 ) -> Any:
-    with write.unit() as session:
-        b = execution.raise_blocker(
-            session, project=project, data=body.model_dump(), actor=principal.subject, today=today
-        )
-        out = execution.blocker_public(b, today, project.name)
-    write.etag(b.version)
-    return out
+    return add_row(BLOCKERS, write, project, body, principal, today)
 
 
 @router.patch(
@@ -194,18 +231,7 @@ def update_blocker(
     principal: ProjectWriter,
     today: Today,
 ) -> Any:
-    with write.unit(if_match=blocker.version) as session:
-        execution.update_blocker(
-            session,
-            blocker=blocker,
-            changes=body.model_dump(exclude_unset=True),
-            expected_version=blocker.version,
-            actor=principal.subject,
-            today=today,
-        )
-        out = execution.blocker_public(blocker, today, project.name)
-    write.etag(blocker.version)
-    return out
+    return change_row(BLOCKERS, write, project, blocker, body, principal, today)
 
 
 @router.get(

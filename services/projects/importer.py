@@ -48,20 +48,17 @@ from services.projects.ledger import (
     STAGE_COLUMNS,
     import_rows,
 )
-from services.projects.models import Blocker, Milestone, Project
-from services.projects.service import EDITABLE, PROJECT, STAGE
+from services.projects.models import (
+    BLOCKER_FIELDS,
+    EDITABLE,
+    MILESTONE_FIELDS,
+    Blocker,
+    Milestone,
+    Project,
+)
+from services.projects.service import PROJECT, STAGE
 
 CHUNK = 900  # under SQLite's bound-parameter limit
-MILESTONE_FIELDS = ("kind", "title", "due_on", "done_on")
-BLOCKER_FIELDS = (
-    "kind",
-    "description",
-    "responsible_department",
-    "raised_on",
-    "due_on",
-    "resolved_on",
-    "resolution",
-)
 
 
 @dataclass
@@ -562,33 +559,17 @@ def _apply_children(
 def _add_child(
     session: Session, model: Any, project: Project, data: dict[str, Any], actor: str, today: date
 ) -> None:
-    if model is Milestone:
-        execution.add_milestone(session, project=project, data=data, actor=actor, today=today)
-    else:
-        execution.raise_blocker(session, project=project, data=data, actor=actor, today=today)
+    add = execution.add_milestone if model is Milestone else execution.raise_blocker
+    add(session, project=project, data=data, actor=actor, today=today)
 
 
 def _update_child(
     session: Session, model: Any, child: Any, changes: dict[str, Any], actor: str, today: date
 ) -> None:
-    if model is Milestone:
-        execution.update_milestone(
-            session,
-            milestone=child,
-            changes=changes,
-            expected_version=child.version,
-            actor=actor,
-            today=today,
-        )
-    else:
-        execution.update_blocker(
-            session,
-            blocker=child,
-            changes=changes,
-            expected_version=child.version,
-            actor=actor,
-            today=today,
-        )
+    update = execution.update_milestone if model is Milestone else execution.update_blocker
+    update(
+        session, child, changes=changes, expected_version=child.version, actor=actor, today=today
+    )
 
 
 def touched_sub_districts(

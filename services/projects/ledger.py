@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.common.bulk import allocate_ids, bulk_insert
+from services.common.contracts.categories import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict
@@ -39,13 +40,7 @@ from services.common.spreadsheet import (
     write_workbook,
 )
 from services.projects import events
-from services.projects.catalogue import (
-    CATEGORY_LABELS,
-    LEVEL_LABELS,
-    MILESTONE_KIND_LABELS,
-    PROJECT_CATEGORIES,
-    SUB_DISTRICTS,
-)
+from services.projects.catalogue import LEVEL_LABELS, MILESTONE_KIND_LABELS, SUB_DISTRICTS
 from services.projects.labels import (
     BLOCKER_HEADERS,
     BLOCKER_KIND_LABELS,
@@ -53,13 +48,15 @@ from services.projects.labels import (
     EXPORT_HEADERS,
     LEDGER_HEADERS,
     LEDGER_SHEET_TITLE,
+    MESSAGES,
     MILESTONE_HEADERS,
     MILESTONE_SHEET_TITLE,
     OC4IDS_PUBLISHER,
 )
-from services.projects.models import Blocker, Milestone, history, outbox
+from services.projects.models import EDITABLE, Blocker, Milestone, history, outbox
 from services.projects.oc4ids import to_oc4ids_package
-from services.projects.service import EDITABLE, PROJECT, STAGE, to_public
+from services.projects.pipeline import DATES, placing
+from services.projects.service import PROJECT, STAGE, to_public
 
 STAGE_COLUMNS = {
     "reserve": "reserve_on",
@@ -339,13 +336,11 @@ def _import_chunk(
         bulk_insert(conn, PROJECT, records)
     except (IntegrityError, psycopg.IntegrityError) as exc:  # codes taken meanwhile
         session.rollback()
-        raise Conflict(
-            "some project codes of the file were registered meanwhile; nothing was imported, "
-            "upload the file again to see which"
-        ) from exc
-    stage_rows, history_rows, registered = [], [], []
+        raise Conflict(MESSAGES("import.codes_meanwhile")) from exc
+    stage_rows, placed, history_rows, registered = [], [], [], []
     for rec, (_, entries) in zip(records, rows, strict=True):
         pid = rec["id"]
+        placed.append({"project_id": pid, **placing(entries)})
         stages = [{"stage": s, "on": d, "ordinal": i} for i, (s, d) in enumerate(entries)]
         stage_rows += [
             {"project_id": pid, "ordinal": i, "stage": s, "entered_on": d, "note": None}
@@ -367,6 +362,7 @@ def _import_chunk(
         event = events.ProjectRegistered(project=events.project_snapshot(rec, stages))
         registered.append(event.envelope(subject=pid, on=rec["created_on"]))
     bulk_insert(conn, STAGE, stage_rows)
+    bulk_insert(conn, DATES, placed)
     bulk_insert(conn, history, history_rows)
     bulk_insert(conn, outbox, outbox_rows(registered, now))
     return ids

@@ -11,7 +11,8 @@ from pydantic import AfterValidator, ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from services.common.contracts.stages import STAGE_LABELS
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
 from services.common.db import service_registry
 from services.common.history import history_table
 from services.common.i18n import code_of
@@ -19,20 +20,15 @@ from services.common.idempotency import idempotency_table
 from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
-from services.projects.catalogue import (
-    CATEGORY_LABELS,
-    LEVEL_LABELS,
-    LEVELS,
-    MILESTONE_KIND_LABELS,
-    MILESTONE_KINDS,
-)
-from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS
+from services.projects.catalogue import LEVEL_LABELS, LEVELS, MILESTONE_KIND_LABELS, MILESTONE_KINDS
+from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS, MESSAGES
 
 registry = service_registry()
 metadata = registry.metadata
 
-Level = Literal["province", "city", "district"]
-StartStage = Literal["reserve", "starting", "building", "built"]
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+StartStage = Literal[STAGE_ORDER]  # type: ignore[valid-type]
+"""A stage a project may enter the ledger in: any of the main line (not cancelled)."""
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 
@@ -61,7 +57,7 @@ class Input(SQLModel):
     @classmethod
     def _no_nul(cls, v: Any) -> Any:
         if isinstance(v, str) and "\x00" in v:
-            raise ValueError("contains a NUL character")
+            raise ValueError(MESSAGES("nul"))
         return v
 
 
@@ -83,11 +79,36 @@ def _stamp() -> Any:
 
 def _one_of(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
     if value is not None and value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
+        what_zh = {"level": "项目层级", "milestone kind": "里程碑类型", "blocker kind": "难点类型"}
+        raise ValueError(
+            MESSAGES(
+                "one_of",
+                what=what,
+                what_zh=what_zh.get(what, what),
+                value=value,
+                allowed=", ".join(allowed),
+            )
+        )
     return value
 
 
 # ---- projects ----------------------------------------------------------------------------
+
+EDITABLE: tuple[str, ...] = (
+    "name",
+    "category",
+    "plan_clause",
+    "level",
+    "sub_district",
+    "lead_department",
+    "quantity",
+    "quantity_unit",
+    "total_investment_wan",
+    "planned_start",
+    "planned_completion",
+    "code",
+)
+"""The fields of a project a clerk may change (the stage changes only through transitions)."""
 
 
 class ProjectBase(Input):
@@ -229,6 +250,29 @@ class ProjectStage(ProjectsModel, table=True):
     recorded_at: datetime = _stamp()
 
 
+class StageDates(ProjectsModel, table=True):
+    """The dates of a project's stage history that place it in a year's four batches (article
+    32), kept in step with its stage entries, so the year's counts are one scan of a table.
+
+    From the entries in order: `started_on` the first entry into `starting` (or a jump from
+    reserve straight to building or built), `active_from` the first into starting or building,
+    `active_to` the first into built or cancelled after that, `built_on` the last into built;
+    `reserve_from` the last entry into reserve and `reserve_until` the next entry's date (the
+    entries are in date order, so the project was in reserve on a day within the two)."""
+
+    __tablename__ = "stage_dates"
+
+    project_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    )
+    started_on: date | None = None
+    active_from: date | None = None
+    active_to: date | None = None
+    built_on: date | None = None
+    reserve_from: date | None = None
+    reserve_until: date | None = None
+
+
 class TransitionCreate(CleanText, Input):
     model_config = ConfigDict(extra="forbid")
     LABELS: ClassVar[dict[str, Mapping[str, str]]] = {"to": STAGE_LABELS}
@@ -242,6 +286,9 @@ class TransitionCreate(CleanText, Input):
 
 
 # ---- milestones --------------------------------------------------------------------------
+
+MILESTONE_FIELDS: tuple[str, ...] = ("kind", "title", "due_on", "done_on")
+"""The fields of a milestone a clerk records."""
 
 
 class MilestoneBase(Input):
@@ -337,7 +384,7 @@ class InvestmentCreate(CleanText, Input):
     @classmethod
     def _month(cls, v: str) -> str:
         if not re.fullmatch(MONTH_PATTERN, v):
-            raise ValueError(f"{v!r} is not a month: use YYYY-MM, e.g. 2024-05")
+            raise ValueError(MESSAGES("not_month", value=v))
         return v
 
 
@@ -362,6 +409,17 @@ class InvestmentPublic(InvestmentSummary):
 
 
 # ---- blockers (难点堵点) ------------------------------------------------------------------
+
+BLOCKER_FIELDS: tuple[str, ...] = (
+    "kind",
+    "description",
+    "responsible_department",
+    "raised_on",
+    "due_on",
+    "resolved_on",
+    "resolution",
+)
+"""The fields of a blocker a clerk records."""
 
 
 class BlockerBase(Input):

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.common.contracts.calendar import business_date
+from services.common.contracts.categories import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.projects.catalogue import (
-    CATEGORY_LABELS,
     CITY_NAME,
     COUNTRY_NAME,
     DISTRICT_NAME,
@@ -19,7 +19,6 @@ from services.projects.catalogue import (
     MILESTONE_KIND_LABELS,
     NON_INFRASTRUCTURE,
     PLAN_TITLE,
-    PROJECT_CATEGORIES,
     PROVINCE_NAME,
     QUANTITY_TITLE,
 )

@@ -15,10 +15,12 @@ from sqlmodel import Session
 
 from services.common import jobs
 from services.common.auth import ProjectWriter, Reader
-from services.common.contracts.stages import STAGE_LABELS, STAGES
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.stages import BATCHES, STAGE_LABELS, STAGES
 from services.common.errors import Invalid, NotFound, request_language
 from services.common.i18n import Text, code_of, localise
 from services.common.jobs import JOB_DESCRIPTION, ImportJob
+from services.common.labels import MESSAGES as COMMON
 from services.common.paging import Page, Paging
 from services.common.runtime import (
     SessionDep,
@@ -32,7 +34,7 @@ from services.common.spreadsheet import (
 )
 from services.common.unit_of_work import WriteDep
 from services.projects import importer, ledger, pipeline, service, workbench
-from services.projects.catalogue import BATCHES, CATEGORY_LABELS, LEVEL_LABELS
+from services.projects.catalogue import LEVEL_LABELS
 from services.projects.deps import ProjectDep, Today, WritableProject, clean_text
 from services.projects.execution import (
     investment_summary,
@@ -206,7 +208,7 @@ def export_projects(
             session, filters.conds(session), uri=str(request.url), today=today
         )
         if package is None:
-            raise NotFound("no project matches: an OC4IDS package needs at least one project")
+            raise NotFound(MESSAGES("oc4ids.empty"))
         return JSONResponse(package)
     conds = [false()] if template else filters.conds(session)
     content = ledger.export_sheet(session, conds, format)
@@ -280,7 +282,7 @@ def import_projects(
 ) -> dict[str, Any]:
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
-        raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
+        raise Invalid(COMMON("file_over_mb", mb=MAX_UPLOAD_BYTES >> 20), loc=["file"])
     filename = file.filename or ""
     workbook = importer.read_workbook(content, filename)  # the safe read, in a worker process
     language = request_language(request)
@@ -419,8 +421,4 @@ def year_pipeline(
         bool, Query(description="false: the counts only, without each batch's projects")
     ] = True,
 ) -> Any:
-    view = pipeline.year_view(session, year=year or today.year, today=today)
-    if not projects:
-        for batch in view["batches"]:
-            batch["projects"] = []
-    return view
+    return pipeline.year_view(session, year=year or today.year, today=today, projects=projects)

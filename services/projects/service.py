@@ -11,17 +11,18 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.common.contracts.categories import CATEGORY_LABELS, PROJECT_CATEGORIES
 from services.common.contracts.stages import STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
 from services.common.i18n import Text, join, plain
 from services.common.outbox import record
-from services.projects import events
-from services.projects.catalogue import CATEGORY_LABELS, PROJECT_CATEGORIES
+from services.projects import events, pipeline
 from services.projects.codes import validate_project_code
 from services.projects.labels import MESSAGES
 from services.projects.models import (
+    EDITABLE,
     Blocker,
     InvestmentReport,
     Milestone,
@@ -34,20 +35,6 @@ from services.projects.stages import check_transition
 
 PROJECT = Project.__table__
 STAGE = ProjectStage.__table__
-EDITABLE = (
-    "name",
-    "category",
-    "plan_clause",
-    "level",
-    "sub_district",
-    "lead_department",
-    "quantity",
-    "quantity_unit",
-    "total_investment_wan",
-    "planned_start",
-    "planned_completion",
-    "code",
-)
 SORTS = {
     "id": PROJECT.c.id,
     "-id": PROJECT.c.id.desc(),
@@ -307,6 +294,7 @@ def _enter_stage(
         )
     )
     session.flush()
+    pipeline.keep_dates(session, [project_id])
 
 
 def _flush(session: Session) -> None:
@@ -315,7 +303,7 @@ def _flush(session: Session) -> None:
     except IntegrityError as exc:
         # Two writers claimed the same national code at once: the loser hears who won.
         session.rollback()
-        raise Conflict("the project code is already registered", loc=["code"]) from exc
+        raise Conflict(MESSAGES("code.registered"), loc=["code"]) from exc
 
 
 def guarded_update(
@@ -334,12 +322,12 @@ def guarded_update(
         )
     except IntegrityError as exc:  # a unique value (the code) taken by a concurrent writer
         session.rollback()
-        raise Conflict("the project code was registered by someone else meanwhile") from exc
+        raise Conflict(MESSAGES("code.registered_meanwhile")) from exc
     if result.rowcount != 1:
         session.rollback()
+        what_zh = {"project": "项目", "milestone": "里程碑", "blocker": "难点堵点"}.get(what, what)
         raise PreconditionFailed(
-            f"{what} {row_id} changed while you were editing it; read it again and "
-            "re-apply your change",
+            MESSAGES("changed_meanwhile", what=what, what_zh=what_zh, id=row_id),
             loc=["header", "If-Match"],
         )
 
@@ -364,8 +352,8 @@ def update_project(
     nulls = [k for k in ("name", "category") if k in changes and changes[k] is None]
     if nulls:
         raise Invalid(
-            f"{', '.join(nulls)} cannot be emptied",
-            errors=[{"loc": [k], "msg": "may not be null"} for k in nulls],
+            MESSAGES("cannot_empty", fields=", ".join(nulls)),
+            errors=[{"loc": [k], "msg": MESSAGES("not_null")} for k in nulls],
         )
     before = project.model_dump()
     merged = _normalise({**before, **changes}, today=today)

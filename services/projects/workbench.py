@@ -15,15 +15,10 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlmodel import Session
 
-from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
+from services.common.contracts.categories import PROJECT_CATEGORIES
+from services.common.contracts.stages import BATCH_LABELS, STAGE_LABELS, STAGE_ORDER
 from services.projects import pipeline
-from services.projects.catalogue import (
-    BATCH_LABELS,
-    LEVEL_LABELS,
-    MILESTONE_KIND_LABELS,
-    PROJECT_CATEGORIES,
-    sub_districts,
-)
+from services.projects.catalogue import LEVEL_LABELS, MILESTONE_KIND_LABELS, sub_districts
 from services.projects.labels import BLOCKER_KIND_LABELS, LEDGER_HEADERS
 from services.projects.models import Blocker, Milestone
 from services.projects.service import PROJECT

@@ -74,6 +74,11 @@ def test_the_page_shows_the_targets_and_a_stage_change_appears_within_two_second
         expect(page.locator("#targets .target").first).to_be_visible(timeout=15_000)
         expect(page.locator("#status-live")).to_have_attribute("data-state", "live")
         assert page.locator("#targets .target").count() >= 50
+        # The matrix's columns follow the overview's stage order, the main line first.
+        columns = page.locator("#pipeline-matrix thead th[data-stage]")
+        expect(columns.first).to_be_visible()
+        shown = [columns.nth(i).get_attribute("data-stage") for i in range(columns.count())]
+        assert shown[:4] == ["reserve", "starting", "building", "built"], shown
         assert transition(system, project_id, "starting").status_code in (200, 201)
         toast = page.locator(f'.toast[data-project-id="{project_id}"][data-stage="starting"]')
         expect(toast).to_be_visible(timeout=2_000)

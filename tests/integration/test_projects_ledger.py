@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.projects.catalogue import CATEGORY_LABELS
+from services.common.contracts.categories import CATEGORY_LABELS
 from tests.conftest import auth
 from tests.integration import projects_kit as kit
 from tests.integration.projects_kit import (

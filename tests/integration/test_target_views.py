@@ -1,15 +1,24 @@
 """Target views are kept between writes, and never answer from before the last applied batch
-(real NATS, the service's own consumer, SQLite and PostgreSQL)."""
+(real NATS, the service's own consumer, SQLite and PostgreSQL), whether the route answers or the
+kept-view path in front of it does."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import threading
 import time
 from datetime import date
+from pathlib import Path
 
+from services.common.auth import Role, issue_token
 from services.events.targets import get_target, load_catalogue
-from tests.conftest import auth
+from services.events.views import ClockReads, Reading, tick
+from tests.conftest import TEST_SECRET, auth
 from tests.integration import rollup_kit as kit
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SCHOOLS = get_target("schools")
 PAST = date(2024, 6, 30)
@@ -77,6 +86,7 @@ async def test_every_read_after_a_batch_commits_sees_it_and_repeats_are_kept(
             "a repeated read is served from the kept views"
         )
     assert kit.truth(SCHOOLS, world.events, kit.TODAY) == 6
+    assert app.state.requests.answered >= 6 * 4, "repeats are answered in front of the route"
 
 
 async def test_readers_during_a_drain_never_see_less_than_what_was_committed_before_asking(
@@ -141,3 +151,116 @@ async def test_a_report_is_served_the_moment_it_is_made(events_service, tokens):
         assert r.status_code == 201, r.text
         one = await client.get(f"/api/v1/targets/{reported}", headers=auth(tokens["viewer"]))
         assert one.json()["current_value"] == value
+
+
+APPLY_ELSEWHERE = """
+import sys
+from services.common import db
+from services.common.envelope import Event
+from services.events.consumer import apply
+
+engine = db.make_engine(sys.argv[1])
+with engine.begin() as conn:
+    apply(conn, [Event.from_bytes(line) for line in sys.stdin.buffer.read().splitlines()])
+engine.dispose()
+"""
+
+
+def _apply_in_another_process(url: str, events: list) -> None:
+    """Events applied and committed by another process (another replica's consumer, say):
+    nothing in this process hears of it."""
+    subprocess.run(
+        [sys.executable, "-c", APPLY_ELSEWHERE, url],
+        input=b"\n".join(e.to_bytes() for e in events),
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+
+
+async def test_a_write_committed_by_another_process_is_seen_by_the_next_read(
+    events_service, tokens
+):
+    """Views kept and answered in front of the route; then another process commits a batch;
+    the very next read, on the same kept-view path, counts it (today and a past date)."""
+    client, app, settings = events_service
+    world = kit.World()
+    token = tokens["viewer"]
+    for round_ in range(3):
+        before = app.state.requests.answered
+        assert await _schools(client, token) == (round_, round_)
+        assert await _schools(client, token) == (round_, round_)
+        assert await _schools(client, token, PAST) == (round_, round_)
+        assert await _schools(client, token, PAST) == (round_, round_)
+        assert app.state.requests.answered > before, "the repeats came from the kept views"
+        start = len(world.events)
+        _school_built(world, PAST)
+        _apply_in_another_process(settings.database_url("events"), world.events[start:])
+    assert await _schools(client, token) == (3, 3)
+    assert await _schools(client, token, PAST) == (3, 3)
+
+
+class HeldReads(ClockReads):
+    """Clock readings that, once told, hold their answer after querying until released."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self.holding = False
+        self.queried = threading.Event()
+        self.release = threading.Event()
+
+    def _read(self) -> Reading:
+        reading = super()._read()
+        if self.holding:
+            self.holding = False
+            self.queried.set()
+            self.release.wait(60)
+        return reading
+
+
+async def test_a_request_never_takes_a_clock_reading_begun_before_it_arrived(events_service):
+    """While one reading is under way, a write commits and requests arrive: they do not take
+    that reading but wait for the next, all of them for the same one, and no other reading
+    runs meanwhile."""
+    _, app, _ = events_service
+    clock = HeldReads(app.state.reads)
+    base = await clock.read()
+    clock.holding = True
+    first = asyncio.ensure_future(clock.read())
+    await asyncio.to_thread(clock.queried.wait, 60)  # queried, its answer not yet given
+    with app.state.runtime.engine.begin() as conn:
+        tick(conn)  # committed after that query: the reading under way does not count it
+    later = [asyncio.ensure_future(clock.read()) for _ in range(20)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not any(r.done() for r in later)
+    assert clock.queries == 2, "no second reading while the first runs"
+    clock.release.set()
+    assert await first == base
+    readings = await asyncio.gather(*later)
+    assert set(readings) == {Reading(base.generation, base.ticks + 1)}
+    assert clock.queries == 3, "the requests that waited shared one reading"
+
+
+async def test_the_kept_view_path_refuses_nothing_itself(events_service, tokens):
+    """Requests the route has answered before go on to it whenever they are not a reader's
+    request for a kept view: no token, a bad or an expired one is the route's 401 and bad input
+    its 422, each time; a reader's repeat is the same bytes and headers as the route's."""
+    client, app, _ = events_service
+    good = auth(tokens["viewer"], **{"X-Request-ID": "kept-1"})
+    first = await client.get("/api/v1/targets/schools", headers=good)
+    answered = app.state.requests.answered
+    again = await client.get("/api/v1/targets/schools", headers=good)
+    assert app.state.requests.answered == answered + 1
+    assert (again.status_code, again.content) == (200, first.content)
+    assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
+    assert again.headers["x-request-id"] == "kept-1"
+    expired = issue_token(TEST_SECRET, Role.viewer, ttl_seconds=-10)
+    for headers in ({}, auth("not-a-token"), auth(expired), {"Authorization": "Basic eDp5"}):
+        r = await client.get("/api/v1/targets/schools", headers=headers)
+        assert r.status_code == 401, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+    for _ in range(2):
+        r = await client.get("/api/v1/targets?limit=0", headers=good)
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "limit"]
+    assert app.state.requests.answered == answered + 1

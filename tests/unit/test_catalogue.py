@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common.contracts.designations import DESIGNATION_TYPES
 from services.common.errors import NotFound
-from services.enterprises.catalogue import DESIGNATION_TYPES
 from services.events.targets import (
     DEFAULT_PATH,
     CatalogueError,

@@ -7,10 +7,11 @@ from datetime import date
 
 from services import demo
 from services import demo_data as d
-from services.enterprises.catalogue import DESIGNATION_TYPES
+from services.common.contracts.categories import CATEGORY_LABELS
+from services.common.contracts.designations import DESIGNATION_TYPES
 from services.enterprises.models import EnterpriseCreate
 from services.enterprises.uscc import is_valid
-from services.projects.catalogue import CATEGORY_LABELS, SUB_DISTRICTS
+from services.projects.catalogue import SUB_DISTRICTS
 from services.projects.codes import validate_project_code
 from services.projects.models import ProjectCreate
 

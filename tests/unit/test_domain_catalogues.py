@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from services.common.contracts import categories, designations
 from services.common.contracts.designations import is_in_force
-from services.common.contracts.stages import STAGE_LABELS, STAGES
+from services.common.contracts.stages import BATCH_LABELS, STAGE_LABELS, STAGES
 from services.enterprises import catalogue as ent
 from services.projects import catalogue as proj
 
@@ -54,24 +55,24 @@ REQUIRED_DESIGNATIONS = [
 
 
 def test_every_required_designation_type_is_in_the_catalogue() -> None:
-    assert set(REQUIRED_DESIGNATIONS) <= set(ent.DESIGNATION_TYPES)
+    assert set(REQUIRED_DESIGNATIONS) <= set(designations.DESIGNATION_TYPES)
 
 
-@pytest.mark.parametrize("key", list(ent.DESIGNATION_TYPES))
+@pytest.mark.parametrize("key", list(designations.DESIGNATION_TYPES))
 def test_every_designation_type_has_a_chinese_label_and_coherent_levels(key: str) -> None:
-    entry = ent.DESIGNATION_TYPES[key]
+    entry = designations.DESIGNATION_TYPES[key]
     assert entry.key == key
     assert CJK.search(entry.label), entry.label
-    assert ent.DESIGNATION_LABELS[key] == entry.label
+    assert designations.DESIGNATION_LABELS[key] == entry.label
     assert entry.levels and set(entry.levels) <= set(ent.LEVELS)
     assert entry.default_level in entry.levels
     assert entry.clauses, "each type cites the plan articles that count it"
 
 
 def test_labels_match_the_plan_wording() -> None:
-    assert ent.DESIGNATION_LABELS["high_tech"] == "高新技术企业"
-    assert ent.DESIGNATION_LABELS["tech_sme"] == "科技型中小企业"
-    assert "小巨人" in ent.DESIGNATION_LABELS["little_giant"]
+    assert designations.DESIGNATION_LABELS["high_tech"] == "高新技术企业"
+    assert designations.DESIGNATION_LABELS["tech_sme"] == "科技型中小企业"
+    assert "小巨人" in designations.DESIGNATION_LABELS["little_giant"]
     assert ent.LEVEL_LABELS == {
         "national": "国家级",
         "provincial": "省级",
@@ -81,14 +82,14 @@ def test_labels_match_the_plan_wording() -> None:
 
 
 def test_first_store_cites_both_articles() -> None:
-    assert set(ent.DESIGNATION_TYPES["first_store"].clauses) == {"19", "35"}
+    assert set(designations.DESIGNATION_TYPES["first_store"].clauses) == {"19", "35"}
 
 
 @pytest.mark.parametrize(
     ("key", "validity"),
     [
         ("high_tech", 3),
-        ("tech_sme", ent.CALENDAR_YEAR),
+        ("tech_sme", designations.CALENDAR_YEAR),
         ("specialised_sme", 3),
         ("little_giant", 3),
         ("single_champion", 3),
@@ -99,7 +100,7 @@ def test_first_store_cites_both_articles() -> None:
     ],
 )
 def test_validity_defaults_follow_domain_md(key: str, validity: object) -> None:
-    assert ent.DESIGNATION_TYPES[key].validity == validity
+    assert designations.DESIGNATION_TYPES[key].validity == validity
 
 
 def test_high_tech_expires_three_years_after_the_certificate_date() -> None:
@@ -233,15 +234,15 @@ REQUIRED_CATEGORIES = [
 
 
 def test_every_required_project_category_is_in_the_catalogue() -> None:
-    assert set(REQUIRED_CATEGORIES) <= set(proj.PROJECT_CATEGORIES)
+    assert set(REQUIRED_CATEGORIES) <= set(categories.PROJECT_CATEGORIES)
 
 
-@pytest.mark.parametrize("key", list(proj.PROJECT_CATEGORIES))
+@pytest.mark.parametrize("key", list(categories.PROJECT_CATEGORIES))
 def test_every_category_has_a_label_and_oc4ids_codes(key: str) -> None:
-    entry = proj.PROJECT_CATEGORIES[key]
+    entry = categories.PROJECT_CATEGORIES[key]
     assert entry.key == key
     assert CJK.search(entry.label), entry.label
-    assert proj.CATEGORY_LABELS[key] == entry.label
+    assert categories.CATEGORY_LABELS[key] == entry.label
     assert entry.oc4ids_type in codelist("projectType.csv")
     assert set(entry.sectors) <= codelist("projectSector.csv")
     for sector in entry.sectors:
@@ -268,11 +269,11 @@ def test_every_category_has_a_label_and_oc4ids_codes(key: str) -> None:
     ],
 )
 def test_units_follow_how_the_plan_counts(key: str, unit: str) -> None:
-    assert proj.PROJECT_CATEGORIES[key].unit == unit
+    assert categories.PROJECT_CATEGORIES[key].unit == unit
 
 
 def test_sectors_follow_domain_md() -> None:
-    sectors = {k: c.sectors for k, c in proj.PROJECT_CATEGORIES.items()}
+    sectors = {k: c.sectors for k, c in categories.PROJECT_CATEGORIES.items()}
     assert sectors["school"] == ("education",)
     assert sectors["kindergarten"] == ("education",)
     assert sectors["hospital"] == ("health",)
@@ -282,7 +283,7 @@ def test_sectors_follow_domain_md() -> None:
 
 
 def test_renovations_are_rehabilitation_and_new_builds_construction() -> None:
-    types = {k: c.oc4ids_type for k, c in proj.PROJECT_CATEGORIES.items()}
+    types = {k: c.oc4ids_type for k, c in categories.PROJECT_CATEGORIES.items()}
     assert types["old_community"] == "rehabilitation"
     assert types["suburban_community"] == "rehabilitation"
     assert types["school"] == "construction"
@@ -305,8 +306,8 @@ def test_stage_batch_milestone_and_level_labels() -> None:
         "built": "建成",
         "cancelled": "已取消",
     }
-    assert list(proj.BATCH_LABELS.values()) == ["建成一批", "在建一批", "开工一批", "储备一批"]
-    assert set(proj.BATCH_LABELS) <= set(STAGES)
+    assert list(BATCH_LABELS.values()) == ["建成一批", "在建一批", "开工一批", "储备一批"]
+    assert set(BATCH_LABELS) <= set(STAGES)
     assert set(proj.MILESTONE_KINDS) == {
         "approval",
         "land",

@@ -49,6 +49,7 @@ async def test_the_overview_has_every_section_in_the_page_s_shape(settings_facto
         assert targets["items"] == [expected]
         assert body["pipeline"] == {
             "year": date.today().year,
+            "stages": ["reserve", "starting", "building", "built"],
             "by_stage_category": [
                 {"stage": "building", "category": "school", "category_label": "学校", "count": 2}
             ],

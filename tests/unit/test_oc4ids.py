@@ -15,7 +15,8 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT4
 
-from services.projects.catalogue import NON_INFRASTRUCTURE, PROJECT_CATEGORIES
+from services.common.contracts.categories import PROJECT_CATEGORIES
+from services.projects.catalogue import NON_INFRASTRUCTURE
 from services.projects.oc4ids import ID_PREFIX, to_oc4ids_package, to_oc4ids_project
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

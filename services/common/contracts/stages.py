@@ -22,6 +22,19 @@ FINAL_STAGES: frozenset[str] = frozenset({"built", CANCELLED})
 STARTED_STAGES: tuple[str, ...] = STAGE_ORDER[1:]
 """The stages of a project whose works have begun (开工 or later)."""
 
+UNDER_WAY_STAGES: tuple[str, ...] = tuple(s for s in STARTED_STAGES if s not in FINAL_STAGES)
+"""The stages of a project begun and not yet built (开工, 在建)."""
+
+
+# The four yearly lists of article 32, in the plan's order, keyed by the stage they hold.
+BATCH_LABELS: dict[str, str] = {
+    "built": "建成一批",
+    "building": "在建一批",
+    "starting": "开工一批",
+    "reserve": "储备一批",
+}
+BATCHES: tuple[str, ...] = tuple(BATCH_LABELS)
+
 
 def reached(stage: str) -> tuple[str, ...]:
     """The main-line stages that count as having reached `stage`: it and every later one."""
