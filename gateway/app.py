@@ -19,6 +19,7 @@ from gateway import guard, openapi, overview, proxy, stream
 from gateway.accounts import oidc
 from gateway.accounts import router as accounts_router
 from gateway.accounts.service import AccountLocked, Accounts, AddressThrottled
+from gateway.labels import MESSAGES
 from gateway.observe import Observe
 from gateway.overview import TTL_SECONDS
 from gateway.ratelimit import RateLimiter, TooManyRequests
@@ -192,5 +193,5 @@ def _health_routes(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         if not guard.may_scrape(request, runtime.settings.metrics_token):
-            raise NotFound("No route at /metrics.", loc=["path"])
+            raise NotFound(MESSAGES("no_metrics"), loc=["path"])
         return metrics_response()

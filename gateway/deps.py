@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.accounts.labels import MESSAGES
 from gateway.accounts.service import API_KEY_PREFIX, Accounts, ActiveSession
+from gateway.labels import MESSAGES as GATEWAY
 from gateway.ratelimit import RateLimiter
 from gateway.routes import SAFE_METHODS, permission_for
 from services.common.auth import (
@@ -103,11 +104,16 @@ async def routed(request: Request, principal: Authenticated) -> Principal:
     path = request.url.path
     needed = permission_for(request.method, path)
     if needed is None:
-        raise NotFound(f"No API route at {path}.", loc=["path"])
+        raise NotFound(GATEWAY("no_route", path=path), loc=["path"])
     if not principal.can(needed):
         raise Forbidden(
-            f"The role '{principal.roles_text}' may not {request.method} {path} "
-            f"(needs {needed.value})."
+            GATEWAY(
+                "role_may_not",
+                roles=principal.roles_text,
+                method=request.method,
+                path=path,
+                permission=needed.value,
+            )
         )
     return principal
 
@@ -117,7 +123,7 @@ Routed = Annotated[Principal, Depends(routed)]
 
 async def reader(principal: Authenticated) -> Principal:
     if not principal.can(Permission.read):
-        raise Forbidden(f"The role '{principal.roles_text}' may not read.")
+        raise Forbidden(GATEWAY("role_may_not_read", roles=principal.roles_text))
     return principal
 
 
@@ -126,7 +132,7 @@ GatewayReader = Annotated[Principal, Depends(reader)]
 
 async def administrator(principal: Authenticated) -> Principal:
     if not principal.can(Permission.administer):
-        raise Forbidden(f"The role '{principal.roles_text}' may not manage accounts.")
+        raise Forbidden(GATEWAY("role_may_not_admin", roles=principal.roles_text))
     return principal
 
 

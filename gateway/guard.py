@@ -21,7 +21,9 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.errors import PROBLEM_JSON, DomainError
+from gateway.labels import MESSAGES
+from services.common.errors import PROBLEM_JSON, DomainError, title_of
+from services.common.i18n import Text, language_of, localise
 
 BODY_LIMIT_BYTES = 1024 * 1024
 _ENCODED_SEPARATOR = re.compile(rb"%(2f|5c)", re.IGNORECASE)
@@ -40,15 +42,15 @@ class BodyTooLarge(DomainError):
     title = "Request body too large"
 
 
-def path_problem(raw_path: bytes) -> str | None:
+def path_problem(raw_path: bytes) -> Text | None:
     """Why the path is refused, or None when it is a plain path."""
     if b"\\" in raw_path or _ENCODED_SEPARATOR.search(raw_path):
-        return "the path holds an encoded slash or a backslash"
+        return MESSAGES("path.separator")
     decoded = unquote_to_bytes(raw_path)
     if _CONTROL.search(decoded):
-        return "the path holds a control character"
+        return MESSAGES("path.control")
     if any(segment in (b".", b"..") for segment in decoded.split(b"/")):
-        return "the path holds a '.' or '..' segment"
+        return MESSAGES("path.dots")
     return None
 
 
@@ -61,7 +63,8 @@ class PathGuard:
             raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
             reason = path_problem(raw.split(b"?", 1)[0])
             if reason is not None and scope["type"] == "http":
-                await send_problem(send, 400, "Bad request", f"Refused: {reason}.", ["path"])
+                detail = MESSAGES("path_refused", reason=reason)
+                await send_problem(scope, send, 400, detail, ["path"])
                 return
         await self.app(scope, receive, send)
 
@@ -79,11 +82,11 @@ class BodyLimit:
         headers = dict(scope.get("headers", ()))
         upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
         limit = self.upload_bytes if upload else self.other_bytes
-        what = "an upload" if upload else "a request body"
-        detail = f"The gateway accepts {what} of at most {limit:,} bytes."
+        what, what_zh = ("an upload", "上传文件") if upload else ("a request body", "请求体")
+        detail = MESSAGES("body_too_large", what=what, what_zh=what_zh, limit=f"{limit:,}")
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await send_problem(send, 413, BodyTooLarge.title, detail, ["body"])
+            await send_problem(scope, send, 413, detail, ["body"])
             return
         seen = 0
 
@@ -151,17 +154,19 @@ def install(app: Any, *, upload_max_mb: int) -> None:
     app.add_middleware(PathGuard)
 
 
-async def send_problem(send: Send, status: int, title: str, detail: str, loc: list[str]) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "errors": [{"loc": loc, "msg": detail}],
-        },
-        ensure_ascii=False,
-    ).encode()
+async def send_problem(scope: Scope, send: Send, status: int, detail: Text, loc: list[str]) -> None:
+    """A problem answered before the app (and its handlers) sees the request, in the language
+    the request's Accept-Language asks for."""
+    headers = dict(scope.get("headers", ()))
+    language = language_of(headers.get(b"accept-language", b"").decode("latin-1"))
+    problem = {
+        "type": "about:blank",
+        "title": title_of(status),
+        "status": status,
+        "detail": detail,
+        "errors": [{"loc": loc, "msg": detail}],
+    }
+    body = json.dumps(localise(problem, language), ensure_ascii=False).encode()
     length = str(len(body)).encode()
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", length)]
     await send({"type": "http.response.start", "status": status, "headers": headers})

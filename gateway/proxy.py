@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from gateway.deps import Routed, upstream_authorization
+from gateway.labels import MESSAGES
 from gateway.routes import API_PREFIX, rule_for
 from services.common.errors import DomainError
 from services.common.runtime import request_id_var
@@ -111,13 +112,13 @@ class Upstreams:
             except httpx.TimeoutException as exc:
                 waited = timeout if timeout is not None else self.timeout
                 error: DomainError = UpstreamTimeout(
-                    f"The {service} service did not answer within {waited:g} s.",
+                    MESSAGES("upstream_timeout", service=service, waited=f"{waited:g}"),
                     extra={"service": service},
                 )
                 cause: Exception = exc
             except httpx.TransportError as exc:
                 error = UpstreamUnavailable(
-                    f"The {service} service is not reachable; try again shortly.",
+                    MESSAGES("upstream_away", service=service),
                     extra={"service": service},
                 )
                 cause = exc

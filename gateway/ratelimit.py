@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.labels import MESSAGES
 from services.common.errors import DomainError
 
 
@@ -53,8 +54,7 @@ class RateLimiter:
         if bucket.tokens < 1.0:
             wait = math.ceil((1.0 - bucket.tokens) / self.rate)
             raise TooManyRequests(
-                f"More than {int(self.capacity)} calls a minute from this caller; "
-                f"retry in {wait} s.",
+                MESSAGES("rate_limited", capacity=int(self.capacity), wait=wait),
                 extra={"retry_after": wait},
             )
         bucket.tokens -= 1.0

@@ -19,6 +19,7 @@ from prometheus_client import Gauge
 from starlette.types import Message, Send
 
 from gateway.deps import GatewayReader
+from gateway.labels import MESSAGES
 from gateway.overview import Overview, set_target_gauges
 from gateway.routes import API_PREFIX
 from services.common.contracts.events import ProjectStageAnnounced, TargetProgressChanged
@@ -196,7 +197,7 @@ async def events(
 ) -> AsyncIterator[bytes]:
     """The SSE body for one client: an ordered consumer of the live stream, closed on disconnect."""
     if runtime.js is None or not runtime.nats_ready.is_set():
-        raise StreamUnavailable("The live stream is not connected yet; retry in a moment.")
+        raise StreamUnavailable(MESSAGES("stream_away"))
     prefix = runtime.settings.live_subjects
     clients = clients if clients is not None else LiveClients()
     queue = ClientQueue(clients, runtime.settings.sse_max_queued_bytes)

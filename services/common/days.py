@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator
 
+from services.common.labels import MESSAGES
+
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2999, 12, 31)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -33,9 +35,11 @@ def check_day(value: Any) -> Any:
         except ValueError:
             return value  # let the parser say what is wrong with it
     else:
-        raise ValueError(f"{value!r} is not a date: use YYYY-MM-DD")
+        raise ValueError(MESSAGES("not_iso_date", value=value))
     if not EARLIEST <= parsed <= LATEST:
-        raise ValueError(f"{parsed.isoformat()} is out of range ({EARLIEST} to {LATEST})")
+        raise ValueError(
+            MESSAGES("date_range", value=parsed.isoformat(), earliest=EARLIEST, latest=LATEST)
+        )
     return parsed
 
 

@@ -172,6 +172,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str | Text) else str(exc.detail)
+        if isinstance(detail, str) and detail == _phrase(exc.status_code):
+            detail = title_of(exc.status_code, detail)  # Starlette's "Not Found": in both
         return problem(
             exc.status_code,
             title_of(exc.status_code),
@@ -220,6 +222,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             return await _database_away(request, exc)
         logging.getLogger("plantrack").exception("unhandled error", exc_info=exc)
         return problem(500, title_of(500), MESSAGES("internal"), language=request_language(request))
+
+
+def _phrase(status: int) -> str | None:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return None
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

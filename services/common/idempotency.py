@@ -48,6 +48,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common import db
 from services.common.envelope import utcnow
 from services.common.errors import PROBLEM_JSON
+from services.common.i18n import Text, language_of, localise
+from services.common.labels import MESSAGES, TITLES
 
 HEADER = "idempotency-key"
 TABLE = "idempotency_key"
@@ -85,8 +87,7 @@ class Idempotency:
             await self.app(scope, receive, send)
             return
         if not _VALID_KEY.match(key):
-            detail = "Idempotency-Key must be 1 to 255 visible ASCII characters."
-            await _problem(send, 422, "Invalid input", detail)
+            await _problem(scope, send, 422, TITLES[422], MESSAGES("idem.key_shape"))
             return
         subject = self._subject(scope)
         if subject is None:  # not authenticated: the app answers 401 itself
@@ -97,7 +98,7 @@ class Idempotency:
         fingerprint = _fingerprint(scope, body)
         claimed = await to_thread.run_sync(self._claim, scoped, fingerprint)
         if claimed is not None:
-            await self._answer_again(send, claimed, fingerprint)
+            await self._answer_again(scope, send, claimed, fingerprint)
             return
         answer = _Recorder(send)
 
@@ -160,24 +161,26 @@ class Idempotency:
         with self.engine.begin() as conn:
             conn.execute(delete(self.table).where(self.table.c.key == key))
 
-    async def _answer_again(self, send: Send, row: dict[str, Any], fingerprint: str) -> None:
+    async def _answer_again(
+        self, scope: Scope, send: Send, row: dict[str, Any], fingerprint: str
+    ) -> None:
         if row["fingerprint"] != fingerprint:
             await _problem(
+                scope,
                 send,
                 422,
-                "Idempotency-Key reused",
-                "This Idempotency-Key was already used for a different request; nothing was "
-                "changed. Use a new key for a new request.",
+                MESSAGES("idem.reused_title"),
+                MESSAGES("idem.reused"),
                 loc=["header", "Idempotency-Key"],
             )
             return
         if row["status"] is None:
             await _problem(
+                scope,
                 send,
                 409,
-                "Request in progress",
-                "A request with this Idempotency-Key is still running (or its answer was lost); "
-                "nothing was changed by this one. Retry shortly with the same key.",
+                MESSAGES("idem.running_title"),
+                MESSAGES("idem.running"),
                 headers=[(b"retry-after", b"2")],
                 loc=["header", "Idempotency-Key"],
             )
@@ -276,25 +279,26 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _problem(
+    scope: Scope,
     send: Send,
     status: int,
-    title: str,
-    detail: str,
+    title: Text,
+    detail: Text,
     *,
     headers: list[tuple[bytes, bytes]] | None = None,
     loc: list[str] | None = None,
 ) -> None:
+    """A problem answered before the app sees the request, in the language it asks for."""
     errors = [{"loc": loc or ["header", "Idempotency-Key"], "msg": detail}]
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "errors": errors,
-        },
-        ensure_ascii=False,
-    ).encode()
+    language = language_of(_header(scope, b"accept-language") or "")
+    problem = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": errors,
+    }
+    body = json.dumps(localise(problem, language), ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",

@@ -22,6 +22,7 @@ TITLES: dict[int, Text] = {
     500: Text("内部错误", "Internal error"),
     502: Text("上游服务出错", "Bad gateway"),
     503: Text("服务暂不可用", "Service unavailable"),
+    504: Text("上游服务未及时应答", "Gateway timeout"),
 }
 
 MESSAGES = catalogue(
@@ -69,6 +70,24 @@ MESSAGES = catalogue(
             "The role '{roles}' may not do this (needs {permission}).",
         ),
         "nul": ("含有 NUL 字符", "contains a NUL character"),
+        # Idempotency-Key (answered before the app sees the request)
+        "idem.key_shape": (
+            "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+        ),
+        "idem.reused_title": ("Idempotency-Key 已被使用", "Idempotency-Key reused"),
+        "idem.reused": (
+            "此 Idempotency-Key 已用于另一个不同的请求，本次未做任何修改。新的请求请使用新的键。",
+            "This Idempotency-Key was already used for a different request; nothing was "
+            "changed. Use a new key for a new request.",
+        ),
+        "idem.running_title": ("请求处理中", "Request in progress"),
+        "idem.running": (
+            "使用此 Idempotency-Key 的请求仍在处理（或其应答已丢失），本次未做任何修改。"
+            "请稍后用同一个键重试。",
+            "A request with this Idempotency-Key is still running (or its answer was lost); "
+            "nothing was changed by this one. Retry shortly with the same key.",
+        ),
         # the spreadsheet reader
         "file_empty": ("文件是空的", "the file is empty"),
         "file_no_rows": ("文件只有表头，没有数据行", "the file has a header but no rows"),
@@ -118,6 +137,35 @@ MESSAGES = catalogue(
             "Nothing was imported: {count} problem(s) in {rows} row(s){where_en}. Correct them "
             "and upload the whole file again.",
         ),
+        # an upload over a sheet limit (413)
+        "sheet_too_large": (
+            "未导入任何数据：文件{what}（{value}），上限为 {allowed}（{setting}）。"
+            "请拆分文件后分别上传。",
+            "Nothing was imported: the file {what} ({value}); the limit is {allowed} ({setting}). "
+            "Split the file and upload the parts.",
+        ),
+        "sheet_over_limit": (
+            "文件{what}（{value}），超过 {limit} = {allowed}",
+            "{what} ({value}), over {limit} = {allowed}",
+        ),
+        "file_over_mb": (
+            "文件超过 {mb} MB，请拆分后上传",
+            "the file is larger than {mb} MB; split it",
+        ),
+        # request values
+        "not_iso_date": (
+            "“{value}”不是日期：应为 YYYY-MM-DD",
+            "{value!r} is not a date: use YYYY-MM-DD",
+        ),
+        "date_range": (
+            "{value} 超出范围（{earliest} 至 {latest}）",
+            "{value} is out of range ({earliest} to {latest})",
+        ),
+        "control_at": (
+            "含有控制字符 U+{code}（第 {position} 个字符）；{allowed_zh}",
+            "contains the control character U+{code} at position {position}; {allowed}",
+        ),
+        "control": ("含有控制字符 U+{code}", "contains the control character U+{code}"),
         # cell parsers
         "not_whole": ("“{value}”不是整数", "'{value}' is not a whole number"),
         "not_number": ("“{value}”不是数字", "'{value}' is not a number"),
@@ -129,6 +177,17 @@ MESSAGES = catalogue(
         "not_one_of": ("“{value}”不是可选值之一：{options}", "'{value}' is not one of: {options}"),
     }
 )
+
+# What is over a sheet limit (`SheetTooLarge`): key → (中文, English); `{entry}` names a part.
+SHEET_LIMITS: dict[str, tuple[str, str]] = {
+    "rows": ("行数超过上限", "has more rows than allowed"),
+    "columns": ("列数超过上限", "has more columns than allowed"),
+    "cells": ("单元格数超过上限", "has more cells than allowed"),
+    "size": ("解压后的大小（MB）超过上限", "expands to more MB than allowed"),
+    "ratio": ("中的“{entry}”压缩比超过上限", "holds '{entry}' compressed more than allowed"),
+    "time": ("读取用时（秒）超过上限", "takes longer to read than allowed (seconds)"),
+    "memory": ("读取所需内存（MB）超过上限", "needs more memory to read than allowed (MB)"),
+}
 
 SKIPPED_ROWS: dict[str, tuple[str, str]] = {
     # first-cell text of a row that is not data → (中文类别, English kind)

@@ -26,6 +26,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from services.common.errors import DomainError
+from services.common.i18n import Text
+from services.common.labels import MESSAGES, SHEET_LIMITS
 from services.common.settings import Settings, get_settings
 
 MB = 1024 * 1024
@@ -62,19 +64,36 @@ class SheetLimits:
 
 
 class SheetTooLarge(DomainError):
-    """The upload is over one of the sheet limits; `limit` names the setting."""
+    """The upload is over one of the sheet limits; `limit` names the setting.
+
+    `what` is the key of the limit's wording in `SHEET_LIMITS` (rows, columns, cells, size,
+    ratio, time, memory); `entry` names the workbook part a ratio is about."""
 
     status = 413
     title = "Spreadsheet too large"
 
-    def __init__(self, what: str, value: int | float, limit: str, allowed: int | float) -> None:
-        detail = (
-            f"Nothing was imported: the file {what} ({value:,}); the limit is {allowed:,} "
-            f"(PLANTRACK_{limit.upper()}). Split the file and upload the parts."
-        )
+    def __init__(
+        self, what: str, value: int | float, limit: str, allowed: int | float, entry: str = ""
+    ) -> None:
+        zh, en = SHEET_LIMITS[what]
+        over = Text(zh.format(entry=entry), en.format(entry=entry))
+        setting = f"PLANTRACK_{limit.upper()}"
+        detail = MESSAGES("sheet_too_large", what=over, value=f"{value:,}", allowed=f"{allowed:,}",
+                          setting=setting)  # fmt: skip
         super().__init__(
             detail,
-            errors=[{"loc": ["file"], "msg": f"{what} ({value:,}), over {limit} = {allowed:,}"}],
+            errors=[
+                {
+                    "loc": ["file"],
+                    "msg": MESSAGES(
+                        "sheet_over_limit",
+                        what=over,
+                        value=f"{value:,}",
+                        limit=limit,
+                        allowed=f"{allowed:,}",
+                    ),  # fmt: skip
+                }
+            ],
             extra={"limit": limit, "limit_value": allowed},
         )
 
@@ -143,15 +162,15 @@ def inspect_xlsx(content: bytes, limits: SheetLimits) -> None:
     total = sum(e.file_size for e in entries)
     if total > max_bytes:
         raise SheetTooLarge(
-            "expands to more MB than allowed", total // MB, "sheet_max_uncompressed_mb",
+            "size", total // MB, "sheet_max_uncompressed_mb",
             limits.max_uncompressed_mb,
         )  # fmt: skip
     for entry in entries:
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_compression_ratio:
             raise SheetTooLarge(
-                f"holds {entry.filename!r} compressed {ratio:,.0f}:1", round(ratio),
-                "sheet_max_compression_ratio", limits.max_compression_ratio,
+                "ratio", round(ratio), "sheet_max_compression_ratio",
+                limits.max_compression_ratio, entry.filename,
             )  # fmt: skip
     for entry in entries:
         if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
@@ -176,8 +195,36 @@ class Extent:
     rows: int = 0
 
 
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row|dimension)[\s>/]([^>]*)>?")
-_CELL_REF = re.compile(rb'\br\s*=\s*["\']\$?([A-Za-z]{0,3})\$?([0-9]{1,10})["\']')
+_REF = rb"""\br\s*=\s*["']\$?([A-Za-z]{0,3})\$?([0-9]{1,10})["']"""
+_FILLED = rb"[^>]*(?<!/)(?:>|$)"  # the rest of a start tag that does not end in "/>"
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """What the scanner looks for: every cell and row, and the references of those with a
+    value. Each runs over a stretch of XML at once; `<c` and `<row` as the literal start let
+    the regex engine skip ahead, so a prefixed form (`<x:c`) is used only when one is there."""
+
+    cell: re.Pattern[bytes]
+    row: re.Pattern[bytes]
+    filled_cell: re.Pattern[bytes]
+    filled_row: re.Pattern[bytes]
+    dimension: re.Pattern[bytes]
+
+    @classmethod
+    def of(cls, start: bytes) -> _Patterns:
+        return cls(
+            cell=re.compile(start + rb"c[\s>/]"),
+            row=re.compile(start + rb"row[\s>/]"),
+            filled_cell=re.compile(start + rb"c[\s>/][^>]*?" + _REF + _FILLED),
+            filled_row=re.compile(start + rb"row[\s>/][^>]*?" + _REF + _FILLED),
+            dimension=re.compile(start + rb"dimension[\s>/]([^>]*)>?"),
+        )
+
+
+_PLAIN = _Patterns.of(b"<")
+_PREFIXED = _Patterns.of(rb"<(?:[A-Za-z_][\w.-]*:)?")
+_ANY_PREFIXED = re.compile(rb":(?:c|row|dimension)[\s>/]")
 _DIMENSION = re.compile(rb'\bref\s*=\s*["\']([^"\']*)["\']')
 _A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,10})")
 
@@ -205,27 +252,25 @@ def scan_worksheet(chunks: Iterable[bytes]) -> Extent:
 
 
 def _scan(data: bytes, extent: Extent) -> None:
-    for match in _TAG.finditer(data):
-        name, attrs = match.group(1), match.group(2)
-        if name == b"dimension":
-            found = _DIMENSION.search(attrs)
-            if found:
-                rows, cols = _dimension_size(found.group(1).decode("ascii", "replace"))
-                extent.declared_rows = max(extent.declared_rows, rows)
-                extent.declared_columns = max(extent.declared_columns, cols)
-            continue
-        if name == b"row":
-            extent.rows += 1
-        else:
-            extent.cells += 1
-        if attrs.rstrip().endswith(b"/"):
-            continue  # an empty element
-        ref = _CELL_REF.search(attrs)
-        if ref is None:
-            continue
-        extent.max_row = max(extent.max_row, int(ref.group(2)))
-        if name == b"c" and ref.group(1):
-            extent.max_column = max(extent.max_column, column_number(ref.group(1).decode()))
+    """A stretch of whole tags; a reference's text is converted once however many cells share
+    its row or column."""
+    find = _PREFIXED if _ANY_PREFIXED.search(data) else _PLAIN
+    for match in find.dimension.finditer(data):
+        found = _DIMENSION.search(match.group(1))
+        if found:
+            rows, cols = _dimension_size(found.group(1).decode("ascii", "replace"))
+            extent.declared_rows = max(extent.declared_rows, rows)
+            extent.declared_columns = max(extent.declared_columns, cols)
+    extent.cells += len(find.cell.findall(data))
+    extent.rows += len(find.row.findall(data))
+    cells = find.filled_cell.findall(data)
+    numbers = {number for _, number in cells}
+    numbers.update(number for _, number in find.filled_row.findall(data))
+    if numbers:
+        extent.max_row = max(extent.max_row, *map(int, numbers))
+    letters = {letters for letters, _ in cells if letters}
+    if letters:
+        extent.max_column = max(extent.max_column, *(column_number(c.decode()) for c in letters))
 
 
 def column_number(letters: str) -> int:
@@ -249,15 +294,11 @@ def _check_extent(extent: Extent, limits: SheetLimits) -> None:
     rows = max(extent.declared_rows, extent.max_row, extent.rows)
     columns = max(extent.declared_columns, extent.max_column)
     if rows > limits.max_rows:
-        raise SheetTooLarge("has more rows than allowed", rows, "sheet_max_rows", limits.max_rows)
+        raise SheetTooLarge("rows", rows, "sheet_max_rows", limits.max_rows)
     if columns > limits.max_columns:
-        raise SheetTooLarge(
-            "has more columns than allowed", columns, "sheet_max_columns", limits.max_columns
-        )
+        raise SheetTooLarge("columns", columns, "sheet_max_columns", limits.max_columns)
     if extent.cells > limits.max_cells:
-        raise SheetTooLarge(
-            "has more cells than allowed", extent.cells, "sheet_max_cells", limits.max_cells
-        )
+        raise SheetTooLarge("cells", extent.cells, "sheet_max_cells", limits.max_cells)
 
 
 def _chunks(stream: io.BufferedIOBase) -> Iterable[bytes]:
@@ -313,12 +354,12 @@ def _outcome(outcome: tuple[Any, ...], limits: SheetLimits) -> list[tuple[str, l
         raise unreadable(outcome[1])
     if kind == "timeout":
         raise SheetTooLarge(
-            "takes longer to read than allowed (seconds)", limits.read_timeout_seconds,
+            "time", limits.read_timeout_seconds,
             "sheet_read_timeout_seconds", limits.read_timeout_seconds,
         )  # fmt: skip
     # "memory" (MemoryError inside the worker) or "died" (killed by an abort or the kernel)
     raise SheetTooLarge(
-        "needs more memory to read than allowed (MB)", limits.worker_memory_mb,
+        "memory", limits.worker_memory_mb,
         "sheet_worker_memory_mb", limits.worker_memory_mb,
     )  # fmt: skip
 
@@ -347,11 +388,11 @@ def _worker(
     except ImportRejected as exc:
         send.send(("rejected", exc.errors, exc.detail))
     except csv.Error as exc:  # e.g. a NUL byte or a field longer than the CSV reader's limit
-        send.send(("unreadable", f"the CSV cannot be parsed ({exc})"))
+        send.send(("unreadable", MESSAGES("csv_broken", reason=str(exc))))
     except MemoryError:
         send.send(("memory",))
     except Exception as exc:  # readers raise their own error types for broken files
-        send.send(("unreadable", f"not a readable workbook ({type(exc).__name__})"))
+        send.send(("unreadable", MESSAGES("not_xlsx", kind=type(exc).__name__)))
     finally:
         send.close()
 
@@ -373,15 +414,15 @@ def _bounded(rows: Iterable[Sequence[Any]], limits: SheetLimits, cells: int = 0)
         while row and (row[-1] is None or row[-1] == ""):
             row.pop()
         if len(row) > limits.max_columns:
-            raise _Limit("has more columns than allowed", len(row), "sheet_max_columns",
+            raise _Limit("columns", len(row), "sheet_max_columns",
                          limits.max_columns)  # fmt: skip
         cells += len(row)
         if cells > limits.max_cells:
-            raise _Limit("has more cells than allowed", cells, "sheet_max_cells",
+            raise _Limit("cells", cells, "sheet_max_cells",
                          limits.max_cells)  # fmt: skip
         out.append(row)
         if len(out) > limits.max_rows:
-            raise _Limit("has more rows than allowed", len(out), "sheet_max_rows",
+            raise _Limit("rows", len(out), "sheet_max_rows",
                          limits.max_rows)  # fmt: skip
     while out and not out[-1]:
         out.pop()

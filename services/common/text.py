@@ -17,6 +17,7 @@ from pydantic import ValidationInfo, field_validator
 from sqlmodel import SQLModel
 
 from services.common.days import check_day
+from services.common.labels import MESSAGES
 
 FREE_TEXT_FIELDS = frozenset({"note", "description", "resolution"})
 LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -28,10 +29,19 @@ def clean(value: str, *, free_text: bool = False) -> str:
     value = value.strip()
     found = (NOTE_CONTROLS if free_text else LINE_CONTROLS).search(value)
     if found:
-        allowed = "only tabs and line breaks are allowed" if free_text else "one line of text"
+        allowed, allowed_zh = (
+            ("only tabs and line breaks are allowed", "只允许制表符和换行")
+            if free_text
+            else ("one line of text", "应为单行文本")
+        )
         raise ValueError(
-            f"contains the control character U+{ord(found.group()):04X} at position "
-            f"{found.start() + 1}; {allowed}"
+            MESSAGES(
+                "control_at",
+                code=f"{ord(found.group()):04X}",
+                position=found.start() + 1,
+                allowed=allowed,
+                allowed_zh=allowed_zh,
+            )
         )
     return value
 
@@ -40,7 +50,7 @@ def refuse_controls(value: str) -> str:
     """A spreadsheet cell's text: invisible controls refused, tabs and line breaks kept."""
     found = NOTE_CONTROLS.search(value)
     if found:
-        raise ValueError(f"contains the control character U+{ord(found.group()):04X}")
+        raise ValueError(MESSAGES("control", code=f"{ord(found.group()):04X}"))
     return value
 
 

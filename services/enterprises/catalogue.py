@@ -17,6 +17,7 @@ from services.common.contracts.designations import (
     Validity,
 )
 from services.common.errors import Invalid
+from services.enterprises.labels import MESSAGES
 
 # GB/T 4754-2017 门类 (sections).
 INDUSTRY_SECTIONS: dict[str, str] = {
@@ -82,9 +83,8 @@ def designation_type(key: str) -> DesignationType:
     try:
         return DESIGNATION_TYPES[key]
     except KeyError:
-        known = ", ".join(DESIGNATION_TYPES)
         raise UnknownDesignationType(
-            f"unknown designation type {key!r}; known types: {known}", loc=["type"]
+            MESSAGES("type.unknown", value=key, known=", ".join(DESIGNATION_TYPES)), loc=["type"]
         ) from None
 
 
@@ -95,12 +95,17 @@ def resolve_level(type_key: str, level: str | None = None) -> str:
         return entry.default_level
     if level not in LEVEL_LABELS:
         raise InvalidLevel(
-            f"unknown level {level!r}; use one of {', '.join(LEVELS)}", loc=["level"]
+            MESSAGES("level.unknown", level=level, allowed=", ".join(LEVELS)), loc=["level"]
         )
     if level not in entry.levels:
-        allowed = ", ".join(entry.levels)
         raise InvalidLevel(
-            f"{entry.label} ({type_key}) is not granted at level {level!r}; allowed: {allowed}",
+            MESSAGES(
+                "level.not_granted",
+                label=entry.label,
+                type=type_key,
+                level=level,
+                allowed=", ".join(entry.levels),
+            ),
             loc=["level"],
         )
     return level

@@ -16,6 +16,7 @@ from services.common.i18n import code_of
 from services.common.runtime import SessionDep
 from services.common.settings import Settings
 from services.enterprises import catalogue, service
+from services.enterprises.labels import MESSAGES
 from services.enterprises.models import Enterprise
 
 
@@ -82,7 +83,10 @@ def enterprise_filters(
         catalogue.designation_type(key)
     for key in level or []:
         if key not in catalogue.LEVEL_LABELS:
-            raise Invalid(f"unknown level {key!r}", loc=["query", "level"])
+            raise Invalid(
+                MESSAGES("level.unknown", level=key, allowed=", ".join(catalogue.LEVEL_LABELS)),
+                loc=["query", "level"],
+            )
     return EnterpriseFilters(
         q=q,
         uscc_prefix=uscc,

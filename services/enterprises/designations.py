@@ -20,6 +20,7 @@ from services.common.contracts.designations import (
 from services.common.contracts.events import DesignationEvent
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from services.common.i18n import Text
 from services.common.outbox import record
 from services.common.settings import Settings
 from services.enterprises import catalogue
@@ -107,12 +108,16 @@ def expiry_for(
     )
 
 
-def overlap_message(type_key: str, other_id: int, start: date, end: date | None) -> str:
+def overlap_message(type_key: str, other_id: int, start: date, end: date | None) -> Text:
     label = DESIGNATION_LABELS.get(type_key, type_key)
-    return (
-        f"the enterprise already holds {label} ({type_key}) as designation {other_id}, "
-        f"{start} – {end or 'without expiry'}; a second one at the same or a lower level for "
-        f"the same period is refused unless it renews that one (renews_id={other_id})"
+    return MESSAGES(
+        "overlap",
+        label=label,
+        type=type_key,
+        other=other_id,
+        start=start,
+        end=end or "without expiry",
+        end_zh=end or "长期",
     )
 
 
@@ -121,15 +126,10 @@ def check_item(type_key: str, item_name: str | None, *, loc: Loc = ()) -> None:
     label = DESIGNATION_LABELS.get(type_key, type_key)
     if type_key in ITEM_TYPES and item_name is None:
         raise Invalid(
-            f"{label} ({type_key}) is counted as items: give item_name, the lab, platform, "
-            "product, store, specialty or studio this designation is for",
-            loc=[*loc, "item_name"],
+            MESSAGES("item.required", label=label, type=type_key), loc=[*loc, "item_name"]
         )
     if type_key not in ITEM_TYPES and item_name is not None:
-        raise Invalid(
-            f"{label} ({type_key}) is held by the enterprise itself and takes no item_name",
-            loc=[*loc, "item_name"],
-        )
+        raise Invalid(MESSAGES("item.refused", label=label, type=type_key), loc=[*loc, "item_name"])
 
 
 def rank(level: str) -> int:
@@ -149,7 +149,7 @@ def get_designation(session: Session, *, enterprise_id: int, designation_id: int
     ).first()
     if designation is None:
         raise NotFound(
-            f"Enterprise {enterprise_id} has no designation {designation_id}.",
+            MESSAGES("designation.not_found", enterprise=enterprise_id, id=designation_id),
             loc=["path", "designation_id"],
         )
     return designation
@@ -267,19 +267,18 @@ def renew(
     old = get_designation(session, enterprise_id=enterprise.id, designation_id=designation_id)
     if type_key is not None and type_key != old.type:
         raise Invalid(
-            f"a renewal keeps the type of the designation it renews ({old.type}), not {type_key!r}",
+            MESSAGES("renew.type", old=old.type, given=type_key),
             loc=["type"],
         )
     if old.status == REVOKED:
         raise NotRenewable(
-            f"Designation {old.id} was revoked on {old.revoked_on}; grant a new one instead.",
+            MESSAGES("renew.revoked", id=old.id, on=old.revoked_on),
             loc=["renews_id"],
         )
     successor = renewal_of(session, old.id)
     if successor is not None:
         raise NotRenewable(
-            f"Designation {old.id} is already renewed by designation {successor}; "
-            f"renew that one instead.",
+            MESSAGES("renew.already", id=old.id, successor=successor),
             loc=["renews_id"],
             extra={"renewed_by": successor},
         )
@@ -288,7 +287,7 @@ def renew(
     check_validity(data.granted_on, expires_on, today=today)
     if data.granted_on <= old.granted_on:
         raise Invalid(
-            f"a renewal is granted after the designation it renews (granted {old.granted_on})",
+            MESSAGES("renew.not_after", granted_on=old.granted_on),
             loc=["granted_on"],
         )
     held = Held(old.type, old.item_name, level)
@@ -373,7 +372,7 @@ def _insert(
     except IntegrityError:  # a concurrent request renewed the same designation first
         session.rollback()
         raise NotRenewable(
-            f"Designation {values['renews_id']} was renewed meanwhile; read it again.",
+            MESSAGES("renew.meanwhile", id=values["renews_id"]),
             loc=["renews_id"],
         ) from None
     changes = {f: [None, v] for f, v in values.items() if v is not None}
@@ -402,14 +401,14 @@ def revoke(
     d = get_designation(session, enterprise_id=enterprise.id, designation_id=designation_id)
     on = data.on or today
     if d.status == REVOKED:
-        raise AlreadyRevoked(f"Designation {d.id} was already revoked on {d.revoked_on}.")
+        raise AlreadyRevoked(MESSAGES("revoke.already", id=d.id, on=d.revoked_on))
     if on < d.granted_on:
         raise Invalid(MESSAGES("revoke.before", on=on, granted_on=d.granted_on), loc=["on"])
     if on > today:
         raise Invalid(MESSAGES("revoke.future", on=on, today=today), loc=["on"])
     if d.expires_on is not None and on > d.expires_on:
         raise AlreadyRevoked(
-            f"Designation {d.id} had already lapsed on {d.expires_on}; there is nothing to revoke.",
+            MESSAGES("revoke.lapsed", id=d.id, on=d.expires_on),
             loc=["on"],
         )
     table = Designation.__table__
@@ -424,7 +423,7 @@ def revoke(
         session.rollback()
         current = get_designation(session, enterprise_id=enterprise_id, designation_id=d.id)
         raise PreconditionFailed(
-            f"Designation {d.id} changed since you read it: it is now version {current.version}.",
+            MESSAGES("designation.stale", id=d.id, version=current.version),
             loc=["header", "If-Match"],
             extra={"current_version": current.version},
         )

@@ -31,6 +31,7 @@ from services.enterprises.events import (
     enterprise_event,
 )
 from services.enterprises.expiry import expire_due
+from services.enterprises.labels import MESSAGES
 from services.enterprises.ledger import (
     HEADERS,
     PlannedDesignation,
@@ -60,6 +61,8 @@ class Known:
     granted_on: date
     last: date | None
     revoked: bool
+    item_name: str | None = None  # for types counted as items: which one
+    level: str | None = None
     row: int | None = None  # the sheet row of a planned one
     record: Designation | None = None  # the registered one
     planned: PlannedDesignation | None = None
@@ -108,7 +111,9 @@ def import_ledger(
         before = record.sub_district if record else None
         check_scope(*([before] if record else []), planned.values.get("sub_district", before))
         if record is None and planned.values["name"] is None:
-            sheet.error(planned.row, "name", f"{HEADERS['name']} is required for a new enterprise")
+            sheet.error(
+                planned.row, "name", MESSAGES("import.name_required", column=HEADERS["name"])
+            )
             continue
         if record is not None and not _current(sheet, planned, record):
             continue
@@ -210,6 +215,8 @@ def _known(d: Designation) -> Known:
         granted_on=d.granted_on,
         last=last_day(d),
         revoked=d.revoked_on is not None,
+        item_name=d.item_name,
+        level=d.level,
         record=d,
         id=d.id,
     )
@@ -237,7 +244,7 @@ def _plan_designations(
 ) -> None:
     _link_renewals(known)
     for pd in sorted(planned.designations, key=lambda d: (d.type, d.granted_on, d.row)):
-        same = next((k for k in known if (k.type, k.granted_on) == (pd.type, pd.granted_on)), None)
+        same = _same(pd, known)
         if same is not None:
             _plan_known(sheet, plan, code, pd, same)
             continue
@@ -245,9 +252,19 @@ def _plan_designations(
         clashes = [
             k
             for k in known
-            if k.type == pd.type and overlaps(pd.granted_on, end, k.granted_on, k.last)
+            if (k.type, k.item_name) == (pd.type, pd.item_name)
+            and overlaps(pd.granted_on, end, k.granted_on, k.last)
         ]
-        new = Known(pd.type, pd.granted_on, end, pd.revoked_on is not None, row=pd.row, planned=pd)
+        new = Known(
+            pd.type,
+            pd.granted_on,
+            end,
+            pd.revoked_on is not None,
+            item_name=pd.item_name,
+            level=pd.level,
+            row=pd.row,
+            planned=pd,
+        )
         if clashes:
             # Successive certificates overlap by design: the later one continues the latest.
             prior = max(clashes, key=lambda k: (k.granted_on, k.row or 0))
@@ -255,15 +272,34 @@ def _plan_designations(
             rest = [k for k in clashes if all(k is not c for c in chain)]
             if rest or prior.granted_on >= pd.granted_on or prior.revoked or prior.renewed:
                 other = rest[0] if rest else prior
-                where = f"row {other.row}" if other.row else f"designation {other.id}"
+                where, where_zh = (
+                    (f"row {other.row}", f"第 {other.row} 行")
+                    if other.row
+                    else (f"designation {other.id}", f"认定 {other.id}")
+                )
                 msg = overlap_message(pd.type, other.id or 0, other.granted_on, other.last)
-                sheet.error(pd.row, "granted_on", f"{where}: {msg}")
+                sheet.error(
+                    pd.row,
+                    "granted_on",
+                    MESSAGES("import.overlap", where=where, where_zh=where_zh, msg=msg),
+                )
                 continue
             prior.renewed, new.renews = True, prior
         known.append(new)
         plan.granted.append((code, new))
         if pd.revoked_on is not None:
             plan.revoked.append((code, new, pd.revoked_on, pd.revoke_reason))
+
+
+def _same(pd: PlannedDesignation, known: list[Known]) -> Known | None:
+    """The designation a row names: same type, item and granted date, and the same level when
+    the row gives one (of two granted the same day, the one at that level)."""
+    matches = [
+        k
+        for k in known
+        if (k.type, k.item_name, k.granted_on) == (pd.type, pd.item_name, pd.granted_on)
+    ]
+    return next((k for k in matches if k.level == pd.level), matches[0] if matches else None)
 
 
 def _link_renewals(known: list[Known]) -> None:
@@ -287,7 +323,7 @@ def _chain(k: Known) -> list[Known]:
 def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: Known) -> None:
     """A row naming a designation already known: unchanged, or its revocation."""
     if k.record is None:
-        sheet.error(pd.row, "granted_on", f"repeats row {k.row}")
+        sheet.error(pd.row, "granted_on", MESSAGES("import.repeats", row=k.row))
         return
     d = k.record
     compared = {
@@ -300,8 +336,7 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
             sheet.error(
                 pd.row,
                 name,
-                f"'{given}' differs from designation {d.id} as registered "
-                f"('{recorded}'); an import does not alter a recorded designation",
+                MESSAGES("import.differs", given=given, id=d.id, recorded=recorded),
             )
     if pd.revoked_on is None or pd.revoked_on == d.revoked_on:
         plan.designations_unchanged += 1
@@ -309,13 +344,13 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
         sheet.error(
             pd.row,
             "revoked_on",
-            f"designation {d.id} was revoked on {d.revoked_on}",
+            MESSAGES("import.revoked", id=d.id, on=d.revoked_on),
         )
     elif d.expires_on is not None and pd.revoked_on > d.expires_on:
         sheet.error(
             pd.row,
             "revoked_on",
-            f"{pd.revoked_on} is after it lapsed ({d.expires_on})",
+            MESSAGES("import.after_lapse", on=pd.revoked_on, expires_on=d.expires_on),
         )
     else:
         plan.revoked.append((code, k, pd.revoked_on, pd.revoke_reason))
@@ -391,10 +426,7 @@ def _write_enterprises(conn: Connection, plan: Plan, now: datetime) -> None:
 
 
 def _changed_meanwhile() -> Conflict:
-    return Conflict(
-        "The registry changed while the file was being imported (an enterprise or a "
-        "designation in it was changed meanwhile); nothing was imported. Upload it again."
-    )
+    return Conflict(MESSAGES("import.changed_meanwhile"))
 
 
 def _write_designations(conn: Connection, plan: Plan, now: datetime) -> dict[int, dict[str, Any]]:
@@ -416,7 +448,7 @@ def _write_designations(conn: Connection, plan: Plan, now: datetime) -> dict[int
             "granted_on": pd.granted_on,
             "expires_on": pd.expires_on,
             "certificate_no": pd.certificate_no,
-            "item_name": None,
+            "item_name": pd.item_name,
             "revoked_on": None,
             "revoke_reason": None,
             # Ids are known before anything is written, so a renewal of a designation planned

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.common.contracts.designations import DESIGNATION_LABELS
 from services.common.errors import Invalid, validation_text
+from services.common.labels import MESSAGES as COMMON
 from services.common.settings import Settings
 from services.common.spreadsheet import (
     Column,
@@ -24,7 +25,7 @@ from services.common.spreadsheet import (
     text,
 )
 from services.enterprises import catalogue
-from services.enterprises.designations import check_validity, expiry_for
+from services.enterprises.designations import check_item, check_validity, expiry_for
 from services.enterprises.labels import MESSAGES
 from services.enterprises.models import (
     ENTERPRISE_FIELDS,
@@ -52,7 +53,7 @@ def _coded(labels: Mapping[str, str], *, upper: bool = False) -> Any:
         if raw in by_label:
             return by_label[raw]
         options = ", ".join(f"{c} ({lbl})" for c, lbl in labels.items())
-        raise ValueError(f"'{raw}' is not one of: {options}")
+        raise ValueError(COMMON("not_one_of", value=raw, options=options))
 
     return parse
 
@@ -63,6 +64,7 @@ def _label(labels: Mapping[str, str]) -> Any:
 
 DESIGNATION_COLUMNS = (
     "designation_type",
+    "item_name",
     "designation_level",
     "granted_on",
     "expires_on",
@@ -98,6 +100,9 @@ COLUMNS: list[Column] = [
         _coded(DESIGNATION_LABELS),
         _label(DESIGNATION_LABELS),
     ),
+    # The item a designation counted as items is for (a lab, a platform, a first store): one
+    # enterprise may hold several of one type, told apart by this name. Blank for the others.
+    Column("item_name", "名称", text),
     Column(
         "designation_level",
         "认定级别",
@@ -152,6 +157,7 @@ def ledger_rows(session: Session, enterprises: Iterable[Enterprise]) -> Iterator
             if d is not None:
                 row.update(
                     designation_type=d.type,
+                    item_name=d.item_name,
                     designation_level=d.level,
                     granted_on=d.granted_on,
                     expires_on=d.expires_on,
@@ -178,6 +184,7 @@ class PlannedDesignation:
     certificate_no: str | None
     revoked_on: date | None
     revoke_reason: str | None
+    item_name: str | None = None
     given: frozenset[str] = frozenset()
 
 
@@ -253,14 +260,20 @@ def _checked_designation(
             sheet.error(
                 row,
                 "designation_type",
-                f"{HEADERS['designation_type']} is required when "
-                f"{', '.join(HEADERS[f] for f in stray)} is given",
+                MESSAGES(
+                    "import.type_required",
+                    column=HEADERS["designation_type"],
+                    given="、".join(HEADERS[f] for f in stray),
+                ),
             )
         return None
     if values.get("granted_on") is None:
-        sheet.error(row, "granted_on", f"{HEADERS['granted_on']} is required for a designation")
+        sheet.error(
+            row, "granted_on", MESSAGES("import.granted_required", column=HEADERS["granted_on"])
+        )
         return None
     try:
+        check_item(type_key, values.get("item_name"))
         level = catalogue.resolve_level(type_key, values.get("designation_level"))
         expires_on = expiry_for(type_key, values["granted_on"], values.get("expires_on"), settings)
         check_validity(values["granted_on"], expires_on, today=today)
@@ -281,19 +294,20 @@ def _checked_designation(
         certificate_no=values.get("certificate_no"),
         revoked_on=revoked_on,
         revoke_reason=values.get("revoke_reason"),
+        item_name=values.get("item_name"),
         given=frozenset(f for f in DESIGNATION_COLUMNS if values.get(f) is not None),
     )
 
 
 def _check_revocation(on: date, granted_on: date, expires_on: date | None, today: date) -> None:
     if on < granted_on:
-        raise Invalid(
-            f"{on} is before the designation was granted ({granted_on})", loc=["revoked_on"]
-        )
+        raise Invalid(MESSAGES("revoke.before", on=on, granted_on=granted_on), loc=["revoked_on"])
     if on > today:
         raise Invalid(MESSAGES("revoke.future", on=on, today=today), loc=["revoked_on"])
     if expires_on is not None and on > expires_on:
-        raise Invalid(f"{on} is after the designation lapsed ({expires_on})", loc=["revoked_on"])
+        raise Invalid(
+            MESSAGES("revoke.after_lapse", on=on, expires_on=expires_on), loc=["revoked_on"]
+        )
 
 
 def _merge(sheet: Sheet, row: int, planned: PlannedEnterprise, values: dict[str, Any]) -> None:
@@ -308,6 +322,11 @@ def _merge(sheet: Sheet, row: int, planned: PlannedEnterprise, values: dict[str,
             sheet.error(
                 row,
                 name,
-                f"'{value}' differs from '{first}' given for the same "
-                f"{HEADERS['uscc']} in row {planned.row}",
+                MESSAGES(
+                    "import.differs_in_file",
+                    value=value,
+                    first=first,
+                    column=HEADERS["uscc"],
+                    row=planned.row,
+                ),
             )

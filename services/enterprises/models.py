@@ -24,6 +24,7 @@ from services.enterprises.catalogue import (
     SIZE_LABELS,
     SOURCE_CHANNEL_LABELS,
 )
+from services.enterprises.labels import MESSAGES
 
 registry = service_registry()
 metadata = registry.metadata
@@ -99,7 +100,7 @@ class _EnterpriseInput(CleanText):
         code = code_of(str(value).strip(), SOURCE_CHANNEL_LABELS)
         if code not in SOURCE_CHANNEL_LABELS:
             options = ", ".join(f"{c} ({label})" for c, label in SOURCE_CHANNEL_LABELS.items())
-            raise ValueError(f"unknown source channel {value!r}; use one of {options}")
+            raise ValueError(MESSAGES("channel.unknown", value=value, options=options))
         return code
 
     @field_validator("name", mode="before", check_fields=False)
@@ -116,8 +117,12 @@ class _EnterpriseInput(CleanText):
         code = code_of(str(value), INDUSTRY_SECTIONS).upper()
         if code not in INDUSTRY_SECTIONS:
             raise ValueError(
-                f"unknown GB/T 4754 section {value!r}; use one letter A–T "
-                f"(e.g. C {INDUSTRY_SECTIONS['C']}, I {INDUSTRY_SECTIONS['I']})"
+                MESSAGES(
+                    "section.unknown",
+                    value=value,
+                    c=INDUSTRY_SECTIONS["C"],
+                    i=INDUSTRY_SECTIONS["I"],
+                )
             )
         return code
 
@@ -130,7 +135,7 @@ class _EnterpriseInput(CleanText):
         by_label = {label: key for key, label in SIZE_LABELS.items()}
         key = by_label.get(str(value), str(value).lower())
         if key not in SIZE_LABELS:
-            raise ValueError(f"unknown size {value!r}; use one of {', '.join(SIZE_LABELS)}")
+            raise ValueError(MESSAGES("size.unknown", value=value, allowed=", ".join(SIZE_LABELS)))
         return key
 
 

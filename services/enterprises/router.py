@@ -16,6 +16,7 @@ from services.common.days import Day
 from services.common.errors import Invalid, request_language
 from services.common.i18n import localise
 from services.common.jobs import JOB_DESCRIPTION, ImportJob
+from services.common.labels import MESSAGES as COMMON
 from services.common.paging import Page, Paging
 from services.common.runtime import SessionDep, TodayDep, require_if_match, set_etag
 from services.common.spreadsheet import (
@@ -149,7 +150,7 @@ def import_enterprises(
     counts and every error and writes nothing."""
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
-        raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
+        raise Invalid(COMMON("file_over_mb", mb=MAX_UPLOAD_BYTES >> 20), loc=["file"])
     filename = file.filename or ""
     already_read = read_plan(content, filename, settings=settings, today=today)  # the safe read
     language = request_language(request)

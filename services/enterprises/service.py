@@ -63,7 +63,7 @@ def check_chain(value: str | None, settings: Settings, *, loc: Loc = ("industry_
     chains = catalogue.industry_chains(getattr(settings, "industry_chains", None))
     if value not in chains:
         raise Invalid(
-            f"unknown industry chain {value!r}; use one of {', '.join(chains)}", loc=list(loc)
+            MESSAGES("chain.unknown", value=value, allowed=", ".join(chains)), loc=list(loc)
         )
 
 
@@ -86,7 +86,7 @@ def get_by_uscc(session: Session, *, code: str) -> Enterprise:
     normalised = check_uscc(code, loc=("path", "uscc"))
     enterprise = session.scalars(select(Enterprise).where(Enterprise.uscc == normalised)).first()
     if enterprise is None:
-        raise NotFound(f"No enterprise is registered under {normalised}.", loc=["path", "uscc"])
+        raise NotFound(MESSAGES("uscc.not_found", code=normalised), loc=["path", "uscc"])
     return enterprise
 
 
@@ -143,7 +143,7 @@ def update(
     sent = data.model_dump(exclude_unset=True)
     for required in ("uscc", "name"):
         if required in sent and sent[required] is None:
-            raise Invalid(f"{required} cannot be cleared", loc=[required])
+            raise Invalid(MESSAGES("cannot_clear", field=required), loc=[required])
     if "uscc" in sent:
         sent["uscc"] = check_uscc(sent["uscc"])
         _refuse_duplicate(session, sent["uscc"], other_than=enterprise.id)
@@ -178,8 +178,7 @@ def update(
 
 def _stale(current: int) -> PreconditionFailed:
     return PreconditionFailed(
-        f"The resource changed since you read it: it is now version {current}. "
-        "Read it again and re-apply your change.",
+        MESSAGES("stale", version=current),
         loc=["header", "If-Match"],
         extra={"current_version": current},
     )

@@ -61,7 +61,7 @@ def check_character(first17: str) -> str:
     body = normalise(first17)
     if len(body) != LENGTH - 1:
         raise InvalidUSCC(
-            f"the check character is computed from 17 characters, found {len(body)}",
+            MESSAGES("uscc.check_length", found=len(body)),
             rule="length",
         )
     _check_characters(body, loc=_DEFAULT_LOC)

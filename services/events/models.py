@@ -17,6 +17,7 @@ from services.common.idempotency import idempotency_table
 from services.common.inbox import inbox_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
+from services.events.labels import MESSAGES
 
 registry = service_registry()
 metadata = registry.metadata
@@ -177,7 +178,7 @@ class ReportCreate(CleanText, ReportBase):
     @classmethod
     def _finite(cls, value: float) -> float:
         if not math.isfinite(value):
-            raise ValueError("the value must be a finite number")
+            raise ValueError(MESSAGES("report.finite"))
         return value
 
     @field_validator("period")
@@ -185,7 +186,7 @@ class ReportCreate(CleanText, ReportBase):
     def _period_shape(cls, value: str) -> str:
         value = value.strip().upper()
         if not re.fullmatch(PERIOD_PATTERN, value):
-            raise ValueError("use a year (2024), a quarter (2024-Q3) or a month (2024-06)")
+            raise ValueError(MESSAGES("report.period"))
         return value
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, DomainError
 from services.common.settings import Settings
+from services.events.labels import MESSAGES
 from services.events.models import FACT_TABLES
 from services.events.rollup import STATE, Facts, write
 
@@ -68,8 +69,7 @@ def begin(engine: Engine) -> tuple[int, int]:
         beat = _aware(row.replay_heartbeat_at)
         if row.building is not None and beat is not None and now - beat < STALE_AFTER:
             raise ReplayBusy(
-                f"a replay is already building generation {row.building} "
-                f"(started {row.replay_started_at}); wait for it to finish",
+                MESSAGES("replay.busy", generation=row.building, started=row.replay_started_at)
             )
         building = max(row.active, row.building or 0) + 1
         for table in FACT_TABLES:  # whatever a dead replay left behind
@@ -109,7 +109,7 @@ def switch(engine: Engine, building: int) -> int:
             stmt = stmt.with_for_update()  # waits for live batches still writing the old one
         row = conn.execute(stmt).one()
         if row.building != building:
-            raise ReplayBusy(f"generation {building} was abandoned or taken over by another replay")
+            raise ReplayBusy(MESSAGES("replay.taken_over", generation=building))
         conn.execute(
             update(STATE)
             .where(STATE.c.id == 1)
@@ -228,8 +228,7 @@ async def _read(js: JetStreamContext, settings: Settings, reader: _Reader) -> No
             except TimeoutError:
                 if reader.seen == progress and not await _rest_was_deleted(js, settings, reader):
                     raise ReplayUnavailable(
-                        f"the stream stopped delivering at sequence {reader.seen} of "
-                        f"{reader.last}; the replay was abandoned"
+                        MESSAGES("replay.stalled", seen=reader.seen, last=reader.last)
                     ) from None
                 progress = reader.seen
         if reader.error is not None:
@@ -266,7 +265,7 @@ async def replay(
     published after the replay began are in the new generation too.
     """
     if js is None:
-        raise ReplayUnavailable("NATS is not connected yet; try again in a moment")
+        raise ReplayUnavailable(MESSAGES("replay.no_nats"))
     started = time.perf_counter()
     _, building = await asyncio.to_thread(begin, engine)
     try:

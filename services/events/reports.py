@@ -16,6 +16,7 @@ from services.common.envelope import new_id, utcnow
 from services.common.errors import Conflict, Invalid
 from services.common.outbox import record
 from services.events.consumer import target_reported
+from services.events.labels import MESSAGES, SOURCE_LABELS
 from services.events.models import ReportCreate, TargetReport, outbox
 from services.events.targets import Target
 from services.events.views import tick
@@ -56,19 +57,23 @@ def report(
 ) -> TargetReport:
     """Record a report and its TargetReported event in one transaction."""
     if target.source != "reported":
+        source_zh = SOURCE_LABELS.get(target.source, target.source)
         raise Conflict(
-            f"target {target.id!r} is counted from {target.source}; only reported targets "
-            "take reports",
+            MESSAGES(
+                "report.not_reported", id=target.id, source=target.source, source_zh=source_zh
+            ),
             loc=["id"],
         )
     check_value(target, body.value, body.note)
     start, end = period_bounds(body.period)
     if start.year < EARLIEST_YEAR:
-        raise Invalid(f"the period {body.period} is before {EARLIEST_YEAR}", loc=["period"])
+        raise Invalid(
+            MESSAGES("report.too_early", period=body.period, earliest=EARLIEST_YEAR),
+            loc=["period"],
+        )
     if end > today:
         raise Invalid(
-            f"the period {body.period} has not ended (today is {today.isoformat()}); report a "
-            "period once it is over, e.g. the month to date as YYYY-MM",
+            MESSAGES("report.not_ended", period=body.period, today=today.isoformat()),
             loc=["period"],
         )
     event_id = new_id()
@@ -93,16 +98,12 @@ def report(
 def check_value(target: Target, value: float, note: str | None) -> None:
     """A coverage is a percentage; a milestone is done (1, with its evidence) or not (0)."""
     if target.measure == "share" and not 0 <= value <= 100:
-        raise Invalid(f"a coverage is a percentage from 0 to 100, not {value}", loc=["value"])
+        raise Invalid(MESSAGES("report.share", value=value), loc=["value"])
     if target.measure == "milestone":
         if value not in (0, 1):
-            raise Invalid(f"a milestone is 1 (done) or 0 (not yet), not {value}", loc=["value"])
+            raise Invalid(MESSAGES("report.milestone", value=value), loc=["value"])
         if value == 1 and not (note and note.strip()):
-            raise Invalid(
-                "a milestone reported done needs its evidence in note (the document, "
-                "acceptance or decision that shows it)",
-                loc=["note"],
-            )
+            raise Invalid(MESSAGES("report.evidence"), loc=["note"])
 
 
 def history(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from services.common.contracts.designations import LEVELS
 from services.common.contracts.stages import STARTED_STAGES
 from services.common.errors import NotFound
+from services.events.labels import MESSAGES
 
 DEFAULT_PATH = Path(__file__).with_name("targets.yaml")
 
@@ -212,4 +213,4 @@ def get_target(target_id: str, path: Path | None = None) -> Target:
     try:
         return _index((path or DEFAULT_PATH).resolve())[target_id]
     except KeyError:
-        raise NotFound(f"no target {target_id!r} in the catalogue", loc=("id",)) from None
+        raise NotFound(MESSAGES("target.not_found", id=target_id), loc=("id",)) from None

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from services.common.contracts.categories import PROJECT_CATEGORIES, ProjectCategory
 from services.common.errors import Invalid
+from services.projects.labels import MESSAGES
 
 NON_INFRASTRUCTURE: frozenset[str] = frozenset(
     {"basic_research", "key_technology", "major_achievement", "tech_programme", "tech_transfer"}
@@ -69,9 +70,14 @@ def category(key: str) -> ProjectCategory:
     try:
         return PROJECT_CATEGORIES[key]
     except KeyError:
-        known = ", ".join(PROJECT_CATEGORIES)
         raise UnknownCategory(
-            f"unknown project category {key!r}; known categories: {known}", loc=["category"]
+            MESSAGES(
+                "category.unknown",
+                value=key,
+                allowed=", ".join(PROJECT_CATEGORIES),
+                allowed_zh="、".join(c.label for c in PROJECT_CATEGORIES.values()),
+            ),
+            loc=["category"],
         ) from None
 
 

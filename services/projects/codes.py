@@ -48,15 +48,15 @@ def normalise_project_code(raw: str) -> str:
     return "".join(folded.split())
 
 
-def region_problem(region: str) -> str | None:
+def region_problem(region: str) -> Text | None:
     """Why a 6-digit code cannot be a GB/T 2260 division, or None if it is plausible."""
     if len(region) != 6 or not region.isdigit():
-        return "it must be 6 digits"
+        return MESSAGES("code.region_digits")
     if region[:2] not in PROVINCE_PREFIXES:
-        return f"{region[:2]!r} is not a province-level prefix"
+        return MESSAGES("code.region_province", prefix=region[:2])
     if region[2:4] == "00" and region[4:] != "00":
         # A county-level code always sits under a prefecture (or a municipality's 01/02).
-        return "a county part without a prefecture part (positions 3-4 are 00)"
+        return MESSAGES("code.region_county")
     return None
 
 

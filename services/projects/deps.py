@@ -10,6 +10,7 @@ from services.common.auth import ProjectWriter, Reader
 from services.common.errors import Invalid
 from services.common.runtime import SessionDep, TodayDep
 from services.projects import service
+from services.projects.labels import MESSAGES
 from services.projects.models import Project
 
 MAX_ID = 2**31 - 1
@@ -19,7 +20,7 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="The row's id")]
 def clean_text(value: str | None, name: str) -> str | None:
     """A free-text query value, refused (422) when it holds a NUL, which no database stores."""
     if value is not None and "\x00" in value:
-        raise Invalid(f"{name} contains a NUL character", loc=["query", name])
+        raise Invalid(MESSAGES("query_nul", name=name), loc=["query", name])
     return value
 
 

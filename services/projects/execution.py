@@ -68,7 +68,8 @@ def get_milestone(session: Session, project_id: int, milestone_id: int) -> Miles
     m = session.get(Milestone, milestone_id)
     if m is None or m.project_id != project_id:
         raise NotFound(
-            f"project {project_id} has no milestone {milestone_id}", loc=["path", "milestone_id"]
+            MESSAGES("milestone.not_found", project=project_id, id=milestone_id),
+            loc=["path", "milestone_id"],
         )
     return m
 
@@ -305,7 +306,8 @@ def get_blocker(session: Session, project_id: int, blocker_id: int) -> Blocker:
     b = session.get(Blocker, blocker_id)
     if b is None or b.project_id != project_id:
         raise NotFound(
-            f"project {project_id} has no blocker {blocker_id}", loc=["path", "blocker_id"]
+            MESSAGES("blocker.not_found", project=project_id, id=blocker_id),
+            loc=["path", "blocker_id"],
         )
     return b
 

@@ -125,6 +125,52 @@ MESSAGES = catalogue(
             "region {region} in the project code is not a GB/T 2260 division code: {problem}",
         ),
         # project fields
+        "code.region_digits": ("应为 6 位数字", "it must be 6 digits"),
+        "code.region_province": (
+            "“{prefix}”不是省级区划代码的前两位",
+            "{prefix!r} is not a province-level prefix",
+        ),
+        "code.region_county": (
+            "有县级部分却没有地市级部分（第 3-4 位为 00）",
+            "a county part without a prefecture part (positions 3-4 are 00)",
+        ),
+        "code.registered": ("项目代码已登记", "the project code is already registered"),
+        "code.registered_meanwhile": (
+            "项目代码已被他人同时登记",
+            "the project code was registered by someone else meanwhile",
+        ),
+        "changed_meanwhile": (
+            "{what_zh} {id} 在您编辑期间已被修改，请重新读取后再修改",
+            "{what} {id} changed while you were editing it; read it again and re-apply your change",
+        ),
+        "cannot_empty": ("{fields} 不能为空", "{fields} cannot be emptied"),
+        "oc4ids.empty": (
+            "没有符合条件的项目：OC4IDS 数据包至少需要一个项目",
+            "no project matches: an OC4IDS package needs at least one project",
+        ),
+        "query_nul": ("{name} 含有 NUL 字符", "{name} contains a NUL character"),
+        "milestone.not_found": (
+            "项目 {project} 没有编号为 {id} 的里程碑",
+            "project {project} has no milestone {id}",
+        ),
+        "blocker.not_found": (
+            "项目 {project} 没有编号为 {id} 的难点堵点",
+            "project {project} has no blocker {id}",
+        ),
+        "import.codes_meanwhile": (
+            "文件中有项目代码在导入期间已被他人登记，未导入任何数据；请重新上传文件查看是哪些",
+            "some project codes of the file were registered meanwhile; nothing was imported, "
+            "upload the file again to see which",
+        ),
+        "one_of": (
+            "未知的{what_zh}“{value}”；可选：{allowed}",
+            "unknown {what} {value!r}; use one of {allowed}",
+        ),
+        "not_month": (
+            "“{value}”不是月份：应为 YYYY-MM，例如 2024-05",
+            "{value!r} is not a month: use YYYY-MM, e.g. 2024-05",
+        ),
+        "nul": ("含有 NUL 字符", "contains a NUL character"),
         "category.unknown": (
             "未知的项目类别“{value}”；可选：{allowed_zh}",
             "unknown project category {value!r}; allowed: {allowed}",

@@ -48,6 +48,7 @@ from services.projects.labels import (
     EXPORT_HEADERS,
     LEDGER_HEADERS,
     LEDGER_SHEET_TITLE,
+    MESSAGES,
     MILESTONE_HEADERS,
     MILESTONE_SHEET_TITLE,
     OC4IDS_PUBLISHER,
@@ -335,10 +336,7 @@ def _import_chunk(
         bulk_insert(conn, PROJECT, records)
     except (IntegrityError, psycopg.IntegrityError) as exc:  # codes taken meanwhile
         session.rollback()
-        raise Conflict(
-            "some project codes of the file were registered meanwhile; nothing was imported, "
-            "upload the file again to see which"
-        ) from exc
+        raise Conflict(MESSAGES("import.codes_meanwhile")) from exc
     stage_rows, placed, history_rows, registered = [], [], [], []
     for rec, (_, entries) in zip(records, rows, strict=True):
         pid = rec["id"]

@@ -21,7 +21,7 @@ from services.common.jobs import job_table
 from services.common.outbox import outbox_table
 from services.common.text import CleanText
 from services.projects.catalogue import LEVEL_LABELS, LEVELS, MILESTONE_KIND_LABELS, MILESTONE_KINDS
-from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS
+from services.projects.labels import BLOCKER_KIND_LABELS, BLOCKER_KINDS, MESSAGES
 
 registry = service_registry()
 metadata = registry.metadata
@@ -57,7 +57,7 @@ class Input(SQLModel):
     @classmethod
     def _no_nul(cls, v: Any) -> Any:
         if isinstance(v, str) and "\x00" in v:
-            raise ValueError("contains a NUL character")
+            raise ValueError(MESSAGES("nul"))
         return v
 
 
@@ -79,7 +79,16 @@ def _stamp() -> Any:
 
 def _one_of(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
     if value is not None and value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
+        what_zh = {"level": "项目层级", "milestone kind": "里程碑类型", "blocker kind": "难点类型"}
+        raise ValueError(
+            MESSAGES(
+                "one_of",
+                what=what,
+                what_zh=what_zh.get(what, what),
+                value=value,
+                allowed=", ".join(allowed),
+            )
+        )
     return value
 
 
@@ -375,7 +384,7 @@ class InvestmentCreate(CleanText, Input):
     @classmethod
     def _month(cls, v: str) -> str:
         if not re.fullmatch(MONTH_PATTERN, v):
-            raise ValueError(f"{v!r} is not a month: use YYYY-MM, e.g. 2024-05")
+            raise ValueError(MESSAGES("not_month", value=v))
         return v
 
 

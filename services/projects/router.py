@@ -20,6 +20,7 @@ from services.common.contracts.stages import BATCHES, STAGE_LABELS, STAGES
 from services.common.errors import Invalid, NotFound, request_language
 from services.common.i18n import Text, code_of, localise
 from services.common.jobs import JOB_DESCRIPTION, ImportJob
+from services.common.labels import MESSAGES as COMMON
 from services.common.paging import Page, Paging
 from services.common.runtime import (
     SessionDep,
@@ -207,7 +208,7 @@ def export_projects(
             session, filters.conds(session), uri=str(request.url), today=today
         )
         if package is None:
-            raise NotFound("no project matches: an OC4IDS package needs at least one project")
+            raise NotFound(MESSAGES("oc4ids.empty"))
         return JSONResponse(package)
     conds = [false()] if template else filters.conds(session)
     content = ledger.export_sheet(session, conds, format)
@@ -281,7 +282,7 @@ def import_projects(
 ) -> dict[str, Any]:
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
-        raise Invalid("the file is larger than 50 MB; split it", loc=["file"])
+        raise Invalid(COMMON("file_over_mb", mb=MAX_UPLOAD_BYTES >> 20), loc=["file"])
     filename = file.filename or ""
     workbook = importer.read_workbook(content, filename)  # the safe read, in a worker process
     language = request_language(request)

@@ -303,7 +303,7 @@ def _flush(session: Session) -> None:
     except IntegrityError as exc:
         # Two writers claimed the same national code at once: the loser hears who won.
         session.rollback()
-        raise Conflict("the project code is already registered", loc=["code"]) from exc
+        raise Conflict(MESSAGES("code.registered"), loc=["code"]) from exc
 
 
 def guarded_update(
@@ -322,12 +322,12 @@ def guarded_update(
         )
     except IntegrityError as exc:  # a unique value (the code) taken by a concurrent writer
         session.rollback()
-        raise Conflict("the project code was registered by someone else meanwhile") from exc
+        raise Conflict(MESSAGES("code.registered_meanwhile")) from exc
     if result.rowcount != 1:
         session.rollback()
+        what_zh = {"project": "项目", "milestone": "里程碑", "blocker": "难点堵点"}.get(what, what)
         raise PreconditionFailed(
-            f"{what} {row_id} changed while you were editing it; read it again and "
-            "re-apply your change",
+            MESSAGES("changed_meanwhile", what=what, what_zh=what_zh, id=row_id),
             loc=["header", "If-Match"],
         )
 
@@ -352,8 +352,8 @@ def update_project(
     nulls = [k for k in ("name", "category") if k in changes and changes[k] is None]
     if nulls:
         raise Invalid(
-            f"{', '.join(nulls)} cannot be emptied",
-            errors=[{"loc": [k], "msg": "may not be null"} for k in nulls],
+            MESSAGES("cannot_empty", fields=", ".join(nulls)),
+            errors=[{"loc": [k], "msg": MESSAGES("not_null")} for k in nulls],
         )
     before = project.model_dump()
     merged = _normalise({**before, **changes}, today=today)

@@ -377,9 +377,27 @@ def test_the_address_keeps_the_filters_and_the_back_button_returns(browser, syst
     expect(page.get_by_label("建设阶段")).to_have_value("")
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Project ledger")).to_be_visible()
+    # An English page says the codes in English words, not the Chinese labels of the API.
+    row = page.locator("#ledger tbody tr", has_text="芝罘区筛选测试小学")
+    expect(row.locator("td:nth-child(2)")).to_have_text("School")
+    expect(row.locator("td:nth-child(3)")).to_have_text("Building")
+    coded = page.locator("#ledger tbody tr td:nth-child(2), #ledger tbody tr td:nth-child(3)")
+    assert not [t for t in coded.all_inner_texts() if re.search(r"[\u4e00-\u9fff]", t)]
+    stage_filter = page.get_by_label("Stage", exact=True)
+    assert "Building" in stage_filter.locator("option").all_inner_texts()
     shot(page, "ledger_english")
     no_raw_codes_or_json(page)
+    row.get_by_role("link", name="芝罘区筛选测试小学").click()
+    expect(page.get_by_role("heading", name=re.compile("芝罘区筛选测试小学"))).to_contain_text(
+        "Building"
+    )
+    summary = page.locator(".summary-grid").inner_text()
+    assert "School" in summary and "学校" not in summary and "在建" not in summary
+    shot(page, "project_english")
     page.get_by_role("button", name="中文").click()
+    expect(page.get_by_role("heading", name=re.compile("芝罘区筛选测试小学"))).to_contain_text(
+        "在建"
+    )
     page.close()
 
 

@@ -4,13 +4,18 @@ relay publishes them over NATS, the events service rolls them up into the plan's
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 
+from services.common.spreadsheet import write_xlsx
 from services.enterprises.app import create_app as enterprises_app
+from services.enterprises.ledger import COLUMNS
 from services.events.app import create_app as events_app
 from tests.conftest import auth, running_app
 from tests.integration.enterprises_kit import TODAY, enterprise
@@ -96,3 +101,59 @@ async def test_three_labs_count_three_and_an_upgrade_counts_once_at_its_level(se
     units = await settled(rollup, viewer, "civilised_units", 2)
     assert units["current_value"] == 2
     assert sorted(c["id"] for c in units["contributors"]) == sorted([renewed, regranted])
+
+
+async def test_two_labs_of_one_firm_import_as_two_and_an_unchanged_export_changes_nothing(
+    services, tokens
+):
+    registry, rollup = services
+    writer = auth(tokens["investment_promotion"])
+    code = enterprise(1)["uscc"]
+    labs = ("海洋新材料实验室", "绿色低碳实验室")
+    rows = [
+        {"uscc": code, "name": "烟台某大学", "designation_type": "key_laboratory",
+         "item_name": name, "designation_level": "provincial", "granted_on": date(2024, 3, 1)}
+        for name in labs
+    ]  # fmt: skip
+
+    async def upload(content: bytes, name: str = "企业库.xlsx") -> Any:
+        return await registry.post(
+            "/api/v1/enterprises/import",
+            files={"file": (name, content, "application/octet-stream")},
+            headers=writer,
+        )
+
+    # A lab without its 名称 is refused, naming the column; the others take none.
+    nameless = [{**rows[0], "item_name": None}, {**rows[0], "designation_type": "high_tech"}]
+    r = await upload(write_xlsx(COLUMNS, nameless))
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["errors"]] == [
+        ["rows", 2, "item_name"],
+        ["rows", 3, "item_name"],
+    ]
+    assert "名称" in r.json()["errors"][0]["msg"]
+
+    r = await upload(write_xlsx(COLUMNS, rows))
+    assert r.status_code == 200, r.text
+    assert (r.json()["enterprises_created"], r.json()["designations_granted"]) == (1, 2)
+    held = (await registry.get(f"/api/v1/enterprises/by-uscc/{code}", headers=writer)).json()
+    assert sorted(d["item_name"] for d in held["designations"]) == sorted(labs)
+    counted = await settled(rollup, tokens["viewer"], "laboratories", 2)
+    assert counted["current_value"] == 2
+    names = sorted(d["item_name"] for d in counted["contributors"][0]["designations"])
+    assert names == sorted(labs)
+
+    for fmt in ("xlsx", "csv"):
+        export = await registry.get(f"/api/v1/enterprises/export?format={fmt}", headers=writer)
+        assert export.status_code == 200
+        if fmt == "csv":
+            table = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+            column = table[0].index("名称")
+            assert sorted(row[column] for row in table[1:]) == sorted(labs)
+        again = await upload(export.content, f"企业库.{fmt}")
+        assert again.status_code == 200, again.text
+        assert again.json()["enterprises_unchanged"] == 1
+        assert again.json()["designations_unchanged"] == 2
+        assert again.json()["designations_granted"] == again.json()["enterprises_updated"] == 0
+    held_after = (await registry.get(f"/api/v1/enterprises/by-uscc/{code}", headers=writer)).json()
+    assert held_after["designations"] == held["designations"]

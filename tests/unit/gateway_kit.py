@@ -233,7 +233,12 @@ async def gateway_over_stand(
     app = create_app(settings, **(gateway_kwargs or {}))
     try:
         if over_http:
-            async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+            # English, as running_app's client asks (tests of the Chinese wording send their own)
+            english = {"Accept-Language": "en"}
+            async with (
+                serve(app) as url,
+                httpx.AsyncClient(base_url=url, timeout=10, headers=english) as client,
+            ):
                 yield client, stand, app
         else:
             async with running_app(app) as client:

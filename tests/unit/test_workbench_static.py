@@ -3,7 +3,9 @@ languages, nothing fetched from another host, no data written as markup."""
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -73,3 +75,34 @@ async def test_every_workbench_address_serves_the_one_page(tmp_path, path: str) 
         for script in SCRIPTS:
             asset = await client.get(f"/static/workbench/{script.name}")
             assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
+
+
+def code_words_en() -> dict[str, dict[str, str]]:
+    source = (WORKBENCH / "i18n.js").read_text(encoding="utf-8")
+    match = re.search(r"^export const CODE_WORDS_EN = (\{\n.*?^\});$", source, re.M | re.S)
+    assert match, "i18n.js has no CODE_WORDS_EN"
+    as_json = re.sub(r"^(\s*)(\w+):", r'\1"\2":', match.group(1), flags=re.M)
+    as_json = re.sub(r"\{ (\w+):", r'{ "\1":', as_json)
+    as_json = re.sub(r", (\w+):", r', "\1":', as_json)
+    return json.loads(re.sub(r",(\s*\})", r"\1", as_json))
+
+
+def test_every_code_of_the_vocabulary_has_an_english_word() -> None:
+    """An English page shows these for the codes, not the Chinese labels the API returns."""
+    from services.projects.workbench import vocabulary
+
+    words = code_words_en()
+    vocab = vocabulary(today=date(2025, 6, 30))
+    lists = {k for k, v in vocab.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+    assert lists == set(words)
+    for name in lists:
+        keys = [item["key"] for item in vocab[name]]
+        assert set(keys) == set(words[name]), name
+        for key in keys:
+            assert words[name][key] and not re.search(r"[\u4e00-\u9fff]", words[name][key])
+
+
+def test_pages_show_codes_through_the_vocabulary_not_the_apis_chinese_labels() -> None:
+    for script in SCRIPTS:
+        source = script.read_text(encoding="utf-8")
+        assert not re.search(r"\.\w+_label\b", source), f"{script.name} shows an API label"

@@ -3,7 +3,7 @@
 // filters, so a page can be shared and the back button works.
 
 import { getJson, signOut, whoAmI } from "./api.js";
-import { applyStaticLabels, getLang, setLang, t } from "./i18n.js";
+import { applyStaticLabels, codeWordEn, getLang, setLang, t } from "./i18n.js";
 import { errorNotice, fill, h } from "./ui.js";
 
 const PAGES = [
@@ -33,11 +33,16 @@ const MENU = [
 
 const ctx = {
   me: null,
-  vocab: null,
   can(right) {
     return (this.me?.roles || []).some((role) => GRANTS[right]?.includes(role));
   },
-  /** The Chinese label of a code from the vocabulary's list `list` (e.g. "stages"). */
+  /** The vocabulary in the page's language: the services' Chinese labels, or on an English
+   * page the English words of i18n.js for the same codes. */
+  get vocab() {
+    return getLang() === "en" ? inEnglish(vocabZh) : vocabZh;
+  },
+  /** The word for a code of the vocabulary's list `list` (e.g. "stages"), in the page's
+   * language. */
   label(list, key) {
     if (key === null || key === undefined || key === "") return "—";
     return this.vocab?.[list]?.find((x) => x.key === key)?.label ?? key;
@@ -163,8 +168,25 @@ async function start() {
   route();
 }
 
+let vocabZh = null;
+let vocabEn = null;
+
 async function loadVocabulary() {
-  ctx.vocab = await getJson("/api/v1/projects/vocabulary");
+  vocabZh = await getJson("/api/v1/projects/vocabulary");
+  vocabEn = null;
+}
+
+/** The vocabulary with each code's label replaced by its English word (kept where none). */
+function inEnglish(vocab) {
+  if (vocab === null) return null;
+  if (vocabEn === null) {
+    vocabEn = { ...vocab };
+    for (const [list, items] of Object.entries(vocab)) {
+      if (!Array.isArray(items) || !items.every((x) => x && typeof x === "object" && "key" in x)) continue;
+      vocabEn[list] = items.map((x) => ({ ...x, label: codeWordEn(list, x.key) ?? x.label }));
+    }
+  }
+  return vocabEn;
 }
 
 start();

@@ -35,7 +35,7 @@ export async function render(root, ctx) {
   );
   const columns = [
     { head: t("b_project"), cell: (b) => h("a", { href: `/app/projects/${b.project_id}#blockers`, text: b.project_name || `#${b.project_id}` }) },
-    { head: t("b_kind"), cell: (b) => b.kind_label },
+    { head: t("b_kind"), cell: (b) => ctx.label("blocker_kinds", b.kind) },
     { head: t("b_description"), cell: (b) => b.description },
     { head: t("b_raised_on"), class: "nowrap", cell: (b) => b.raised_on },
     {

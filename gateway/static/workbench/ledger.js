@@ -112,8 +112,8 @@ export async function render(root, ctx) {
 
   const columns = [
     { head: sortHeader(t("f_name"), "name", params, go), class: "name-col", cell: (p) => h("a", { href: `/app/projects/${p.id}`, text: p.name }) },
-    { head: t("f_category"), cell: (p) => p.category_label },
-    { head: sortHeader(t("f_stage"), "stage", params, go), cell: (p) => h("span", { class: `tag tag-${p.stage}`, text: p.stage_label }) },
+    { head: t("f_category"), cell: (p) => ctx.label("categories", p.category) },
+    { head: sortHeader(t("f_stage"), "stage", params, go), cell: (p) => h("span", { class: `tag tag-${p.stage}`, text: ctx.label("stages", p.stage) }) },
     { head: sortHeader(t("f_sub_district"), "sub_district", params, go), cell: (p) => text(p.sub_district) },
     { head: t("f_lead_department"), cell: (p) => text(p.lead_department) },
     { head: sortHeader(t("f_planned_start"), "planned_start", params, go), class: "nowrap", cell: (p) => text(p.planned_start) },

@@ -29,8 +29,8 @@ function stageDate(project, stage) {
 function summary(ctx, p) {
   const rows = [
     [t("f_code"), text(p.code)],
-    [t("f_category"), p.category_label],
-    [t("f_stage"), p.stage_label],
+    [t("f_category"), ctx.label("categories", p.category)],
+    [t("f_stage"), ctx.label("stages", p.stage)],
     [t("f_sub_district"), text(p.sub_district)],
     [t("f_lead_department"), text(p.lead_department)],
     [t("f_level"), ctx.label("levels", p.level)],
@@ -180,7 +180,7 @@ function milestonesPanel(ctx, p, reload) {
   };
   const columns = [
     { head: t("m_title"), cell: (m) => m.title },
-    { head: t("m_kind"), cell: (m) => m.kind_label },
+    { head: t("m_kind"), cell: (m) => ctx.label("milestone_kinds", m.kind) },
     { head: t("m_due_on"), class: "nowrap", cell: (m) => h("span", { class: m.overdue ? "overdue" : "", text: text(m.due_on) }) },
     { head: t("m_done_on"), class: "nowrap", cell: (m) => text(m.done_on) },
     {
@@ -339,7 +339,7 @@ function blockersPanel(ctx, p, reload) {
     }
   };
   const columns = [
-    { head: t("b_kind"), cell: (b) => b.kind_label },
+    { head: t("b_kind"), cell: (b) => ctx.label("blocker_kinds", b.kind) },
     { head: t("b_description"), cell: (b) => b.description },
     { head: t("b_department"), cell: (b) => text(b.responsible_department) },
     { head: t("b_due_on"), class: "nowrap", cell: (b) => h("span", { class: b.overdue ? "overdue" : "", text: text(b.due_on) }) },
@@ -397,7 +397,7 @@ async function targetsPanel(p) {
             {},
             h("a", { href: `/#target=${encodeURIComponent(x.id)}`, text: x.title, dataset: { external: "true" } }),
             " ",
-            h("span", { class: "muted", text: `${money(x.current_value)} / ${money(x.target_value)} ${x.unit || ""} · ${x.status_label}` }),
+            h("span", { class: "muted", text: `${money(x.current_value)} / ${money(x.target_value)} ${x.unit || ""} · ${t(`status_${x.status}`)}` }),
           ),
         ),
       ),
@@ -422,7 +422,7 @@ export async function render(root, ctx) {
   fill(
     root,
     breadcrumb({ label: t("menu_ledger"), href: "/app/projects" }, { label: p.name }),
-    h("h1", {}, p.name, " ", h("span", { class: `tag tag-${p.stage}`, text: p.stage_label })),
+    h("h1", {}, p.name, " ", h("span", { class: `tag tag-${p.stage}`, text: ctx.label("stages", p.stage) })),
     h(
       "section",
       { class: "panel", "aria-labelledby": "summary-title" },
