@@ -22,28 +22,27 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
-from services.common.db import make_engine, migrate
-from services.common.settings import Settings
-from services.common.spreadsheet import write_csv, write_xlsx
-from services.common.unit_of_work import UnitOfWork
-from services.enterprises.app import MIGRATIONS
-from services.enterprises.importer import import_ledger
-from services.enterprises.ledger import COLUMNS
-from services.enterprises.uscc import check_character
+# Only the standard library at the top: the sheet is read in a worker process started from a
+# fork server, and multiprocessing runs a script's top level again in every such worker (a
+# service started as `python -m uvicorn` is not run again). Importing the services here would
+# add a second of imports to every import measured, which the service never pays.
 
 TODAY = date(2025, 6, 30)
 TYPES = [("high_tech", "2023-11-30"), ("tech_sme", "2025-03-01"), ("gazelle", "2024-06-01")]
 
 
 def uscc(n: int) -> str:
+    from services.enterprises.uscc import check_character
+
     body = f"91370602{n:09d}"
     return body + check_character(body)
 
 
 def ledger(rows: int, fmt: str) -> bytes:
     """`rows` enterprises, each with one designation, as the export would write them."""
+    from services.common.spreadsheet import write_csv, write_xlsx
+    from services.enterprises.ledger import COLUMNS
+
     data = [
         {
             "uscc": uscc(n),
@@ -69,6 +68,8 @@ def sqlite_db() -> tuple[str, Callable[[], None]]:
 
 
 def pg_db(base: str) -> tuple[str, Callable[[], None]]:
+    from sqlalchemy import create_engine, text
+
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(
         base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
@@ -87,6 +88,10 @@ def pg_db(base: str) -> tuple[str, Callable[[], None]]:
 
 def timed_import(engine: Any, content: bytes, filename: str) -> tuple[float, float, Any]:
     """One import in its own transaction: (wall seconds, CPU seconds of this process, result)."""
+    from services.common.settings import Settings
+    from services.common.unit_of_work import UnitOfWork
+    from services.enterprises.importer import import_ledger
+
     settings = Settings(env="test", secret="x" * 40)
     wall, cpu = time.perf_counter(), time.process_time()
     with UnitOfWork(engine) as session:
@@ -103,6 +108,9 @@ def timed_import(engine: Any, content: bytes, filename: str) -> tuple[float, flo
 
 def run(kind: str, make_db: Callable[[], tuple[str, Callable[[], None]]], args: Any) -> None:
     """Best of `repeat` runs, each on a fresh database: a new import, then the same file again."""
+    from services.common.db import make_engine, migrate
+    from services.enterprises.app import MIGRATIONS
+
     content = ledger(args.rows, args.format)
     best: dict[str, tuple[float, float]] = {}
     for _ in range(args.repeat):

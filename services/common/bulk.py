@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, bindparam, func, select, text
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, select, text
 from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +30,19 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
         return sorted(r[0] for r in rows)
     top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
     return list(range(top + 1, top + 1 + n))
+
+
+def among(dialect: str, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values` as one bound parameter however many values there are: an array on
+    PostgreSQL (`= ANY(:values)`), a JSON list read by `json_each` on SQLite. An expanded `IN`
+    costs a placeholder each, compiled per statement; for 10,000 ids that is most of the query.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    listed = select(text("value")).select_from(
+        func.json_each(bindparam(None, orjson.dumps(list(values)).decode()))
+    )
+    return column.in_(listed.scalar_subquery())
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

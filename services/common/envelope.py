@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
+import pydantic_core
 from pydantic import BaseModel, Field
 
 
@@ -51,7 +52,8 @@ class Event(BaseModel):
         return f"{self.producer}.{self.type}"
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        """The envelope as JSON, written by pydantic's own serializer in one step."""
+        return pydantic_core.to_json(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Event:

@@ -93,7 +93,11 @@ def history_row(
         "actor": actor,
         "actor_name": actor_name(actor),
         "action": action,
-        "changes": {k: [jsonable(v) for v in pair] for k, pair in changes.items()},
+        # Values are mostly plain already (`diff` made them so): only the others are converted.
+        "changes": {
+            k: [v if type(v) in _PLAIN else jsonable(v) for v in pair]
+            for k, pair in changes.items()
+        },
     }
 
 

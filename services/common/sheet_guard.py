@@ -195,8 +195,36 @@ class Extent:
     rows: int = 0
 
 
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row|dimension)[\s>/]([^>]*)>?")
-_CELL_REF = re.compile(rb'\br\s*=\s*["\']\$?([A-Za-z]{0,3})\$?([0-9]{1,10})["\']')
+_REF = rb"""\br\s*=\s*["']\$?([A-Za-z]{0,3})\$?([0-9]{1,10})["']"""
+_FILLED = rb"[^>]*(?<!/)(?:>|$)"  # the rest of a start tag that does not end in "/>"
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """What the scanner looks for: every cell and row, and the references of those with a
+    value. Each runs over a stretch of XML at once; `<c` and `<row` as the literal start let
+    the regex engine skip ahead, so a prefixed form (`<x:c`) is used only when one is there."""
+
+    cell: re.Pattern[bytes]
+    row: re.Pattern[bytes]
+    filled_cell: re.Pattern[bytes]
+    filled_row: re.Pattern[bytes]
+    dimension: re.Pattern[bytes]
+
+    @classmethod
+    def of(cls, start: bytes) -> _Patterns:
+        return cls(
+            cell=re.compile(start + rb"c[\s>/]"),
+            row=re.compile(start + rb"row[\s>/]"),
+            filled_cell=re.compile(start + rb"c[\s>/][^>]*?" + _REF + _FILLED),
+            filled_row=re.compile(start + rb"row[\s>/][^>]*?" + _REF + _FILLED),
+            dimension=re.compile(start + rb"dimension[\s>/]([^>]*)>?"),
+        )
+
+
+_PLAIN = _Patterns.of(b"<")
+_PREFIXED = _Patterns.of(rb"<(?:[A-Za-z_][\w.-]*:)?")
+_ANY_PREFIXED = re.compile(rb":(?:c|row|dimension)[\s>/]")
 _DIMENSION = re.compile(rb'\bref\s*=\s*["\']([^"\']*)["\']')
 _A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,10})")
 
@@ -224,27 +252,25 @@ def scan_worksheet(chunks: Iterable[bytes]) -> Extent:
 
 
 def _scan(data: bytes, extent: Extent) -> None:
-    for match in _TAG.finditer(data):
-        name, attrs = match.group(1), match.group(2)
-        if name == b"dimension":
-            found = _DIMENSION.search(attrs)
-            if found:
-                rows, cols = _dimension_size(found.group(1).decode("ascii", "replace"))
-                extent.declared_rows = max(extent.declared_rows, rows)
-                extent.declared_columns = max(extent.declared_columns, cols)
-            continue
-        if name == b"row":
-            extent.rows += 1
-        else:
-            extent.cells += 1
-        if attrs.rstrip().endswith(b"/"):
-            continue  # an empty element
-        ref = _CELL_REF.search(attrs)
-        if ref is None:
-            continue
-        extent.max_row = max(extent.max_row, int(ref.group(2)))
-        if name == b"c" and ref.group(1):
-            extent.max_column = max(extent.max_column, column_number(ref.group(1).decode()))
+    """A stretch of whole tags; a reference's text is converted once however many cells share
+    its row or column."""
+    find = _PREFIXED if _ANY_PREFIXED.search(data) else _PLAIN
+    for match in find.dimension.finditer(data):
+        found = _DIMENSION.search(match.group(1))
+        if found:
+            rows, cols = _dimension_size(found.group(1).decode("ascii", "replace"))
+            extent.declared_rows = max(extent.declared_rows, rows)
+            extent.declared_columns = max(extent.declared_columns, cols)
+    extent.cells += len(find.cell.findall(data))
+    extent.rows += len(find.row.findall(data))
+    cells = find.filled_cell.findall(data)
+    numbers = {number for _, number in cells}
+    numbers.update(number for _, number in find.filled_row.findall(data))
+    if numbers:
+        extent.max_row = max(extent.max_row, *map(int, numbers))
+    letters = {letters for letters, _ in cells if letters}
+    if letters:
+        extent.max_column = max(extent.max_column, *(column_number(c.decode()) for c in letters))
 
 
 def column_number(letters: str) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlmodel import Session
 
+from services.common.bulk import among
 from services.common.contracts.stages import STAGE_LABELS, STAGE_ORDER
 from services.common.errors import Conflict, DomainError, PreconditionFailed
 from services.common.history import jsonable
@@ -221,20 +222,23 @@ def _check_in_file(sheet: Sheet, rows: list[tuple[int, dict[str, Any]]]) -> None
 
 
 def _load(session: Session, ids: list[int]) -> dict[int, tuple[dict[str, Any], list]]:
-    """The registered projects among `ids`, each with its stage entries."""
+    """The registered projects among `ids`, each with its stage entries: two queries."""
     out: dict[int, tuple[dict[str, Any], list]] = {}
+    if not ids:
+        return out
+    dialect = session.get_bind().dialect.name
     columns = [PROJECT.c.id, PROJECT.c.version, PROJECT.c.stage, PROJECT.c.created_on]
     columns += [PROJECT.c[f] for f in EDITABLE]
     names = [c.name for c in columns]
-    for part in _chunks(sorted(set(ids))):
-        for p in session.execute(select(*columns).where(PROJECT.c.id.in_(part))).all():
-            out[p[0]] = (dict(zip(names, p, strict=True)), [])
-        for s in session.execute(
-            select(STAGE.c.project_id, STAGE.c.stage, STAGE.c.entered_on)
-            .where(STAGE.c.project_id.in_(part))
-            .order_by(STAGE.c.project_id, STAGE.c.ordinal)
-        ).all():
-            out[s.project_id][1].append((s.stage, s.entered_on))
+    wanted = sorted(set(ids))
+    for p in session.execute(select(*columns).where(among(dialect, PROJECT.c.id, wanted))):
+        out[p[0]] = (dict(zip(names, p, strict=True)), [])
+    for pid, stage, on in session.execute(
+        select(STAGE.c.project_id, STAGE.c.stage, STAGE.c.entered_on)
+        .where(among(dialect, STAGE.c.project_id, wanted))
+        .order_by(STAGE.c.project_id, STAGE.c.ordinal)
+    ):
+        out[pid][1].append((stage, on))
     return out
 
 
@@ -583,8 +587,10 @@ def touched_sub_districts(
     for sheet in children:
         if sheet is not None:
             ids |= {v["project_id"] for _, v in sheet.rows if isinstance(v.get("project_id"), int)}
-    for part in _chunks(sorted(ids)):
-        out += session.scalars(select(Project.sub_district).where(Project.id.in_(part))).all()
+    if ids:
+        dialect = session.get_bind().dialect.name
+        where = among(dialect, PROJECT.c.id, sorted(ids))
+        out += session.scalars(select(PROJECT.c.sub_district).distinct().where(where)).all()
     return out
 
 

@@ -102,6 +102,18 @@ def test_the_scanner_sees_references_split_across_chunks() -> None:
     assert (extent.max_row, extent.max_column, extent.cells, extent.rows) == (7, 78, 2, 2)
 
 
+def test_the_scanner_reads_prefixed_elements_and_lets_empty_cells_not_widen_the_sheet() -> None:
+    xml = (
+        b'<x:sheetData><x:row r="3" spans="1:2"><x:c r="C3" t="n"><x:v>1</x:v></x:c>'
+        b'<x:c r="XFD900000"/></x:row><x:row r="1048576"/><x:c s="1" r="$AB$12"><x:v>2</x:v>'
+        b"</x:c></x:sheetData>"
+    )
+    extent = scan_worksheet([xml[i : i + 7] for i in range(0, len(xml), 7)])
+    assert (extent.max_row, extent.max_column, extent.cells, extent.rows) == (12, 28, 3, 2)
+    plain = xml.replace(b"x:", b"")
+    assert scan_worksheet([plain]) == extent
+
+
 def test_an_unreadable_workbook_is_a_422_naming_the_file() -> None:
     with pytest.raises(ImportRejected) as caught:
         read_rows(b"PK\x03\x04 not really a zip", "a.xlsx")
