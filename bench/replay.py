@@ -67,9 +67,9 @@ SPAN = 4 * 365
 class _Maker:
     """Entities living through 2022–2025, each change an event with the whole snapshot."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, first_id: int = 1) -> None:
         self.rng = random.Random(seed)
-        self.next_id = 0
+        self.next_id = first_id - 1
         self.made: list[tuple[date, str, dict[str, Any]]] = []
 
     def _id(self) -> int:
@@ -241,9 +241,12 @@ class _Maker:
             )
 
 
-def event_chunks(total: int, *, seed: int = 1, block: int = 20_000) -> Iterator[list[tuple]]:
-    """Blocks of (subject suffix, JSON bytes, event id), business-date order within a block."""
-    maker = _Maker(seed)
+def event_chunks(
+    total: int, *, seed: int = 1, block: int = 20_000, first_id: int = 1
+) -> Iterator[list[tuple]]:
+    """Blocks of (subject suffix, JSON bytes, event id), business-date order within a block;
+    entity ids count from `first_id`."""
+    maker = _Maker(seed, first_id)
     sent = 0
     while sent < total:
         maker.made = []
@@ -256,13 +259,13 @@ def event_chunks(total: int, *, seed: int = 1, block: int = 20_000) -> Iterator[
         yield chunk
 
 
-async def publish(settings: Settings, total: int, seed: int = 1) -> float:
+async def publish(settings: Settings, total: int, seed: int = 1, first_id: int = 1) -> float:
     """Fill the domain stream with `total` events; returns the seconds it took."""
     nc = await natsutil.connect(settings, name="bench-publisher")
     js = nc.jetstream(publish_async_max_pending=20_000)
     await natsutil.provision(js, settings)
     started = time.perf_counter()
-    for chunk in event_chunks(total, seed=seed):
+    for chunk in event_chunks(total, seed=seed, first_id=first_id):
         futures = [
             await js.publish_async(
                 f"{settings.domain_subjects}.{suffix}", data, headers={"Nats-Msg-Id": msg_id}

@@ -43,7 +43,8 @@ OFFSETS = {"gateway": 0, "projects": 1, "enterprises": 2, "events": 3}
 STATUS_FILE = "status.json"
 
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
-"""Wait before each further restart of a part that keeps exiting."""
+"""Wait before each further restart of a part that keeps exiting (times the setting
+`restart_backoff_scale`, 1 unless a test shortens the waits)."""
 STABLE_SECONDS = 30.0
 """A part that ran this long before it exited is restarted as if it had never failed."""
 NATS_HEALTH_SECONDS = 2.0
@@ -374,7 +375,8 @@ class Supervisor:
                 f"soon after starting: not restarting it again{where}"
             )
             return
-        delay = BACKOFF_SECONDS[min(part.quick_exits, len(BACKOFF_SECONDS)) - 1]
+        scale = self.child_settings().restart_backoff_scale
+        delay = BACKOFF_SECONDS[min(part.quick_exits, len(BACKOFF_SECONDS)) - 1] * scale
         part.state = "restarting"
         part.next_start = now + delay
         detail = f" ({said})" if said else ""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from asyncio import FIRST_COMPLETED
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +100,39 @@ def apply_once(
     return fresh, apply(conn, fresh) if fresh else None
 
 
+class WriteTurns:
+    """Who writes next to a database with one writer (SQLite): an urgent transaction (one
+    event someone just caused) goes before the next batch of a backlog.
+
+    Left to SQLite, a writer that finds the lock taken sleeps and retries, up to 100 ms at a
+    time, while a consumer working through a backlog begins its next transaction the moment
+    it commits the last: the urgent one could wait for many batches. Here it waits, in
+    Python, only for the batch being written; the batches wait while it is pending."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._urgent = 0
+        self._writing = 0
+
+    @contextmanager
+    def turn(self, *, urgent: bool = False) -> Iterator[None]:
+        with self._cond:
+            if urgent:
+                self._urgent += 1
+                self._cond.wait_for(lambda: self._writing == 0)
+            else:
+                self._cond.wait_for(lambda: self._urgent == 0)
+            self._writing += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing -= 1
+                if urgent:
+                    self._urgent -= 1
+                self._cond.notify_all()
+
+
 async def _release(msgs: list[Msg]) -> None:
     """Hand delivered but unhandled messages back, so another replica takes them at once."""
     for msg in msgs:
@@ -144,11 +179,23 @@ class Consumer:
         self._stopping = False
         self.applied = 0
         self.duplicates = 0
+        # PostgreSQL's writers do not wait for each other's transactions; SQLite's do.
+        self.turns = WriteTurns() if engine.dialect.name == "sqlite" else None
 
     def stop(self) -> None:
         self._stopping = True
 
-    def process(self, events: list[Received]) -> tuple[list[Received], Any]:
+    def process(
+        self, events: list[Received], *, urgent: bool = False
+    ) -> tuple[list[Received], Any]:
+        """Apply the events not applied before, in one transaction. `urgent`: ahead of the
+        batches waiting to write (on SQLite, where one transaction writes at a time)."""
+        if self.turns is None:
+            return self._transaction(events)
+        with self.turns.turn(urgent=urgent):
+            return self._transaction(events)
+
+    def _transaction(self, events: list[Received]) -> tuple[list[Received], Any]:
         with self.engine.begin() as conn:
             return apply_once(conn, self.inbox, events, self.apply)
 

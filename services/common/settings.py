@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     consumer_ack_wait_seconds: float = 30.0  # how long a crashed consumer's batch waits to return
     relay_batch: int = 500
     relay_interval_seconds: float = 0.05
+    restart_backoff_scale: float = 1.0
+    """`up` waits its BACKOFF_SECONDS times this before restarting a part (tests shorten it)."""
 
     projects_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['projects']}"
     enterprises_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['enterprises']}"

@@ -7,9 +7,10 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -23,7 +24,7 @@ from services.common.contracts.events import (
     TargetReported,
 )
 from services.common.contracts.metrics import TARGET_PROGRESS, TARGET_VALUE
-from services.common.envelope import Event, Received
+from services.common.envelope import Event, Received, new_id, utcnow
 from services.common.inbox import Consumer
 from services.common.settings import Settings
 from services.events.models import inbox
@@ -41,8 +42,10 @@ NOTIFIED_FIELDS = ("current_value", "progress", "status", "forecast", "forecast_
 ROLLUP_CONSUMER = "events-rollup"
 """The durable pull consumer of the domain stream that the events service's replicas share."""
 PUBLISH_TIMEOUT = 5.0
-BUSY_RATIO = 9.0
-"""The tracker rests this many times as long as its last recomputation took."""
+BUSY_RATIO = 19.0
+"""The tracker rests this many times as long as its last recomputation of what batches touched
+took: under a backlog, a twentieth of the time (changes people make are recomputed at once,
+apart)."""
 
 
 # --- the events it publishes ----------------------------------------------------------------
@@ -81,6 +84,52 @@ def stage_notice(change: ProjectStageChanged, on: date) -> Event:
         on=on,
     )
     return notice.envelope(subject=project["id"], on=on)
+
+
+def stage_notice_bytes(
+    e: Received, *, notice_id: uuid.UUID | None = None, at: datetime | None = None
+) -> bytes | None:
+    """`stage_notice(...).to_bytes()` of a well-formed ProjectStageChanged, written directly:
+    a backlog's consumer sends one per stage change, and the models cost several times the
+    event's own roll-up. None when the payload is anything but the plain shape (the models
+    then decide)."""
+    p = e.payload
+    project = p.get("project")
+    if not (
+        type(project) is dict
+        and type(p.get("from")) is str
+        and type(p.get("to")) is str
+        and type(p.get("ordinal")) is int
+        and type(p.get("note", None)) in _TEXT
+        and type(project.get("id")) is int
+        and type(project.get("name")) in _TEXT
+        and type(project.get("category")) in _TEXT
+    ):
+        return None
+    on = e.on.isoformat()
+    occurred = (at or utcnow()).isoformat().replace("+00:00", "Z")
+    return orjson.dumps(
+        {
+            "id": str(notice_id or new_id()),
+            "type": ProjectStageAnnounced.TYPE,
+            "subject": str(project["id"]),
+            "occurred_at": occurred,
+            "on": on,
+            "producer": ProjectStageAnnounced.PRODUCER,
+            "schema_version": 1,
+            "payload": {
+                "id": project["id"],
+                "name": project.get("name"),
+                "category": project.get("category"),
+                "from": p["from"],
+                "to": p["to"],
+                "on": on,
+            },
+        }
+    )
+
+
+_TEXT = (str, type(None))
 
 
 def _reraise_cancellation(exc: BaseException) -> None:
@@ -131,14 +180,19 @@ class LiveNotifier:
             for e in events:
                 if e.type != ProjectStageChanged.TYPE:
                     continue
-                try:
-                    change = ProjectStageChanged.parse(e.payload)
-                except ValueError:  # malformed: the roll-up logged and skipped it
-                    continue
-                notice = stage_notice(change, e.on)
+                data = stage_notice_bytes(e)
+                if data is not None:
+                    subject = str(e.payload["project"]["id"])
+                else:
+                    try:
+                        change = ProjectStageChanged.parse(e.payload)
+                    except ValueError:  # malformed: the roll-up logged and skipped it
+                        continue
+                    notice = stage_notice(change, e.on)
+                    subject, data = notice.subject, notice.to_bytes()
                 await self.nc.publish(
-                    f"{self.prefix}.project.{notice.subject}",
-                    notice.to_bytes(),
+                    f"{self.prefix}.project.{subject}",
+                    data,
                     headers={"Nats-Msg-Id": f"stage-{e.id}"},
                 )
         except Exception as exc:
@@ -217,9 +271,11 @@ class ProgressTracker:
         self.generation: int | None = None
         self.day: date | None = None
         self.reading: Reading | None = None  # the roll-up clock at the last full refresh
+        self.read_at: dict[str, Reading] = {}  # the roll-up clock each kept view was read at
         self._pending: set[str] = set()
-        self._urgent = False
+        self._urgent: set[str] = set()
         self._wake = asyncio.Event()
+        self._urgent_wake = asyncio.Event()
         self._stopping = False
         self.announced = 0
         self.last_seconds = 0.0
@@ -227,16 +283,31 @@ class ProgressTracker:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        self._urgent_wake.set()
 
     def touch(self, ids: Iterable[str], *, urgent: bool = False) -> None:
-        """Recompute these targets soon; `urgent`: without waiting for more to coalesce (a
-        change someone just made, from the live lane)."""
-        self._pending.update(i for i in ids if i in self.targets)
-        if self._pending:
-            self._urgent = self._urgent or urgent
+        """Recompute these targets soon; `urgent`: at once, on a path of their own that does
+        not wait for a backlog's recomputation (a change someone just made, from the live
+        lane)."""
+        chosen = {i for i in ids if i in self.targets}
+        if not chosen:
+            return
+        if urgent:
+            self._urgent.update(chosen)
+            self._urgent_wake.set()
+        else:
+            self._pending.update(chosen)
             self._wake.set()
 
     async def run(self) -> None:
+        quick = asyncio.create_task(self._run_urgent())
+        try:
+            await self._run_batched()
+        finally:
+            quick.cancel()
+            await asyncio.gather(quick, return_exceptions=True)
+
+    async def _run_batched(self) -> None:
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.refresh_seconds)
@@ -246,11 +317,10 @@ class ProgressTracker:
             self._wake.clear()
             if self._stopping:
                 return
-            # Let a burst of batches coalesce; under a heavy stream, recompute at most a tenth
-            # of the time, so the consumer keeps the database and the interpreter.
-            if not self._urgent:
-                await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
-            ids, self._pending, self._urgent = self._pending, set(), False
+            # Let a burst of batches coalesce; under a heavy stream, recompute at most a
+            # twentieth of the time, so the consumer keeps the database and the interpreter.
+            await asyncio.sleep(max(self.debounce_seconds, BUSY_RATIO * self.last_seconds))
+            ids, self._pending = self._pending, set()
             started = time.perf_counter()
             try:
                 await self.refresh(ids, everything=everything, warm=True)
@@ -260,19 +330,49 @@ class ProgressTracker:
                 self._pending |= ids
             self.last_seconds = time.perf_counter() - started
 
+    async def _run_urgent(self) -> None:
+        """The targets an urgent touch named, recomputed and announced as soon as it comes,
+        beside (not after) a recomputation of what a backlog's batches touched."""
+        while not self._stopping:
+            await self._urgent_wake.wait()
+            self._urgent_wake.clear()
+            ids, self._urgent = self._urgent, set()
+            if self._stopping or not ids:
+                continue
+            try:
+                await self.refresh(ids, everything=False, only=True)
+            except Exception as exc:  # left to the batched path
+                _reraise_cancellation(exc)
+                log.warning("target progress not refreshed at once: %s", exc)
+                self.touch(ids)
+
     async def refresh(
-        self, ids: Iterable[str] = (), *, everything: bool = True, warm: bool = False
+        self,
+        ids: Iterable[str] = (),
+        *,
+        everything: bool = True,
+        warm: bool = False,
+        only: bool = False,
     ) -> int:
         """Recompute targets, update the gauges, announce changes; returns how many changed.
-        With `warm`, then compute the views readers ask for, ready before they ask."""
-        views, day = await asyncio.to_thread(self._compute, set(ids), everything)
+        With `warm`, then compute the views readers ask for, ready before they ask. With
+        `only`, just these targets, whatever else changed (the rest is left to the batched
+        path)."""
+        views, day, at = await asyncio.to_thread(self._compute, set(ids), everything, only)
         if warm and self.warm is not None and views:
             await asyncio.to_thread(self.warm, day)
         changed = []
         for view in views:
-            before = self.values.get(view["id"])
-            self.values[view["id"]] = view
-            _gauge(self.targets[view["id"]], view)
+            key = view["id"]
+            # Two recomputations may overlap (an urgent one beside a batched one): the one
+            # that read the roll-up earlier never replaces a later one's view.
+            seen = self.read_at.get(key)
+            if seen is not None and seen.generation == at.generation and seen.ticks > at.ticks:
+                continue
+            self.read_at[key] = at
+            before = self.values.get(key)
+            self.values[key] = view
+            _gauge(self.targets[key], view)
             if before is not None and any(before[k] != view[k] for k in NOTIFIED_FIELDS):
                 changed.append(view)
         if changed and self.notifier is not None:
@@ -280,15 +380,20 @@ class ProgressTracker:
             self.announced += len(changed)
         return len(changed)
 
-    def _compute(self, ids: set[str], everything: bool) -> tuple[list[dict[str, Any]], date]:
+    def _compute(
+        self, ids: set[str], everything: bool, only: bool = False
+    ) -> tuple[list[dict[str, Any]], date, Reading]:
         with self.engine.connect() as conn:
             now = read_clock(conn)
             generation = now.generation
             day = self.today()
+            if only:
+                chosen = [self.targets[i] for i in sorted(ids)]
+                return self.assess(conn, chosen, day, generation), day, now
             if generation != self.generation or day != self.day or not self.values:
                 everything = True
             elif everything and not ids and now == self.reading:
-                return [], day  # nothing written since the last full refresh: nothing moved
+                return [], day, now  # nothing written since the last full refresh
             chosen = (
                 list(self.targets.values())
                 if everything
@@ -298,7 +403,7 @@ class ProgressTracker:
         self.generation, self.day = generation, day
         if everything:
             self.reading = now
-        return views, day
+        return views, day, now
 
 
 def _gauge(target: Target, view: dict[str, Any]) -> None:

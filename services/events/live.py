@@ -122,4 +122,4 @@ class LiveLane:
                 events.append(Received.from_bytes(msg.data))
             except ValueError:
                 pass  # the durable consumer logs and drops it
-        return self.consumer.process(events)
+        return self.consumer.process(events, urgent=True)
