@@ -97,6 +97,8 @@ def enterprise_csv(total: int, chunk: int) -> Iterator[bytes]:
                 row["designation_type"] = DESIGNATION_TYPES[kind].label
                 granted = date(TODAY.year, 1, 1) if kind == "tech_sme" else date(2023, 6, 1)
                 row["granted_on"] = granted.isoformat()
+                if DESIGNATION_TYPES[kind].items:  # counted as things: each one is named
+                    row["item_name"] = f"压力测试门店{i:06d}"
             rows.append(row)
         yield _csv(ENTERPRISE_HEADERS, rows)
 
