@@ -393,11 +393,16 @@ def test_the_address_keeps_the_filters_and_the_back_button_returns(browser, syst
     )
     summary = page.locator(".summary-grid").inner_text()
     assert "School" in summary and "学校" not in summary and "在建" not in summary
+    # English punctuation in English: the history says "Stage: …", not "Stage：…".
+    history = page.locator("#history")
+    expect(history).to_contain_text("Stage: Reserve → Building")
+    assert "：" not in history.inner_text()
     shot(page, "project_english")
     page.get_by_role("button", name="中文").click()
     expect(page.get_by_role("heading", name=re.compile("芝罘区筛选测试小学"))).to_contain_text(
         "在建"
     )
+    expect(history).to_contain_text("建设阶段：储备 → 在建")
     page.close()
 
 

@@ -319,7 +319,7 @@ export function blockerFields(ctx) {
 export async function resolveBlocker(ctx, b) {
   const base = `/api/v1/projects/${b.project_id}/blockers/${b.id}`;
   return formDialog(
-    `${t("resolve")}：${b.description.slice(0, 30)}`,
+    t("titled", { action: t("resolve"), what: b.description.slice(0, 30) }),
     [
       { name: "resolved_on", label: t("b_resolved_on"), type: "date", required: true, max: ctx.vocab.today, value: ctx.vocab.today },
       { name: "resolution", label: t("b_resolution"), type: "textarea", required: true, wide: true },
