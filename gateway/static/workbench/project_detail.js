@@ -211,8 +211,9 @@ function milestonesPanel(ctx, p, reload) {
 function investmentPanel(ctx, p, reload, year) {
   const writer = ctx.can("write_projects");
   const thisMonth = ctx.vocab.today.slice(0, 7);
-  const firstYear = Number(p.created_on.slice(0, 4));
-  const lastYear = Number(ctx.vocab.today.slice(0, 4));
+  // From the year it entered the ledger to this year, and always the year shown.
+  const firstYear = Math.min(Number(p.created_on.slice(0, 4)), year);
+  const lastYear = Math.max(Number(ctx.vocab.today.slice(0, 4)), year);
   const reported = new Map(p.investment.map((m) => [m.month, m]));
   const months = Array.from({ length: 12 }, (_, i) => `${year}-${String(i + 1).padStart(2, "0")}`);
   const yearPick = h(
@@ -408,7 +409,8 @@ async function targetsPanel(p) {
 // ---- the page -----------------------------------------------------------------------------
 
 export async function render(root, ctx) {
-  const year = Number(ctx.params.get("year")) || Number(ctx.vocab.today.slice(0, 4));
+  // Without a chosen year, the plan's latest year that has begun (2025 when it is 2026).
+  const year = Number(ctx.params.get("year")) || ctx.vocab.plan_year;
   const p = await getJson(`/api/v1/projects/${ctx.id}`);
   const reload = (changes = {}) => {
     const params = new URLSearchParams(ctx.params);
