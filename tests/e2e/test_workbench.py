@@ -295,9 +295,19 @@ def test_a_blocker_is_raised_listed_and_resolved_with_a_note(browser, system: Sy
     expect(row).to_be_visible()
     shot(page, "blockers_open")
     row.get_by_role("button", name="办结").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_label("解决情况").fill("补偿协议已签订，地块交付")
-    dialog_save(page, "办结")
+    form = page.get_by_role("dialog").filter(has=page.get_by_label("解决情况"))
+    form.get_by_label("解决情况").fill("补偿协议已签订，地块交付")
+    # 办结 takes the blocker off the open list: it asks 确认, naming the blocker, first.
+    sure = page.get_by_role("dialog").filter(has_text="确认办结难点")
+    form.get_by_role("button", name="办结", exact=True).click()
+    expect(sure).to_contain_text("地块征收补偿尚未完成")
+    shot(page, "blocker_resolve_confirm", full_page=False)
+    sure.get_by_role("button", name="取消").click()
+    expect(sure).to_have_count(0)
+    expect(form.get_by_label("解决情况")).to_have_value("补偿协议已签订，地块交付")
+    assert api(system, "GET", f"/api/v1/projects/{project['id']}")["blockers"][0]["open"]
+    form.get_by_role("button", name="办结", exact=True).click()
+    sure.get_by_role("button", name="确认").click()
     expect(page.get_by_text("已保存")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("芝罘区难点测试小学"))).to_have_count(0)
     [blocker] = api(system, "GET", f"/api/v1/projects/{project['id']}")["blockers"]
