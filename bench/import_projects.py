@@ -9,7 +9,7 @@ Each run imports into a fresh database (SQLite file / PostgreSQL schema) migrate
 way POST /api/v1/projects/import does: every row checked first, then projects, stage entries,
 history and one ProjectRegistered outbox row per project in one transaction. It then exports
 the ledger (.xlsx, with ids and versions) and imports that file back: every row is compared
-with its project and nothing is written.
+with its project and nothing is written. The process collects garbage as the service's does.
 """
 
 from __future__ import annotations
@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
     parser.add_argument("--pg", default=os.environ.get("PLANTRACK_TEST_PG_URL"))
     args = parser.parse_args()
+    from services.common.runtime import tune_gc
+
+    tune_gc()  # as the services' startup does: the import runs under their GC thresholds
     content = ledger(args.rows, args.format)
     filename = f"ledger.{args.format}"
     print(f"{args.rows} rows, {args.format}, {len(content) / 1e6:.1f} MB")

@@ -1,6 +1,6 @@
 """Freshness while a backlog drains: a transition POSTed → its SSE stage notice and target change.
 
-Run:  python bench/live_freshness.py [--events 1000000] [--transitions 60]
+Run:  python bench/live_freshness.py [--events 1000000] [--transitions 60] [--pg postgresql://…/test]
 
 A private nats-server's domain stream is filled with N events shaped as the services publish
 them (bench/replay.py's generator: projects moving through their stages, enterprises and their
@@ -45,6 +45,7 @@ from services.common.natsserver import NatsServer, port_open  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 from services.events.consumer import ROLLUP_CONSUMER  # noqa: E402
 from services.supervisor import Supervisor  # noqa: E402
+from tests.conftest import make_pg_schema  # noqa: E402
 
 SECRET = "bench-secret-" + "b" * 40
 TAG = "bench"
@@ -228,11 +229,20 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--transitions", type=int, default=60)
     ap.add_argument("--keep", action="store_true", help="keep the data dir (logs) afterwards")
+    ap.add_argument(
+        "--pg", help="PostgreSQL URL: the projects and events services on fresh schemas"
+    )
     args = ap.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="plantrack-fresh-"))
     server = NatsServer(store_dir=data_dir / "nats").start()
     settings = replay_bench.bench_settings(server.url)
-    sup = Supervisor(data_dir=data_dir, port=free_block(), nats_url=server.url, extra_env=ENV)
+    env, drops = dict(ENV), []
+    for service in ("projects", "events") if args.pg else ():
+        url, drop = make_pg_schema(args.pg)
+        env[f"PLANTRACK_{service.upper()}_DATABASE_URL"] = url
+        drops.append(drop)
+    print(f"database: {'PostgreSQL' if args.pg else 'SQLite'}", flush=True)
+    sup = Supervisor(data_dir=data_dir, port=free_block(), nats_url=server.url, extra_env=env)
     try:
         took = asyncio.run(replay_bench.publish(settings, args.events, first_id=FIRST_BACKLOG_ID))
         print(f"domain stream: {args.events:,} events published in {took:.0f} s", flush=True)
@@ -242,6 +252,8 @@ def main() -> None:
     finally:
         sup.stop()
         server.stop()
+        for drop in drops:
+            drop()
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

@@ -50,7 +50,7 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return
     if conn.dialect.name != "postgresql":
-        conn.execute(table.insert(), list(rows))
+        _executemany(conn, table, rows)
         return
     columns = list(rows[0])
     as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
@@ -67,6 +67,26 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
         # Reported like any other constraint violation, so callers handle one exception type.
         raise IntegrityError(statement, None, exc) from exc
+
+
+def _executemany(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """One INSERT of the rows' columns, each value converted by its column's type as SQLAlchemy
+    would, handed to the driver's executemany as tuples. SQLAlchemy's own executemany builds
+    and converts a parameter dict per row, which costs more than SQLite takes to write them."""
+    columns = list(rows[0])
+    if any(c.default is not None and c.key not in rows[0] for c in table.c):
+        conn.execute(table.insert(), list(rows))  # Python-side defaults to fill in per row
+        return
+    dialect = conn.dialect
+    prepare = dialect.identifier_preparer
+    names = ", ".join(prepare.format_column(table.c[c]) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {prepare.format_table(table)} ({names}) VALUES ({marks})"
+    convert = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    pairs = list(zip(columns, convert, strict=True))
+    conn.exec_driver_sql(
+        statement, [tuple(row[c] if f is None else f(row[c]) for c, f in pairs) for row in rows]
+    )
 
 
 def bulk_update(

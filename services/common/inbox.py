@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from asyncio import FIRST_COMPLETED
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -100,26 +101,58 @@ def apply_once(
     return fresh, apply(conn, fresh) if fresh else None
 
 
+LIVELY_SECONDS = 30.0
+"""How long after a change someone made the backlog is applied in smaller batches."""
+LIVELY_PART = 4
+"""Meanwhile a batch is this fraction of the usual: a change waits for a quarter of one."""
+
+
 class WriteTurns:
-    """Who writes next to a database with one writer (SQLite): an urgent transaction (one
-    event someone just caused) goes before the next batch of a backlog.
+    """Who works next: the events someone just caused go before the next batch of a backlog.
 
-    Left to SQLite, a writer that finds the lock taken sleeps and retries, up to 100 ms at a
-    time, while a consumer working through a backlog begins its next transaction the moment
-    it commits the last: the urgent one could wait for many batches. Here it waits, in
-    Python, only for the batch being written; the batches wait while it is pending."""
+    A consumer working through a backlog begins its next batch the moment it committed the
+    last, and its thread holds the interpreter between its statements: a change made now
+    would share the process with it at every step (its transaction, the recomputation of the
+    targets it moved), and on SQLite, which writes one transaction at a time, could wait behind
+    many batches for the lock (SQLite's own retrying sleeps up to 100 ms at a time). Here, while
+    urgent work is under way (`priority()`), the backlog's batches do not begin; an urgent
+    transaction waits only for the batch being written, and on a one-writer database for no
+    batch at all once it has begun. For a while after urgent work (`lively()`), the consumer
+    takes smaller batches, so the one being written is done sooner."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, single_writer: bool = True) -> None:
+        self.single_writer = single_writer
         self._cond = threading.Condition()
         self._urgent = 0
         self._writing = 0
+        self.urgent_at = -LIVELY_SECONDS  # when urgent work last ended (monotonic)
+
+    def lively(self) -> bool:
+        """Whether urgent work came in the last LIVELY_SECONDS: people are at work."""
+        return time.monotonic() - self.urgent_at < LIVELY_SECONDS
+
+    @contextmanager
+    def priority(self) -> Iterator[None]:
+        """Urgent work under way: no batch of the backlog begins until it ends."""
+        with self._cond:
+            self._urgent += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._urgent -= 1
+                self.urgent_at = time.monotonic()
+                self._cond.notify_all()
 
     @contextmanager
     def turn(self, *, urgent: bool = False) -> Iterator[None]:
+        """A transaction's turn: an urgent one waits only for a batch being written (on a
+        one-writer database), a batch while any urgent work is under way."""
         with self._cond:
             if urgent:
                 self._urgent += 1
-                self._cond.wait_for(lambda: self._writing == 0)
+                if self.single_writer:
+                    self._cond.wait_for(lambda: self._writing == 0)
             else:
                 self._cond.wait_for(lambda: self._urgent == 0)
             self._writing += 1
@@ -130,6 +163,7 @@ class WriteTurns:
                 self._writing -= 1
                 if urgent:
                     self._urgent -= 1
+                    self.urgent_at = time.monotonic()
                 self._cond.notify_all()
 
 
@@ -180,7 +214,7 @@ class Consumer:
         self.applied = 0
         self.duplicates = 0
         # PostgreSQL's writers do not wait for each other's transactions; SQLite's do.
-        self.turns = WriteTurns() if engine.dialect.name == "sqlite" else None
+        self.turns = WriteTurns(single_writer=engine.dialect.name == "sqlite")
 
     def stop(self) -> None:
         self._stopping = True
@@ -189,9 +223,7 @@ class Consumer:
         self, events: list[Received], *, urgent: bool = False
     ) -> tuple[list[Received], Any]:
         """Apply the events not applied before, in one transaction. `urgent`: ahead of the
-        batches waiting to write (on SQLite, where one transaction writes at a time)."""
-        if self.turns is None:
-            return self._transaction(events)
+        batches waiting to begin (see WriteTurns)."""
         with self.turns.turn(urgent=urgent):
             return self._transaction(events)
 
@@ -252,7 +284,9 @@ class Consumer:
     async def _next(self, puller: BatchPuller, applying: deque[Batch]) -> list[Msg]:
         """The next batch. A batch that commits meanwhile is acked and announced at once,
         so neither waits for new messages to arrive."""
-        fetching = asyncio.ensure_future(puller.fetch(timeout=1.0))
+        # While people are at work, smaller batches: a change of theirs waits for less.
+        limit = max(1, self.batch // LIVELY_PART) if self.turns.lively() else None
+        fetching = asyncio.ensure_future(puller.fetch(timeout=1.0, limit=limit))
         try:
             while applying and not fetching.done():
                 await asyncio.wait({fetching, applying[0].job}, return_when=FIRST_COMPLETED)

@@ -1,7 +1,8 @@
 """Who may do what on the broker: one NATS user per part, each allowed only its own subjects.
 
-projects and enterprises publish their own domain events; events reads the domain stream through
-its durable consumer and publishes the live stream; the gateway reads the live stream. Every
+projects and enterprises publish their own domain events (projects also its stage notices on the
+live stream); events reads the domain stream through its durable consumer and publishes the
+target notices on the live stream; the gateway reads the live stream. Every
 part may look up and provision the two streams (each service makes sure they exist when it
 connects) and receives its replies on `_INBOX.>`. The embedded nats-server of `plantrack up` is
 configured from these rules with passwords generated into the data dir; deploy/nats has the same
@@ -51,10 +52,14 @@ def permissions(settings: Settings) -> dict[str, dict[str, list[str]]]:
     domain, live = settings.domain_subjects, settings.live_subjects
     streams = _streams(settings)
     return {
-        "projects": {"publish": [f"{domain}.projects.>", *streams], "subscribe": [INBOX]},
+        # projects also announces its stage changes to the dashboards
+        "projects": {
+            "publish": [f"{domain}.projects.>", f"{live}.project.>", *streams],
+            "subscribe": [INBOX],
+        },
         "enterprises": {"publish": [f"{domain}.enterprises.>", *streams], "subscribe": [INBOX]},
         "events": {
-            "publish": [f"{live}.>", *streams, *_consumes(settings.stream)],
+            "publish": [f"{live}.target.>", *streams, *_consumes(settings.stream)],
             # the live lane reads new domain events as they are published
             "subscribe": [INBOX, f"{domain}.>"],
         },

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import (
     Column,
@@ -31,6 +32,11 @@ from services.common.envelope import Event, utcnow
 from services.common.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger("plantrack.outbox")
+
+
+Announce = Callable[[str, bytes], tuple[str, bytes, str] | None]
+"""An outbox row's (type, data) → the live notice the relay publishes once JetStream has the
+row: (subject suffix under the live prefix, notice, de-duplication id), or None."""
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -85,6 +91,9 @@ class Relay:
     so several relays share the work without publishing a row twice; on SQLite one relay runs.
     A row is marked only after JetStream acknowledged it, so nothing is lost: a crash between the
     two re-publishes, and the stream's duplicate window (then the consumers' inbox) drops it.
+
+    With `announce`, the rows it names are then announced on the live stream, without waiting
+    for those acks (a lost notice costs a dashboard one refresh).
     """
 
     def __init__(
@@ -98,6 +107,9 @@ class Relay:
         batch: int = 500,
         interval: float = 0.05,
         ack_timeout: float = 5.0,
+        announce: Announce | None = None,
+        nc: Client | None = None,
+        live_prefix: str = "plantrack.live",
     ) -> None:
         self.engine = engine
         self.table = table
@@ -107,6 +119,9 @@ class Relay:
         self.batch = batch
         self.interval = interval
         self.ack_timeout = ack_timeout
+        self.announce = announce
+        self.nc = nc
+        self.live_prefix = live_prefix
         self._wake = asyncio.Event()
         self._stopping = False
         self.published = 0
@@ -149,6 +164,7 @@ class Relay:
                 OUTBOX_PENDING.labels(self.service).set(0)
                 return 0
             await self._publish(rows)
+            await self._announce(rows)
             await asyncio.to_thread(self._mark, conn, [r.seq for r in rows])
             await asyncio.to_thread(tx.commit)
         finally:
@@ -164,6 +180,7 @@ class Relay:
             OUTBOX_PENDING.labels(self.service).set(0)
             return 0
         await self._publish(rows)
+        await self._announce(rows)
         await asyncio.to_thread(self._mark_committed, [r.seq for r in rows])
         self.published += len(rows)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
@@ -180,7 +197,7 @@ class Relay:
     def _claim(self, conn: Any) -> list[Any]:
         t = self.table
         stmt = (
-            select(t.c.seq, t.c.event_id, t.c.subject, t.c.data)
+            select(t.c.seq, t.c.event_id, t.c.subject, t.c.type, t.c.data)
             .where(t.c.published_at.is_(None))
             .order_by(t.c.seq)
             .limit(self.batch)
@@ -212,3 +229,17 @@ class Relay:
             for fut in futures:
                 fut.cancel()
             raise
+
+    async def _announce(self, rows: list[Any]) -> None:
+        if self.announce is None or self.nc is None:
+            return
+        try:
+            for r in rows:
+                notice = self.announce(r.type, r.data)
+                if notice is not None:
+                    suffix, data, msg_id = notice
+                    await self.nc.publish(
+                        f"{self.live_prefix}.{suffix}", data, headers={"Nats-Msg-Id": msg_id}
+                    )
+        except Exception as exc:  # the domain events are relayed; only a dashboard's cue is lost
+            log.warning("%s: live notices not all published: %s", self.service, exc)

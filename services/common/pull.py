@@ -131,8 +131,9 @@ class BatchPuller:
         self.waiting += want
         self.written_off_at = max(self.written_off_at, now + expires + 1.0)
 
-    async def fetch(self, timeout: float) -> list[Msg]:
-        """Up to one batch: what is buffered, or the first to arrive within `timeout`."""
+    async def fetch(self, timeout: float, limit: int | None = None) -> list[Msg]:
+        """Up to one batch (or `limit`): what is buffered, or the first to arrive within
+        `timeout`."""
         deadline = time.monotonic() + timeout
         while not self.buffer:
             if self.error is not None:
@@ -155,7 +156,7 @@ class BatchPuller:
                 await asyncio.wait_for(self._arrived.wait(), LINGER)
             except TimeoutError:
                 break
-        count = min(self.batch, len(self.buffer))
+        count = min(self.batch if limit is None else limit, len(self.buffer))
         msgs = [self.buffer.popleft() for _ in range(count)]
         await self._request()
         return msgs

@@ -33,7 +33,7 @@ from services.common.errors import (
 )
 from services.common.labels import MESSAGES
 from services.common.metrics import REQUEST_LATENCY, metrics_response
-from services.common.outbox import Relay
+from services.common.outbox import Announce, Relay
 from services.common.settings import Settings
 from services.common.storage import Storage
 
@@ -73,8 +73,10 @@ class Runtime:
         migrations_dir: Path | None = None,
         outbox: Table | None = None,
         clock: Clock | None = None,
+        announce: Announce | None = None,
     ) -> None:
         self.name = name
+        self.announce = announce
         self.settings = settings
         self.calendar = BusinessCalendar.from_settings(settings, clock=clock)
         self.metadata = metadata
@@ -155,6 +157,9 @@ class Runtime:
                 subject_prefix=self.settings.domain_subjects,
                 batch=self.settings.relay_batch,
                 interval=self.settings.relay_interval_seconds,
+                announce=self.announce,
+                nc=self.nc,
+                live_prefix=self.settings.live_subjects,
             )
             self.spawn(self.relay.run(), "relay")
         for hook in self._on_nats:

@@ -89,13 +89,12 @@ def _consumer_starter(
             settings=rt.settings,
             targets=targets,
             tracker=tracker,
-            notifier=notifier,
         )
         lane = LiveLane(
             nc=rt.nc,
             domain_subjects=rt.settings.domain_subjects,
             consumer=consumer,
-            after_commit=announcer(targets, tracker, notifier, urgent=True),
+            after_commit=announcer(targets, tracker, at_once=True),
         )
         app.state.consumer = consumer
         app.state.lane = lane

@@ -7,10 +7,9 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -18,13 +17,11 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from services.common.contracts.events import (
-    ProjectStageAnnounced,
-    ProjectStageChanged,
     TargetProgressChanged,
     TargetReported,
 )
 from services.common.contracts.metrics import TARGET_PROGRESS, TARGET_VALUE
-from services.common.envelope import Event, Received, new_id, utcnow
+from services.common.envelope import Event, Received
 from services.common.inbox import Consumer
 from services.common.settings import Settings
 from services.events.models import inbox
@@ -72,66 +69,6 @@ def target_progress_changed(view: dict[str, Any], on: date) -> Event:
     return TargetProgressChanged(target=target).envelope(subject=view["id"], on=on)
 
 
-def stage_notice(change: ProjectStageChanged, on: date) -> Event:
-    """ProjectStageAnnounced: a project's stage change as the dashboards show it (live stream)."""
-    project = change.project
-    notice = ProjectStageAnnounced(
-        id=project["id"],
-        name=project.get("name"),
-        category=project.get("category"),
-        from_=change.from_,
-        to=change.to,
-        on=on,
-    )
-    return notice.envelope(subject=project["id"], on=on)
-
-
-def stage_notice_bytes(
-    e: Received, *, notice_id: uuid.UUID | None = None, at: datetime | None = None
-) -> bytes | None:
-    """`stage_notice(...).to_bytes()` of a well-formed ProjectStageChanged, written directly:
-    a backlog's consumer sends one per stage change, and the models cost several times the
-    event's own roll-up. None when the payload is anything but the plain shape (the models
-    then decide)."""
-    p = e.payload
-    project = p.get("project")
-    if not (
-        type(project) is dict
-        and type(p.get("from")) is str
-        and type(p.get("to")) is str
-        and type(p.get("ordinal")) is int
-        and type(p.get("note", None)) in _TEXT
-        and type(project.get("id")) is int
-        and type(project.get("name")) in _TEXT
-        and type(project.get("category")) in _TEXT
-    ):
-        return None
-    on = e.on.isoformat()
-    occurred = (at or utcnow()).isoformat().replace("+00:00", "Z")
-    return orjson.dumps(
-        {
-            "id": str(notice_id or new_id()),
-            "type": ProjectStageAnnounced.TYPE,
-            "subject": str(project["id"]),
-            "occurred_at": occurred,
-            "on": on,
-            "producer": ProjectStageAnnounced.PRODUCER,
-            "schema_version": 1,
-            "payload": {
-                "id": project["id"],
-                "name": project.get("name"),
-                "category": project.get("category"),
-                "from": p["from"],
-                "to": p["to"],
-                "on": on,
-            },
-        }
-    )
-
-
-_TEXT = (str, type(None))
-
-
 def _reraise_cancellation(exc: BaseException) -> None:
     """nats-py turns a cancelled publish into an error; a stopping task must still stop."""
     task = asyncio.current_task()
@@ -172,32 +109,6 @@ class LiveNotifier:
         except Exception as exc:
             _reraise_cancellation(exc)
             log.warning("live notices not all published: %s", exc)
-
-    async def stage_changes(self, events: Iterable[Received]) -> None:
-        """Stage notices of a committed batch, published without waiting for acks: the
-        consumer's next batch does not queue behind the dashboards' notices."""
-        try:
-            for e in events:
-                if e.type != ProjectStageChanged.TYPE:
-                    continue
-                data = stage_notice_bytes(e)
-                if data is not None:
-                    subject = str(e.payload["project"]["id"])
-                else:
-                    try:
-                        change = ProjectStageChanged.parse(e.payload)
-                    except ValueError:  # malformed: the roll-up logged and skipped it
-                        continue
-                    notice = stage_notice(change, e.on)
-                    subject, data = notice.subject, notice.to_bytes()
-                await self.nc.publish(
-                    f"{self.prefix}.project.{subject}",
-                    data,
-                    headers={"Nats-Msg-Id": f"stage-{e.id}"},
-                )
-        except Exception as exc:
-            _reraise_cancellation(exc)
-            log.warning("stage notices not all published: %s", exc)
 
     async def progress(self, views: Iterable[dict[str, Any]], on: date) -> None:
         notices = []
@@ -273,9 +184,7 @@ class ProgressTracker:
         self.reading: Reading | None = None  # the roll-up clock at the last full refresh
         self.read_at: dict[str, Reading] = {}  # the roll-up clock each kept view was read at
         self._pending: set[str] = set()
-        self._urgent: set[str] = set()
         self._wake = asyncio.Event()
-        self._urgent_wake = asyncio.Event()
         self._stopping = False
         self.announced = 0
         self.last_seconds = 0.0
@@ -283,31 +192,15 @@ class ProgressTracker:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        self._urgent_wake.set()
 
-    def touch(self, ids: Iterable[str], *, urgent: bool = False) -> None:
-        """Recompute these targets soon; `urgent`: at once, on a path of their own that does
-        not wait for a backlog's recomputation (a change someone just made, from the live
-        lane)."""
+    def touch(self, ids: Iterable[str]) -> None:
+        """Recompute these targets soon (with whatever else batches touched meanwhile)."""
         chosen = {i for i in ids if i in self.targets}
-        if not chosen:
-            return
-        if urgent:
-            self._urgent.update(chosen)
-            self._urgent_wake.set()
-        else:
+        if chosen:
             self._pending.update(chosen)
             self._wake.set()
 
     async def run(self) -> None:
-        quick = asyncio.create_task(self._run_urgent())
-        try:
-            await self._run_batched()
-        finally:
-            quick.cancel()
-            await asyncio.gather(quick, return_exceptions=True)
-
-    async def _run_batched(self) -> None:
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.refresh_seconds)
@@ -330,21 +223,19 @@ class ProgressTracker:
                 self._pending |= ids
             self.last_seconds = time.perf_counter() - started
 
-    async def _run_urgent(self) -> None:
-        """The targets an urgent touch named, recomputed and announced as soon as it comes,
-        beside (not after) a recomputation of what a backlog's batches touched."""
-        while not self._stopping:
-            await self._urgent_wake.wait()
-            self._urgent_wake.clear()
-            ids, self._urgent = self._urgent, set()
-            if self._stopping or not ids:
-                continue
-            try:
-                await self.refresh(ids, everything=False, only=True)
-            except Exception as exc:  # left to the batched path
-                _reraise_cancellation(exc)
-                log.warning("target progress not refreshed at once: %s", exc)
-                self.touch(ids)
+    async def refresh_now(self, ids: Iterable[str]) -> None:
+        """Recompute and announce these targets at once, beside (not after) a recomputation
+        of what a backlog's batches touched: a change someone just made, from the live lane.
+        On failure they are left to the batched path."""
+        chosen = {i for i in ids if i in self.targets}
+        if not chosen:
+            return
+        try:
+            await self.refresh(chosen, everything=False, only=True)
+        except Exception as exc:
+            _reraise_cancellation(exc)
+            log.warning("target progress not refreshed at once: %s", exc)
+            self.touch(chosen)
 
     async def refresh(
         self,
@@ -426,18 +317,17 @@ def apply(conn: Connection, events: list[Received]) -> Facts:
 
 
 def announcer(
-    targets: list[Target],
-    tracker: ProgressTracker,
-    notifier: LiveNotifier,
-    *,
-    urgent: bool = False,
+    targets: list[Target], tracker: ProgressTracker, *, at_once: bool = False
 ) -> Callable[[list[Received], Facts], Awaitable[None]]:
-    """What follows a committed batch: its stage notices, and the targets it may have moved
-    recomputed (and announced when they changed)."""
+    """What follows a committed batch: the targets it may have moved recomputed (and announced
+    when they changed); `at_once`: before it returns (the live lane's). Stage changes are
+    announced by the projects service as it relays them."""
 
     async def after_commit(fresh: list[Received], facts: Facts) -> None:
-        tracker.touch(touched(targets, facts), urgent=urgent)
-        await notifier.stage_changes(fresh)
+        if at_once:
+            await tracker.refresh_now(touched(targets, facts))
+        else:
+            tracker.touch(touched(targets, facts))
 
     return after_commit
 
@@ -450,7 +340,6 @@ def rollup_consumer(
     settings: Settings,
     targets: list[Target],
     tracker: ProgressTracker,
-    notifier: LiveNotifier,
     name: str = ROLLUP_CONSUMER,
 ) -> Consumer:
     """The durable pull consumer of the domain stream; replicas share it as competing consumers."""
@@ -464,7 +353,7 @@ def rollup_consumer(
         config=rollup_consumer_config(settings, name),
         batch=settings.consumer_batch,
         name=name,
-        after_commit=announcer(targets, tracker, notifier),
+        after_commit=announcer(targets, tracker),
         # PostgreSQL applies two batches at once (each waits on the server's commit); SQLite
         # has one writer, so a second transaction would only queue for its lock.
         in_flight=2 if engine.dialect.name == "postgresql" else 1,

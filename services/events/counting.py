@@ -136,27 +136,47 @@ def _reach(generation: Generation, target: Target) -> Subquery:
     where = [p.generation == generation, p.category.in_(sel.categories)]
     if sel.quantity_unit is not None:
         where.append(p.quantity_unit == sel.quantity_unit)
-    planned = p.planned_completion if sel.stage == "built" else p.planned_start
-    return (
+    # The target's projects first, then their stages by key. Left to itself, SQLite (knowing
+    # nothing of the tables' contents) walks every stage of the generation instead: 50 ms
+    # rather than 0.1 for a category of 60 projects among 20,000.
+    chosen = (
         select(
+            p.generation,
             p.id,
+            p.version,
             p.name,
             p.category,
             p.quantity,
             p.quantity_unit,
             p.planned_completion,
+            p.planned_start,
+        )
+        .where(*where)
+        .cte("chosen")
+        .prefix_with("MATERIALIZED", dialect="sqlite")
+    )
+    c = chosen.c
+    planned = c.planned_completion if sel.stage == "built" else c.planned_start
+    return (
+        select(
+            c.id,
+            c.name,
+            c.category,
+            c.quantity,
+            c.quantity_unit,
+            c.planned_completion,
             planned.label("planned_on"),
             func.min(s.entered_on).label("first_on"),
             func.min(case((s.stage.in_(STARTED_STAGES), s.entered_on))).label("started_on"),
             func.min(case((s.stage.in_(reached), s.entered_on))).label("reached_on"),
             func.min(case((s.stage == CANCELLED, s.entered_on))).label("cancelled_on"),
         )
+        .select_from(chosen)
         .join(
             STAGES,
-            and_(s.generation == p.generation, s.project_id == p.id, s.version == p.version),
+            and_(s.generation == c.generation, s.project_id == c.id, s.version == c.version),
         )
-        .where(*where)
-        .group_by(p.generation, p.id)
+        .group_by(*c)  # PostgreSQL sees no key in a CTE: every column it carries
         .subquery("reach")
     )
 

@@ -2,13 +2,14 @@
 
 The durable consumer applies the domain stream in order; while it works through a backlog (a
 replay of history, a bulk import, a restart after a long stop) a transition made now would
-wait behind every older event before its stage notice and target change reach the dashboards.
+wait behind every older event before the target change it causes reaches the dashboards.
 The lane subscribes to the event types people cause one at a time and applies each the moment
-it is published, through the same inbox and roll-up as the durable consumer: whichever applies
-an event first records it, the other meets its id in the inbox and skips it, and a snapshot's
-highest version wins whatever the order, so the roll-up stays exact. Nothing depends on the
-lane: an event it misses (a queue overflow, a restart, a failed transaction) is applied by the
-durable consumer when it gets there.
+it is published, through the same inbox and roll-up as the durable consumer, recomputes the
+targets it moved and announces them; meanwhile the backlog's next batch waits (WriteTurns in
+services/common/inbox.py). Whichever applies an event first records it, the other meets its id
+in the inbox and skips it, and a snapshot's highest version wins whatever the order, so the
+roll-up stays exact. Nothing depends on the lane: an event it misses (a queue overflow, a
+restart, a failed transaction) is applied by the durable consumer when it gets there.
 """
 
 from __future__ import annotations
@@ -95,18 +96,10 @@ class LiveLane:
                 self._arrived.clear()
                 while self.queue and not self._stopping:
                     msgs = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
-                    try:
-                        fresh, facts = await loop.run_in_executor(worker, self._apply, msgs)
-                    except Exception as exc:  # the durable consumer applies them later
-                        log.warning("live lane: %d events left to the backlog: %s", len(msgs), exc)
-                        continue
-                    self.applied += len(fresh)
-                    self.skipped += len(msgs) - len(fresh)
-                    if fresh:
-                        try:
-                            await self.after_commit(fresh, facts)
-                        except Exception:
-                            log.exception("live lane: announcing failed")
+                    # From here until the targets they moved are announced, the backlog's
+                    # batches wait: they would share every step with these.
+                    with self.consumer.turns.priority():
+                        await self._handle(loop, worker, msgs)
         finally:
             for sub in subs:
                 try:
@@ -114,6 +107,22 @@ class LiveLane:
                 except Exception:
                     pass
             worker.shutdown(wait=False)
+
+    async def _handle(
+        self, loop: asyncio.AbstractEventLoop, worker: ThreadPoolExecutor, msgs: list[Msg]
+    ) -> None:
+        try:
+            fresh, facts = await loop.run_in_executor(worker, self._apply, msgs)
+        except Exception as exc:  # the durable consumer applies them later
+            log.warning("live lane: %d events left to the backlog: %s", len(msgs), exc)
+            return
+        self.applied += len(fresh)
+        self.skipped += len(msgs) - len(fresh)
+        if fresh:
+            try:
+                await self.after_commit(fresh, facts)
+            except Exception:
+                log.exception("live lane: announcing failed")
 
     def _apply(self, msgs: list[Msg]) -> tuple[list[Received], Any]:
         events = []

@@ -8,6 +8,7 @@ from services.common.contracts.calendar import Clock
 from services.common.runtime import Runtime, create_service_app
 from services.common.settings import Settings, get_settings
 from services.projects import execution_router, router
+from services.projects.announce import announce
 from services.projects.models import metadata, outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         migrations_dir=MIGRATIONS,
         outbox=outbox,
         clock=clock,
+        announce=announce,
     )
     return create_service_app(
         name="projects",

@@ -13,12 +13,12 @@ applies the same way and then rolls back, so its plan is exactly what the import
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlmodel import Session
 
 from services.common.bulk import among
@@ -58,8 +58,6 @@ from services.projects.models import (
     Project,
 )
 from services.projects.service import PROJECT, STAGE
-
-CHUNK = 900  # under SQLite's bound-parameter limit
 
 
 @dataclass
@@ -121,11 +119,6 @@ class Plan:
 
 def _counts() -> dict[str, int]:
     return {"created": 0, "updated": 0, "unchanged": 0}
-
-
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i : i + CHUNK]
 
 
 # ---- reading the workbook ----------------------------------------------------------------
@@ -385,19 +378,24 @@ def _plan_new(
     today: date,
 ) -> None:
     """New projects, unless one already registered matches by code or name+street+category."""
-    codes = [v["code"] for _, v in rows if v.get("code")]
+    dialect = session.get_bind().dialect.name
+    codes = sorted({v["code"] for _, v in rows if v.get("code")})
     by_code: dict[str, tuple[int, str]] = {}
-    for part in _chunks(codes):
+    if codes:
         for r in session.execute(
-            select(PROJECT.c.code, PROJECT.c.id, PROJECT.c.name).where(PROJECT.c.code.in_(part))
+            select(PROJECT.c.code, PROJECT.c.id, PROJECT.c.name).where(
+                among(dialect, PROJECT.c.code, codes)
+            )
         ):
             by_code[r.code] = (r.id, r.name)
-    keys = [(v.get("name"), v.get("category")) for _, v in rows if v.get("name")]
+    # The registered projects of the rows' names, the names as one parameter (not a pair of
+    # placeholders per row); a row matches one of them by name, street and category below.
+    names = sorted({v["name"] for _, v in rows if v.get("name")})
     by_name: dict[tuple[str, str | None, str], int] = {}
-    for part in _chunks(sorted(set(keys), key=str)):
+    if names:
         for r in session.execute(
             select(PROJECT.c.id, PROJECT.c.name, PROJECT.c.sub_district, PROJECT.c.category)
-            .where(tuple_(PROJECT.c.name, PROJECT.c.category).in_(part))
+            .where(among(dialect, PROJECT.c.name, names))
             .order_by(PROJECT.c.id)
         ):
             by_name.setdefault((r.name, r.sub_district, r.category), r.id)

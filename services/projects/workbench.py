@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlmodel import Session
 
+from services.common.contracts.calendar import plan_year
 from services.common.contracts.categories import PROJECT_CATEGORIES
 from services.common.contracts.stages import BATCH_LABELS, STAGE_LABELS, STAGE_ORDER
 from services.projects import pipeline
@@ -85,6 +86,7 @@ def vocabulary(*, today: date, configured_sub_districts: Sequence[str] | None = 
 
     return {
         "today": today,
+        "plan_year": plan_year(today),  # the year a page opens on
         "stages": pairs(STAGE_LABELS),
         "stage_order": list(STAGE_ORDER),
         "moves": {stage: list(allowed_targets(stage)) for stage in STAGE_LABELS},

@@ -157,6 +157,12 @@ def test_a_clerk_registers_a_school_records_its_progress_and_the_school_target_r
         dialog_save(page)
         expect(page.locator("#milestones").get_by_text(title)).to_be_visible()
 
+    # The grid opens on the plan's latest year that has begun (2025 once the plan is over),
+    # never on a year after the plan; another year is one choice away.
+    today = api(system, "GET", "/api/v1/projects/vocabulary")["today"]
+    opening = str(min(max(int(today[:4]), 2023), 2025))
+    expect(page.get_by_label("年度")).to_have_value(opening)
+    expect(page.get_by_label(f"{opening}-01 完成投资（万元）")).to_be_visible()
     page.get_by_label("年度").select_option("2024")
     for month, amount in (("2024-03", "1000"), ("2024-04", "1500.5"), ("2024-05", "2000")):
         page.get_by_label(f"{month} 完成投资（万元）").fill(amount)
@@ -393,11 +399,16 @@ def test_the_address_keeps_the_filters_and_the_back_button_returns(browser, syst
     )
     summary = page.locator(".summary-grid").inner_text()
     assert "School" in summary and "学校" not in summary and "在建" not in summary
+    # English punctuation in English: the history says "Stage: …", not "Stage：…".
+    history = page.locator("#history")
+    expect(history).to_contain_text("Stage: Reserve → Building")
+    assert "：" not in history.inner_text()
     shot(page, "project_english")
     page.get_by_role("button", name="中文").click()
     expect(page.get_by_role("heading", name=re.compile("芝罘区筛选测试小学"))).to_contain_text(
         "在建"
     )
+    expect(history).to_contain_text("建设阶段：储备 → 在建")
     page.close()
 
 

@@ -183,6 +183,20 @@ async def test_a_new_row_matching_a_registered_project_is_a_probable_duplicate(
     assert r.status_code == 422 and r.json()["rejected_rows"] == [6, 7]
 
 
+async def test_a_new_row_sharing_a_registered_name_in_another_category_or_street_is_new(
+    client: Client,
+) -> None:
+    """A probable duplicate has the name, the category and the street of a registered project."""
+    await fill(client)
+    content = await export(client)
+    for category, street in (("学校", "东山街道"), ("口袋公园", "只楚街道")):
+        row = {"项目名称": "幸福口袋公园", "项目类别": category, "所在街道": street}
+        content = add_row(content, "重点项目台账", row)
+    r = await upload(client, content)
+    assert r.status_code == 201, r.text
+    assert (r.json()["created"], r.json()["errors"]) == (2, [])
+
+
 async def test_milestones_and_blockers_round_trip_in_their_own_sheets(client: Client) -> None:
     projects = await fill(client)
     pid = projects[2]["id"]

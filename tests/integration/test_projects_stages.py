@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import nats
+import orjson
+from nats.js.api import DeliverPolicy
+from sqlalchemy import func, select, update
 
 from services.common.envelope import Event
+from services.projects.models import outbox
 from tests.integration import projects_kit as kit
 from tests.integration.projects_kit import (
     Client,
@@ -209,3 +213,71 @@ async def test_the_pipeline_compares_planned_and_actual_batches(client: Client) 
 async def test_the_pipeline_refuses_a_year_out_of_range(client: Client) -> None:
     r = await client.get("/api/v1/pipeline", params={"year": 99})
     assert r.status_code == 422 and problem_locs(r) == [["query", "year"]]
+
+
+async def test_each_transition_is_announced_once_on_the_live_stream(client: Client) -> None:
+    """The relay announces a stage change to the dashboards once JetStream has it; a row
+    relayed again (a crash between publishing and marking it) is announced once all the same."""
+    settings = client.settings
+    p = await create(
+        client,
+        name="芝罘区某卫生服务中心",
+        category="public_health_center",
+        created_on="2024-01-10",
+    )
+    assert (await move(client, p["id"], "starting", "2024-02-01")).status_code == 200
+    assert (await move(client, p["id"], "built", "2024-05-02")).status_code == 200
+    relay = client.app.state.runtime.relay
+    while outbox_unpublished(client):
+        await asyncio.sleep(0.01)
+    # As if the process had died after the acks and before marking the rows: relayed again.
+    with client.app.state.runtime.engine.begin() as conn:
+        conn.execute(update(outbox).values(published_at=None))
+    relay.wake()
+    while outbox_unpublished(client):
+        await asyncio.sleep(0.01)
+
+    nc = await nats.connect(settings.nats_servers)
+    try:
+        js = nc.jetstream()
+        sub = await js.subscribe(
+            f"{settings.live_subjects}.project.{p['id']}",
+            stream=settings.live_stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+        )
+        notices = []
+        while True:
+            try:
+                notices.append(orjson.loads((await sub.next_msg(timeout=1.0)).data))
+            except TimeoutError:
+                break
+    finally:
+        await nc.close()
+    [registered, *changes] = outbox_events(client)
+    assert registered.type == "ProjectRegistered"  # a registration is no stage change
+    assert [(n["type"], n["producer"]) for n in notices] == [
+        ("ProjectStageAnnounced", "projects")
+    ] * 2
+    assert [n["payload"] for n in notices] == [
+        {
+            "id": p["id"],
+            "name": "芝罘区某卫生服务中心",
+            "category": "public_health_center",
+            "from": frm,
+            "to": to,
+            "on": on,
+        }
+        for frm, to, on in (
+            ("reserve", "starting", "2024-02-01"),
+            ("starting", "built", "2024-05-02"),
+        )
+    ]
+    assert [n["on"] for n in notices] == [c.on.isoformat() for c in changes]
+
+
+def outbox_unpublished(client: Client) -> int:
+    with client.app.state.runtime.engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        ).scalar_one()

@@ -71,6 +71,22 @@ async def test_a_backlog_comes_in_batches_each_message_once(pulling) -> None:
         await puller.fetch(timeout=0.5)
 
 
+async def test_a_smaller_batch_when_asked_each_message_still_once(pulling) -> None:
+    """While people are at work the consumer asks for a quarter of a batch at a time."""
+    settings, _nc, js, puller = pulling
+    await _publish(js, settings, 500)
+    seen: list[int] = []
+    sizes: list[int] = []
+    while len(seen) < 500:
+        msgs = await puller.fetch(timeout=5, limit=32)
+        sizes.append(len(msgs))
+        seen += [_sequence(m) for m in msgs]
+        for m in msgs:
+            await m.ack()
+    assert sorted(seen) == list(range(1, 501))
+    assert max(sizes) == 32
+
+
 async def test_a_lone_message_is_not_held_back_for_a_full_batch(settings_factory) -> None:
     settings = settings_factory()
     nc, js, puller = await _setup(settings, batch=128, expires=10)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import Column, Date, Integer, MetaData, Table, create_engine, insert, select
 
-from services.common.contracts.calendar import BusinessCalendar, business_date
+from services.common.contracts.calendar import BusinessCalendar, business_date, plan_year
 from services.common.contracts.designations import in_force_on, is_in_force
 from services.common.contracts.stages import (
     CANCELLED,
@@ -70,6 +70,12 @@ def test_a_service_answers_with_the_business_date_of_its_injected_clock() -> Non
         return day.isoformat()
 
     assert TestClient(app).get("/today").json() == "2025-04-01"
+
+
+def test_a_page_opens_on_the_plans_latest_year_that_has_begun() -> None:
+    assert plan_year(date(2026, 3, 15)) == 2025  # after the plan: its last year, not 2026
+    assert plan_year(date(2024, 6, 30)) == 2024
+    assert plan_year(date(2022, 12, 31)) == 2023
 
 
 def test_the_stage_order_is_the_rolling_model() -> None:

@@ -50,7 +50,7 @@ def test_a_payload_survives_the_envelope_round_trip() -> None:
 
 def test_the_live_stage_notice_has_its_own_name() -> None:
     assert ProjectStageAnnounced.TYPE != ProjectStageChanged.TYPE
-    assert (ProjectStageAnnounced.PRODUCER, ProjectStageAnnounced.STREAM) == ("events", "live")
+    assert (ProjectStageAnnounced.PRODUCER, ProjectStageAnnounced.STREAM) == ("projects", "live")
 
 
 def test_a_payload_without_its_snapshot_is_refused() -> None:

@@ -13,7 +13,7 @@ import nats
 import orjson
 
 from services.common.contracts.events import ProjectStageChanged, TargetProgressChanged
-from services.events.consumer import stage_notice
+from services.projects.announce import stage_notice
 from tests.conftest import auth
 from tests.unit.gateway_kit import gateway_over_stand
 

@@ -8,7 +8,7 @@ import pytest
 
 from services.common.contracts.events import ProjectStageChanged
 from services.common.envelope import Received, new_id
-from services.events.consumer import stage_notice, stage_notice_bytes
+from services.projects.announce import stage_notice, stage_notice_bytes
 
 
 def received(payload: dict) -> Received:

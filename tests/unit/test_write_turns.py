@@ -1,10 +1,10 @@
-"""On a one-writer database, an urgent transaction goes before the backlog's next batch."""
+"""Who writes next: the changes people make go before the backlog's next batch."""
 
 from __future__ import annotations
 
 import threading
 
-from services.common.inbox import WriteTurns
+from services.common.inbox import LIVELY_SECONDS, WriteTurns
 
 
 def test_an_urgent_writer_waits_for_the_batch_being_written_then_goes_before_the_next() -> None:
@@ -59,3 +59,41 @@ def test_batches_alone_take_turns_as_they_come() -> None:
     with turns.turn():
         order.append("c")
     assert order == ["a", "b", "u", "c"]
+
+
+def test_no_batch_begins_while_urgent_work_is_under_way() -> None:
+    """The live lane holds `priority()` from applying its events until their targets are
+    announced: a backlog batch waits the whole time, not only for the lane's transaction."""
+    turns = WriteTurns(single_writer=False)
+    order: list[str] = []
+    started = threading.Event()
+
+    def batch() -> None:
+        started.set()
+        with turns.turn():
+            order.append("batch begins")
+
+    with turns.priority():
+        with turns.turn(urgent=True):  # on PostgreSQL it does not wait for batches
+            order.append("urgent transaction")
+        waiting = threading.Thread(target=batch)
+        waiting.start()
+        started.wait(10)
+        waiting.join(0.2)
+        assert waiting.is_alive(), "a batch began while urgent work was under way"
+        order.append("targets announced")
+    waiting.join(10)
+    assert order == ["urgent transaction", "targets announced", "batch begins"]
+
+
+def test_the_turns_are_lively_for_a_while_after_urgent_work() -> None:
+    turns = WriteTurns()
+    assert not turns.lively()  # a backlog alone: whole batches
+    with turns.turn():
+        pass
+    assert not turns.lively()
+    with turns.priority():
+        pass
+    assert turns.lively()
+    turns.urgent_at -= LIVELY_SECONDS
+    assert not turns.lively()

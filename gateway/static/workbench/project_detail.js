@@ -211,8 +211,9 @@ function milestonesPanel(ctx, p, reload) {
 function investmentPanel(ctx, p, reload, year) {
   const writer = ctx.can("write_projects");
   const thisMonth = ctx.vocab.today.slice(0, 7);
-  const firstYear = Number(p.created_on.slice(0, 4));
-  const lastYear = Number(ctx.vocab.today.slice(0, 4));
+  // From the year it entered the ledger to this year, and always the year shown.
+  const firstYear = Math.min(Number(p.created_on.slice(0, 4)), year);
+  const lastYear = Math.max(Number(ctx.vocab.today.slice(0, 4)), year);
   const reported = new Map(p.investment.map((m) => [m.month, m]));
   const months = Array.from({ length: 12 }, (_, i) => `${year}-${String(i + 1).padStart(2, "0")}`);
   const yearPick = h(
@@ -319,7 +320,7 @@ export function blockerFields(ctx) {
 export async function resolveBlocker(ctx, b) {
   const base = `/api/v1/projects/${b.project_id}/blockers/${b.id}`;
   return formDialog(
-    `${t("resolve")}：${b.description.slice(0, 30)}`,
+    t("titled", { action: t("resolve"), what: b.description.slice(0, 30) }),
     [
       { name: "resolved_on", label: t("b_resolved_on"), type: "date", required: true, max: ctx.vocab.today, value: ctx.vocab.today },
       { name: "resolution", label: t("b_resolution"), type: "textarea", required: true, wide: true },
@@ -408,7 +409,8 @@ async function targetsPanel(p) {
 // ---- the page -----------------------------------------------------------------------------
 
 export async function render(root, ctx) {
-  const year = Number(ctx.params.get("year")) || Number(ctx.vocab.today.slice(0, 4));
+  // Without a chosen year, the plan's latest year that has begun (2025 when it is 2026).
+  const year = Number(ctx.params.get("year")) || ctx.vocab.plan_year;
   const p = await getJson(`/api/v1/projects/${ctx.id}`);
   const reload = (changes = {}) => {
     const params = new URLSearchParams(ctx.params);

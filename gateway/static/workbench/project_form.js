@@ -125,7 +125,7 @@ export async function render(root, ctx) {
       { class: "form-grid", novalidate: true, id: "project-form" },
       specs(ctx, { ...current, ...carried }, creating).map(field),
     );
-    const title = creating ? t("new_project") : `${t("edit")}：${current.name}`;
+    const title = creating ? t("new_project") : t("titled", { action: t("edit"), what: current.name });
     fill(
       root,
       breadcrumb(

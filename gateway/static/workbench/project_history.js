@@ -75,9 +75,11 @@ export async function historyPanel(ctx, p) {
         Object.entries(e.changes || {})
           // A field named for context (the month of a correction) did not change: not a change.
           .filter(([, change]) => Array.isArray(change) && JSON.stringify(change[0]) !== JSON.stringify(change[1]))
-          .map(([name, [before, after]]) =>
-            h("span", { class: "change", text: `${fieldName(e.entity, name)}：${value(ctx, e.entity, name, before)} → ${value(ctx, e.entity, name, after)}` }),
-          ),
+          .map(([name, [before, after]]) => {
+            const field = fieldName(e.entity, name);
+            const [from, to] = [before, after].map((v) => value(ctx, e.entity, name, v));
+            return h("span", { class: "change", text: t("history_change", { field, before: from, after: to }) });
+          }),
       ),
     ),
   );

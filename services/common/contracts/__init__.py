@@ -4,7 +4,8 @@
   the yearly batches keyed by stage.
 - `categories`: the project categories, their labels and OC4IDS mapping.
 - `designations`: designation types and levels and the rule for when a designation is in force.
-- `calendar`: THE business date (the district's calendar day, Asia/Shanghai by default).
+- `calendar`: THE business date (the district's calendar day, Asia/Shanghai by default) and
+  the plan's years.
 
 Nothing here imports a service; the services import from here.
 """

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
+PLAN_YEARS = range(2023, 2026)
+"""The years the three-year plan (2023—2025) covers."""
+
 Clock = Callable[[], datetime]
 """Returns the current instant (timezone-aware)."""
 
@@ -57,3 +60,8 @@ def business_date(settings: Settings | None = None, *, clock: Clock | None = Non
 
         settings = get_settings()
     return BusinessCalendar.from_settings(settings, clock=clock).today()
+
+
+def plan_year(today: date) -> int:
+    """The plan year a page opens on: the business date's, kept inside the plan's years."""
+    return min(max(today.year, PLAN_YEARS[0]), PLAN_YEARS[-1])

@@ -200,10 +200,11 @@ class TargetProgressChanged(DomainEvent):
 
 class ProjectStageAnnounced(DomainEvent):
     """A project's stage change as dashboards show it; a live notice on
-    `<prefix>.live.project.<id>`, sent by the roll-up after it applied a ProjectStageChanged."""
+    `<prefix>.live.project.<id>`, sent by the projects service's relay once JetStream has the
+    ProjectStageChanged it announces."""
 
     TYPE: ClassVar[str] = "ProjectStageAnnounced"
-    PRODUCER: ClassVar[str] = "events"
+    PRODUCER: ClassVar[str] = "projects"
     STREAM: ClassVar[Stream] = "live"
     id: int
     name: str | None = None
