@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from services.common.bulk import allocate_ids, bulk_insert, bulk_update
 from services.common.envelope import Event, utcnow
-from services.common.errors import Conflict
+from services.common.errors import Conflict, Invalid
 from services.common.history import diff, history_row
 from services.common.i18n import Text
 from services.common.outbox import outbox_rows
 from services.common.settings import Settings
 from services.common.spreadsheet import Sheet, sorted_errors
-from services.enterprises.designations import last_day, overlap_message, overlaps
+from services.enterprises.designations import check_item, last_day, overlap_message, overlaps
 from services.enterprises.events import (
     DesignationGranted,
     DesignationRenewed,
@@ -248,6 +248,8 @@ def _plan_designations(
         if same is not None:
             _plan_known(sheet, plan, code, pd, same)
             continue
+        if not _named(sheet, pd):
+            continue
         end = last_day({"expires_on": pd.expires_on, "revoked_on": pd.revoked_on})
         clashes = [
             k
@@ -289,6 +291,17 @@ def _plan_designations(
         plan.granted.append((code, new))
         if pd.revoked_on is not None:
             plan.revoked.append((code, new, pd.revoked_on, pd.revoke_reason))
+
+
+def _named(sheet: Sheet, pd: PlannedDesignation) -> bool:
+    """False (and the row named) when a new designation of a type counted as items leaves 名称
+    blank; only a row naming one stored before 名称 was required (`_same`) may."""
+    try:
+        check_item(pd.type, pd.item_name)
+    except Invalid as exc:
+        sheet.error(pd.row, "item_name", exc.detail)
+        return False
+    return True
 
 
 def _same(pd: PlannedDesignation, known: list[Known]) -> Known | None:

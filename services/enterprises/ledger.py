@@ -273,7 +273,10 @@ def _checked_designation(
         )
         return None
     try:
-        check_item(type_key, values.get("item_name"))
+        # A blank 名称 of a type counted as items may be a designation stored before 名称 was
+        # required: only the registry can tell, so the import checks it there.
+        if values.get("item_name") is not None:
+            check_item(type_key, values["item_name"])
         level = catalogue.resolve_level(type_key, values.get("designation_level"))
         expires_on = expiry_for(type_key, values["granted_on"], values.get("expires_on"), settings)
         check_validity(values["granted_on"], expires_on, today=today)

@@ -8,7 +8,10 @@ import io
 from typing import Any
 
 from openpyxl import load_workbook
+from sqlalchemy import update
 
+from services.common.contracts.designations import DESIGNATION_LABELS
+from services.enterprises.models import Designation
 from tests.integration.enterprises_kit import Service, enterprise
 from tests.integration.test_enterprises_import import outbox_types, svc, upload, writer
 
@@ -111,3 +114,50 @@ async def test_a_row_older_than_its_enterprise_is_a_conflict(
     r = await upload(svc, writer, fresh, "a.xlsx")
     assert r.status_code == 200 and r.json()["enterprises_updated"] == 1
     assert (await svc.client.get(url, headers=writer)).json()["industry_chain"] == "新材料"
+
+
+async def test_an_item_stored_without_its_name_re_imports_unchanged_but_a_new_one_is_refused(
+    svc: Service, writer: dict[str, str]
+) -> None:
+    """Labs, first stores… stored before the import asked for 名称 come back in the export with
+    名称 blank: the office's own file is accepted as it is, counting nothing twice, while a new
+    lab without its 名称 is still refused, naming the column."""
+    firms = await fill(svc, writer)
+    r = await svc.client.post(
+        f"/api/v1/enterprises/{firms[1]['id']}/designations",
+        json={"type": "key_laboratory", "level": "provincial", "granted_on": "2024-03-01",
+              "item_name": "海洋新材料实验室"},
+        headers=writer,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    with svc.engine.begin() as conn:  # as it was stored before 名称 was required
+        conn.execute(
+            update(Designation.__table__)
+            .where(Designation.__table__.c.id == r.json()["id"])
+            .values(item_name=None)
+        )
+    content = await export(svc, writer)
+    before = outbox_types(svc)
+    r = await upload(svc, writer, content, "企业台账.xlsx")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["errors"] == [] and body["designations_unchanged"] == 2
+    assert (body["designations_granted"], body["enterprises_updated"]) == (0, 0)
+    assert outbox_types(svc) == before  # nothing written, nothing counted again
+
+    sheet = load_workbook(io.BytesIO(content)).worksheets[0]
+    new_row = sheet.max_row + 1
+    third = {
+        "统一社会信用代码": firms[2]["uscc"],
+        "认定类型": DESIGNATION_LABELS["key_laboratory"],
+        "认定级别": "省级",
+        "认定日期": "2024-05-01",
+    }
+    r = await upload(
+        svc, writer, edit(content, {(new_row, k): v for k, v in third.items()}), "企业台账.xlsx"
+    )
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["loc"] == ["rows", new_row, "item_name"]
+    assert "名称" in error["msg"]
+    assert outbox_types(svc) == before
