@@ -341,6 +341,57 @@ def test_a_phone_reads_the_ledger_and_a_project(browser, system: System):
     page.close()
 
 
+def overflow(page, selector: str) -> dict[str, float]:
+    """How far `selector` reaches past its scrolling panel and past the window (0: it fits)."""
+    return page.evaluate(
+        """(selector) => {
+            const el = document.querySelector(selector);
+            const panel = el.closest(".table-scroll");
+            return {
+                panel: panel.scrollWidth - panel.clientWidth,
+                window: Math.max(...[...el.querySelectorAll("th, td")].map(
+                    (c) => c.getBoundingClientRect().right)) - window.innerWidth,
+            };
+        }""",
+        selector,
+    )
+
+
+def test_the_ledger_fits_a_1366_desktop_in_both_languages(browser, system: System):
+    from playwright.sync_api import expect
+
+    # The longest words a row can carry: a long name, department, category and milestone.
+    project = new_project(
+        system,
+        name="芝罘区老旧小区综合整治及配套基础设施提升改造工程（二期）",
+        category="medical_elderly_care",
+        lead_department="区住房和城乡建设局、区卫生健康局",
+        planned_start="2024-03-01",
+        planned_completion="2025-12-31",
+        total_investment_wan=123456.78,
+    )
+    api(
+        system,
+        "POST",
+        f"/api/v1/projects/{project['id']}/milestones",
+        json={"title": "主体结构封顶及外立面改造完成", "due_on": "2099-06-30"},
+    )
+    page = open_as(browser, system, Role.project_office)
+    page.goto(f"{system.url}/app/projects?q=老旧小区综合整治")
+    row = page.locator("#ledger tbody tr", has_text="老旧小区综合整治")
+    expect(row.get_by_role("link", name="编辑")).to_be_visible()
+    shot(page, "ledger_1366_chinese", full_page=False)
+    sideways = overflow(page, "#ledger")
+    assert all(v <= 0 for v in sideways.values()), sideways
+    page.get_by_role("button", name="English").click()
+    expect(row.get_by_role("link", name="Edit")).to_be_visible()
+    expect(page.locator("#ledger thead")).to_contain_text("Completed investment (10k CNY)")
+    shot(page, "ledger_1366_english", full_page=False)
+    sideways = overflow(page, "#ledger")
+    assert all(v <= 0 for v in sideways.values()), sideways
+    page.close()
+
+
 def test_the_api_reference_renders_openapi_31_offline(browser, system: System):
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     remote: list[str] = []
