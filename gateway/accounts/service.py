@@ -40,7 +40,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 API_KEY_PREFIX = "ptk_"
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 MAX_LOCK = timedelta(days=1)
-SLOWER_BY, SLOWEST = 0.25, 1.5  # seconds added per repeated failure, and the most
+SLOWEST = 6  # a repeated failure's answer waits at most this many login_slowdown_seconds
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -332,8 +332,8 @@ class Accounts:
         if not matches or stored is None:
             failures = self._failed(user_key, addr_key, now, username=name, address=address)
             refusal = BadCredentials(BAD_CREDENTIALS)
-            # Each further wrong password is answered a little later, up to SLOWEST.
-            refusal.delay = min(SLOWEST, SLOWER_BY * (failures - 1))
+            # Each further wrong password is answered a little later, up to SLOWEST steps.
+            refusal.delay = self.settings.login_slowdown_seconds * min(SLOWEST, failures - 1)
             raise refusal
         assert row is not None
         user = User.of(row)

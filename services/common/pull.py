@@ -35,6 +35,16 @@ async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerCon
         await js.consumer_info(stream, config.durable_name or "")
     except NotFoundError:
         await js.add_consumer(stream, config)
+    _raise_if_cancelled()
+
+
+def _raise_if_cancelled() -> None:
+    """Stop a task that was asked to stop. A NATS request waits with `asyncio.wait_for`, which
+    on Python 3.11 returns the reply when a cancel arrives as the reply does, and the cancel
+    is lost: a consumer stopped while it sets up would otherwise go on to pull."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class BatchPuller:

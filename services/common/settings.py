@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     login_address_max_failures: int = 20  # per client address, within the window
     login_window_minutes: float = 15.0
     login_lock_minutes: float = 15.0  # doubles with each further lock, up to a day
+    login_slowdown_seconds: float = 0.25  # each repeated failure answered later, up to 6×
     oidc_issuer: str | None = None  # e.g. https://sso.example.gov.cn/realms/district
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = Field(default=None, repr=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    bindparam,
     case,
     cast,
     distinct,
@@ -23,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select, Subquery
+from sqlalchemy.sql.elements import BindParameter
 
 from services.common.contracts.designations import LEVELS, in_force_on
 from services.common.contracts.stages import CANCELLED, STARTED_STAGES
@@ -73,22 +76,55 @@ def month_ends(start: date, until: date) -> list[date]:
 
 
 # --- SQL building blocks ------------------------------------------------------------------
+#
+# A target's statements are built once per shape (source, measure, selector) and number of
+# points, and run with the generation and the dates bound: building one costs several times
+# running it on a small roll-up, and every refresh asks the same questions again.
+
+Generation = int | BindParameter[int]
+GENERATION = bindparam("generation", type_=Integer)
+AT = bindparam("at", type_=Date)
+DEADLINE = bindparam("deadline", type_=Date)
+STATEMENTS = 2048
+"""How many built statements are kept: a catalogue's shapes times its series' lengths fit."""
 
 
-def _points(points: Sequence[Point]) -> Subquery:
+@dataclass(frozen=True)
+class Shape:
+    """What a target's counting statements depend on, so targets alike share them."""
+
+    key: str
+    target: Target = field(compare=False)
+
+
+def shape_of(target: Target) -> Shape:
+    sel = target.selector
+    assert sel is not None
+    return Shape(f"{target.source}/{target.measure}/{sel.model_dump_json()}", target)
+
+
+def _points(n: int) -> Subquery:
+    """n points, their dates bound as at_i, lo_i, hi_i (see point_params)."""
     selects = [
         select(
             literal(i, Integer).label("k"),
-            literal(p.at, Date).label("at"),
-            literal(p.lo, Date).label("lo"),
-            literal(p.hi, Date).label("hi"),
+            bindparam(f"at_{i}", type_=Date).label("at"),
+            bindparam(f"lo_{i}", type_=Date).label("lo"),
+            bindparam(f"hi_{i}", type_=Date).label("hi"),
         )
-        for i, p in enumerate(points)
+        for i in range(n)
     ]
     return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("pts")
 
 
-def _reach(generation: int, target: Target) -> Subquery:
+def point_params(points: Sequence[Point]) -> dict[str, date]:
+    out: dict[str, date] = {}
+    for i, p in enumerate(points):
+        out |= {f"at_{i}": p.at, f"lo_{i}": p.lo, f"hi_{i}": p.hi}
+    return out
+
+
+def _reach(generation: Generation, target: Target) -> Subquery:
     """Per matching project: when it reached the target's stage, started, appeared, was cancelled.
 
     Reaching a stage means entering it or any later one (a skipped stage is passed through).
@@ -153,7 +189,7 @@ def _project_counts(r: Any, pts: Any) -> ColumnElement[bool]:
     )
 
 
-def _qualifying(generation: int, target: Target) -> Subquery:
+def _qualifying(generation: Generation, target: Target) -> Subquery:
     """The designations of the target's types and levels, narrowed by enterprise fields.
 
     `holder` is what a target counts once: the enterprise, or for item types the enterprise's
@@ -240,7 +276,7 @@ def _designation_counts(target: Target, q: Any, pts: Any) -> ColumnElement[bool]
     )
 
 
-def _landed(generation: int, target: Target) -> Subquery:
+def _landed(generation: Generation, target: Target) -> Subquery:
     e = ENTERPRISES.c
     return (
         select(e.id, e.name, e.landed_on)
@@ -256,9 +292,23 @@ def values(
     conn: Connection, generation: int, target: Target, points: Sequence[Point]
 ) -> list[tuple[float, int]]:
     """(value, how many count) of a counted target at each point, in one query."""
+    stmt = _values_statement(shape_of(target), len(points))
+    params = {"generation": generation, **point_params(points)}
+    found = {row[0]: (row[1], row[2]) for row in conn.execute(stmt, params)}
+    out = []
+    for i in range(len(points)):
+        amount_, n = found.get(i, (0, 0))
+        out.append((round(float(amount_), 4) if target.measure == "sum" else int(amount_), int(n)))
+    return out
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _values_statement(shape: Shape, n: int) -> Select[Any]:
+    target = shape.target
     sel = target.selector
     assert sel is not None
-    pts = _points(points)
+    pts = _points(n)
+    generation = GENERATION
     if target.source == "projects":
         r = _reach(generation, target)
         amount = (
@@ -281,12 +331,7 @@ def values(
         stmt = select(pts.c.k, holders, holders).select_from(
             pts.outerjoin(q, _designation_counts(target, q, pts))
         )
-    found = {row[0]: (row[1], row[2]) for row in conn.execute(stmt.group_by(pts.c.k))}
-    out = []
-    for i in range(len(points)):
-        amount_, n = found.get(i, (0, 0))
-        out.append((round(float(amount_), 4) if target.measure == "sum" else int(amount_), int(n)))
-    return out
+    return stmt.group_by(pts.c.k)
 
 
 def pipeline(
@@ -294,7 +339,16 @@ def pipeline(
 ) -> tuple[float, float]:
     """Projects not yet counted on `at`, planned to reach the stage by `deadline`:
     (under way, in reserve)."""
-    r = _reach(generation, target)
+    stmt = _pipeline_statement(shape_of(target))
+    params = {"generation": generation, "at": at, "deadline": deadline}
+    under, reserve = conn.execute(stmt, params).one()
+    return float(under or 0), float(reserve or 0)
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _pipeline_statement(shape: Shape) -> Select[Any]:
+    target, at, deadline = shape.target, AT, DEADLINE
+    r = _reach(GENERATION, target)
     weight: Any = func.coalesce(r.c.quantity, 0.0) if target.measure == "sum" else 1
     under_way = r.c.started_on <= at
     stmt = select(
@@ -306,8 +360,7 @@ def pipeline(
         or_(r.c.reached_on.is_(None), r.c.reached_on > at),
         r.c.planned_on <= deadline,
     )
-    under, reserve = conn.execute(stmt).one()
-    return float(under or 0), float(reserve or 0)
+    return stmt
 
 
 def holding_through(
@@ -315,11 +368,17 @@ def holding_through(
 ) -> int:
     """Enterprises holding the designation on `at` that will still hold it on `deadline`
     unless renewed; a revocation or renewal after `at` is not known on `at`."""
-    q = _qualifying(generation, target)
-    stmt = select(func.count(distinct(q.c.holder))).where(
-        valid_on(q, at), or_(q.c.expires_on.is_(None), q.c.expires_on >= deadline)
+    stmt = _holding_statement(shape_of(target))
+    params = {"generation": generation, "at": at, "deadline": deadline}
+    return int(conn.execute(stmt, params).scalar_one())
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _holding_statement(shape: Shape) -> Select[Any]:
+    q = _qualifying(GENERATION, shape.target)
+    return select(func.count(distinct(q.c.holder))).where(
+        valid_on(q, AT), or_(q.c.expires_on.is_(None), q.c.expires_on >= DEADLINE)
     )
-    return int(conn.execute(stmt).scalar_one())
 
 
 # --- contributors ---------------------------------------------------------------------------
@@ -331,7 +390,7 @@ def contributors(
     """The projects or enterprises that count at `point`, earliest first, at most `limit`."""
     sel = target.selector
     assert sel is not None
-    pts = _points([point])
+    pts, params = _points(1), point_params([point])
     if target.source == "projects":
         r = _reach(generation, target)
         stmt = (
@@ -340,7 +399,7 @@ def contributors(
             .order_by(r.c.reached_on, r.c.id)
             .limit(limit)
         )
-        return [_project_contributor(row) for row in conn.execute(stmt).mappings()]
+        return [_project_contributor(row) for row in conn.execute(stmt, params).mappings()]
     if sel.landed:
         q = _landed(generation, target)
         stmt = (
@@ -351,9 +410,9 @@ def contributors(
         )
         return [
             {"kind": "enterprise", "id": r.id, "name": r.name, "counted_on": r.landed_on}
-            for r in conn.execute(stmt)
+            for r in conn.execute(stmt, params)
         ]
-    return _designation_contributors(conn, generation, target, pts, limit)
+    return _designation_contributors(conn, generation, target, pts, params, limit)
 
 
 def _project_contributor(row: Any) -> dict[str, Any]:
@@ -373,7 +432,12 @@ DESIGNATION_FIELDS = ("id", "type", "level", "item_name", "granted_on", "expires
 
 
 def _designation_contributors(
-    conn: Connection, generation: int, target: Target, pts: Subquery, limit: int
+    conn: Connection,
+    generation: int,
+    target: Target,
+    pts: Subquery,
+    params: dict[str, date],
+    limit: int,
 ) -> list[dict[str, Any]]:
     q = _qualifying(generation, target)
     e = ENTERPRISES.c
@@ -385,14 +449,15 @@ def _designation_contributors(
         .order_by(func.min(q.c.granted_on), q.c.enterprise_id)
         .limit(limit)
     )
-    order = {r.enterprise_id: r.counted_on for r in conn.execute(firsts)}
+    order = {r.enterprise_id: r.counted_on for r in conn.execute(firsts, params)}
     if not order:
         return []
     rows = conn.execute(select(e.id, e.name).where(e.generation == generation, e.id.in_(order)))
     names = {eid: name for eid, name in rows}
     held: dict[int, list[dict[str, Any]]] = {k: [] for k in order}
     rows = conn.execute(
-        select(q).select_from(pts.join(q, counting)).where(q.c.enterprise_id.in_(order))
+        select(q).select_from(pts.join(q, counting)).where(q.c.enterprise_id.in_(order)),
+        params,
     )
     for d in rows.mappings():
         held[d["enterprise_id"]].append({k: d[k] for k in DESIGNATION_FIELDS})

@@ -96,6 +96,17 @@ def test_sessions_expire_idle_and_absolute_and_end_on_sign_out(make_accounts, cl
     assert accounts.session(signed.token) is None
 
 
+def test_the_slow_down_grows_by_its_setting_and_stops_at_six_steps(make_accounts):
+    accounts = make_accounts(login_slowdown_seconds=0.1, login_max_failures=10)
+    accounts.add_user(username="li.min", roles=["viewer"], password=PASSWORD)
+    delays = []
+    for _ in range(9):
+        with pytest.raises(BadCredentials) as refused:
+            accounts.sign_in("li.min", "wrong-password", address="10.0.0.1")
+        delays.append(refused.value.delay)
+    assert delays == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6, 0.6])
+
+
 def test_failures_slow_down_then_lock_per_name_and_the_lock_lifts_after_its_time(
     make_accounts, clock
 ):
