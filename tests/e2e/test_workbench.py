@@ -172,7 +172,9 @@ def test_a_clerk_registers_a_school_records_its_progress_and_the_school_target_r
     page.get_by_label("2024-04 完成投资（万元）").fill("1600")
     page.get_by_role("button", name="填报投资").click()
     expect(page.locator("#investment")).to_contain_text("更正 1 次")
-    expect(page.locator("#history")).to_contain_text("1500.5 → 1600")
+    # in 万元 as the page writes money everywhere: with thousands separators
+    expect(page.locator("#history")).to_contain_text("1,500.5 → 1,600")
+    expect(page.locator("#history")).to_contain_text("（空） → 12,000")
 
     for stage, on in (("开工", "2024-03-01"), ("在建", "2024-06-01"), ("建成", "2025-06-30")):
         page.get_by_role("button", name="推进阶段").click()
