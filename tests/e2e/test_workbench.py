@@ -341,6 +341,8 @@ def test_a_viewer_sees_every_page_without_an_action_button(browser, system: Syst
 
 
 def test_a_phone_reads_the_ledger_and_a_project(browser, system: System):
+    from playwright.sync_api import expect
+
     project = new_project(system, name="芝罘区手机查看测试小学")
     page = open_as(browser, system, Role.viewer, width=390, height=844)
     # the table scrolls inside its panel; the page itself does not scroll sideways
@@ -350,6 +352,14 @@ def test_a_phone_reads_the_ledger_and_a_project(browser, system: System):
     page.locator("#page h1").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "phone_detail")
+    page.close()
+    # A clerk's menu is longer: on a phone every item shows whole, none past the edge.
+    page = open_as(browser, system, Role.project_office, width=390, height=844)
+    links = page.locator("nav.menu a")
+    expect(links.filter(has_text="导入导出")).to_be_visible()
+    for box in (link.bounding_box() for link in links.all()):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    shot(page, "phone_ledger_clerk", full_page=False)
     page.close()
 
 
