@@ -303,6 +303,8 @@ def test_a_blocker_is_raised_listed_and_resolved_with_a_note(browser, system: Sy
     sure = page.get_by_role("dialog").filter(has_text="确认办结难点")
     form.get_by_role("button", name="办结", exact=True).click()
     expect(sure).to_contain_text("地块征收补偿尚未完成")
+    # each dialog is named by its own title, the 确认 over the form too
+    expect(page.get_by_role("dialog", name="办结", exact=True)).to_contain_text("确认办结难点")
     shot(page, "blocker_resolve_confirm", full_page=False)
     sure.get_by_role("button", name="取消").click()
     expect(sure).to_have_count(0)
