@@ -172,7 +172,9 @@ def test_a_clerk_registers_a_school_records_its_progress_and_the_school_target_r
     page.get_by_label("2024-04 完成投资（万元）").fill("1600")
     page.get_by_role("button", name="填报投资").click()
     expect(page.locator("#investment")).to_contain_text("更正 1 次")
-    expect(page.locator("#history")).to_contain_text("1500.5 → 1600")
+    # in 万元 as the page writes money everywhere: with thousands separators
+    expect(page.locator("#history")).to_contain_text("1,500.5 → 1,600")
+    expect(page.locator("#history")).to_contain_text("（空） → 12,000")
 
     for stage, on in (("开工", "2024-03-01"), ("在建", "2024-06-01"), ("建成", "2025-06-30")):
         page.get_by_role("button", name="推进阶段").click()
@@ -295,9 +297,19 @@ def test_a_blocker_is_raised_listed_and_resolved_with_a_note(browser, system: Sy
     expect(row).to_be_visible()
     shot(page, "blockers_open")
     row.get_by_role("button", name="办结").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_label("解决情况").fill("补偿协议已签订，地块交付")
-    dialog_save(page, "办结")
+    form = page.get_by_role("dialog").filter(has=page.get_by_label("解决情况"))
+    form.get_by_label("解决情况").fill("补偿协议已签订，地块交付")
+    # 办结 takes the blocker off the open list: it asks 确认, naming the blocker, first.
+    sure = page.get_by_role("dialog").filter(has_text="确认办结难点")
+    form.get_by_role("button", name="办结", exact=True).click()
+    expect(sure).to_contain_text("地块征收补偿尚未完成")
+    shot(page, "blocker_resolve_confirm", full_page=False)
+    sure.get_by_role("button", name="取消").click()
+    expect(sure).to_have_count(0)
+    expect(form.get_by_label("解决情况")).to_have_value("补偿协议已签订，地块交付")
+    assert api(system, "GET", f"/api/v1/projects/{project['id']}")["blockers"][0]["open"]
+    form.get_by_role("button", name="办结", exact=True).click()
+    sure.get_by_role("button", name="确认").click()
     expect(page.get_by_text("已保存")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("芝罘区难点测试小学"))).to_have_count(0)
     [blocker] = api(system, "GET", f"/api/v1/projects/{project['id']}")["blockers"]
@@ -329,6 +341,8 @@ def test_a_viewer_sees_every_page_without_an_action_button(browser, system: Syst
 
 
 def test_a_phone_reads_the_ledger_and_a_project(browser, system: System):
+    from playwright.sync_api import expect
+
     project = new_project(system, name="芝罘区手机查看测试小学")
     page = open_as(browser, system, Role.viewer, width=390, height=844)
     # the table scrolls inside its panel; the page itself does not scroll sideways
@@ -338,6 +352,14 @@ def test_a_phone_reads_the_ledger_and_a_project(browser, system: System):
     page.locator("#page h1").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "phone_detail")
+    page.close()
+    # A clerk's menu is longer: on a phone every item shows whole, none past the edge.
+    page = open_as(browser, system, Role.project_office, width=390, height=844)
+    links = page.locator("nav.menu a")
+    expect(links.filter(has_text="导入导出")).to_be_visible()
+    for box in (link.bounding_box() for link in links.all()):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    shot(page, "phone_ledger_clerk", full_page=False)
     page.close()
 
 

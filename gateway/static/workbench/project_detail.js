@@ -326,7 +326,7 @@ export async function resolveBlocker(ctx, b) {
       { name: "resolution", label: t("b_resolution"), type: "textarea", required: true, wide: true },
     ],
     (v) => send("PATCH", base, v, b.version),
-    { submitLabel: t("resolve") },
+    { submitLabel: t("resolve"), confirm: () => t("confirm_resolve", { what: b.description.slice(0, 30) }) },
   );
 }
 

@@ -2,7 +2,7 @@
 
 import { getJson } from "./api.js";
 import { has, t } from "./i18n.js";
-import { dateTime, h } from "./ui.js";
+import { dateTime, h, money } from "./ui.js";
 
 const FIELD_KEYS = {
   name: "f_name",
@@ -34,11 +34,13 @@ const FIELD_KEYS = {
 };
 
 const LISTS = { stage: "stages", category: "categories", level: "levels" };
+const MONEY = new Set(["total_investment_wan", "amount_wan"]); // 万元, written as on the page: 12,000.5
 
 function value(ctx, entity, name, v) {
   if (v === null || v === undefined || v === "") return t("empty_value");
   if (name === "kind") return ctx.label(entity === "blocker" ? "blocker_kinds" : "milestone_kinds", v);
   if (LISTS[name]) return ctx.label(LISTS[name], v);
+  if (MONEY.has(name) && typeof v === "number") return money(v);
   return String(v);
 }
 

@@ -203,8 +203,10 @@ export async function confirmAction(title, message, { danger = false } = {}) {
 /**
  * A form in a dialog: `fields` specs, `submit(values)` calls the API; its ApiError is shown
  * under the fields and the dialog stays open. Resolves with submit's result, or null.
+ * With `confirm(values)` (the message naming what will change) a 确认 dialog comes first;
+ * declining it keeps the form open as it was.
  */
-export function formDialog(title, fields, submit, { submitLabel } = {}) {
+export function formDialog(title, fields, submit, { submitLabel, confirm } = {}) {
   const form = h("form", { class: "form-grid", novalidate: true }, fields.map(field));
   let result = null;
   form.addEventListener("submit", (e) => e.preventDefault());
@@ -217,6 +219,7 @@ export function formDialog(title, fields, submit, { submitLabel } = {}) {
     ],
     async (name) => {
       if (name !== "save") return true;
+      if (confirm && !(await confirmAction(submitLabel || title, confirm(values(form))))) return false;
       try {
         result = await submit(values(form), form);
         return true;
