@@ -4,6 +4,7 @@ the result equals the live one, events arriving meanwhile are kept, one replay a
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import date, timedelta
 
 import pytest
@@ -57,9 +58,15 @@ def settings(settings_factory, database_url_factory):
     )
 
 
+@functools.cache
+def big_world() -> kit.World:
+    """The big case's world, made once for both databases (the test only reads it)."""
+    return kit.random_world(11, projects=22_000, enterprises=13_000, today=TODAY)
+
+
 async def test_replay_equals_live_on_100000_events(settings, tokens):
     """The big case: 100,000 events rolled up live, then replayed into generation 2."""
-    world = kit.random_world(11, projects=22_000, enterprises=13_000, today=TODAY)
+    world = big_world()
     assert len(world.events) >= 100_000
     events = world.events[:100_000]
     app = create_app(settings)
