@@ -546,6 +546,9 @@ def test_an_import_shows_every_bad_row_then_imports_the_fixed_file_and_a_reimpor
     expect(errors.nth(1)).to_contain_text(str(header_row + 3))
     expect(errors.nth(1)).to_contain_text(head["planned_start"])
     expect(page.get_by_role("button", name="确认导入")).to_be_hidden()
+    # Of the three rows only the good one is new; the two with errors are counted as such.
+    expect(page.locator('[data-count="新增"] dd')).to_have_text("1")
+    expect(page.locator('[data-count="有误"] dd')).to_have_text("2")
     no_raw_codes_or_json(page)
     shot(page, "import_two_bad_rows")
     assert api(system, "GET", "/api/v1/projects?q=导入测试")["total"] == 0
