@@ -19,6 +19,7 @@ from gateway import sections
 from gateway.deps import GatewayReader
 from gateway.proxy import Upstreams
 from gateway.routes import API_PREFIX
+from services.common.contracts.calendar import plan_year
 from services.common.contracts.metrics import TARGET_PROGRESS, TARGET_VALUE
 from services.common.contracts.stages import STAGE_ORDER
 from services.common.errors import DomainError
@@ -80,8 +81,9 @@ def default_sources() -> list[Source]:
             "projects",
             "/api/v1/pipeline",
             # Only the counts are shown: `projects=false` asks the service to leave the
-            # batches' project lists out (ignored where it is not supported).
-            lambda d: f"year={d.year}&projects=false",
+            # batches' project lists out (ignored where it is not supported). The year is the
+            # plan's (its last once it is over: a later year has no batches).
+            lambda d: f"year={plan_year(d)}&projects=false",
             lambda body, _: sections.batches(body),
             ttl=PIPELINE_TTL_SECONDS,
         ),
@@ -251,7 +253,7 @@ class Overview:
         pipeline = None
         if summary is not None or s["batches"] is not None:
             pipeline = {
-                "year": today.year,
+                "year": plan_year(today),
                 "stages": list(STAGE_ORDER),
                 "by_stage_category": summary["by_stage_category"] if summary else [],
                 "batches": s["batches"] or [],

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from services.common import jobs
 from services.common.auth import ProjectWriter, Reader
+from services.common.contracts.calendar import plan_year
 from services.common.contracts.categories import CATEGORY_LABELS
 from services.common.contracts.stages import BATCHES, STAGE_LABELS, STAGES
 from services.common.errors import Invalid, NotFound, request_language
@@ -82,7 +83,7 @@ class Filters:
         """The clauses; a year's batch is the pipeline's rule, so it is read from the database."""
         if self.batch is None:
             return self._conds
-        year = self.year or self.today.year
+        year = self.year or plan_year(self.today)
         cond = workbench.batch_condition(session, batch=self.batch, year=year, today=self.today)
         return [*self._conds, cond]
 
@@ -106,7 +107,7 @@ async def list_filters(
         Query(description="In this batch of the year's four batches (planned or actual)"),
     ] = None,
     year: Annotated[
-        int | None, Query(ge=2000, le=2100, description="The batch's year (default this year)")
+        int | None, Query(ge=2000, le=2100, description="The batch's year (default: the plan year)")
     ] = None,
 ) -> Filters:
     # the Chinese labels the API returns (在建, 学校, 区级) are accepted as the codes
@@ -416,9 +417,17 @@ def year_pipeline(
     session: SessionDep,
     _: Reader,
     today: Today,
-    year: Annotated[int | None, Query(ge=2000, le=2100, description="Default: this year")] = None,
+    year: Annotated[
+        int | None,
+        Query(
+            ge=2000,
+            le=2100,
+            description="Default: the plan year (this year, kept within the plan's 2023–2025)",
+        ),
+    ] = None,
     projects: Annotated[
         bool, Query(description="false: the counts only, without each batch's projects")
     ] = True,
 ) -> Any:
-    return pipeline.year_view(session, year=year or today.year, today=today, projects=projects)
+    year = year or plan_year(today)
+    return pipeline.year_view(session, year=year, today=today, projects=projects)

@@ -321,6 +321,49 @@ def test_a_blocker_is_raised_listed_and_resolved_with_a_note(browser, system: Sy
     page.close()
 
 
+def test_the_four_batches_open_on_the_plans_year_in_the_workbench_and_on_the_dashboard(
+    browser, system: System
+):
+    """Once the 2023–2025 plan is over, 四个一批 opens on its last year (whose batches hold the
+    projects), not on the calendar year after it; another year is one choice away."""
+    from playwright.sync_api import expect
+
+    today = api(system, "GET", "/api/v1/projects/vocabulary")["today"]
+    opening = min(max(int(today[:4]), 2023), 2025)
+    project = new_project(
+        system,
+        name="芝罘区四个一批测试小学",
+        created_on=f"{opening - 1}-01-10",
+        planned_start=f"{opening}-03-01",
+        planned_completion=f"{opening + 1}-06-30",
+    )
+    started = today if today[:4] == str(opening) else f"{opening}-03-05"
+    move = {"to": "starting", "on": started}
+    api(system, "POST", f"/api/v1/projects/{project['id']}/transitions", json=move)
+    page = open_as(browser, system, Role.project_office)
+    page.get_by_role("link", name="四个一批", exact=True).click()
+    expect(page.locator("#page h1")).to_have_text(f"{opening} 四个一批")
+    expect(page.get_by_label("年度")).to_have_value(str(opening))
+    starting = page.get_by_role("row").filter(has_text="开工一批").first
+    expect(starting.locator("td").nth(0)).not_to_have_text("0")
+    starting.get_by_role("link", name="开工一批").click()
+    expect(page.get_by_role("link", name="芝罘区四个一批测试小学")).to_be_visible()
+    expect(page.get_by_label("年度")).to_have_value(str(opening))
+    shot(page, "pipeline_opens_on_plan_year")
+    page.get_by_label("年度").select_option(str(opening - 1))
+    expect(page.locator("#page h1")).to_have_text(f"{opening - 1} 四个一批")
+    page.close()
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page.goto(f"{system.url}/#token={system.token(Role.viewer, 'dashboard')}")
+    expect(page.locator("#batches-title")).to_have_text(f"{opening} 年度“四个一批”")
+    starting = page.locator('#batches tr[data-batch="starting"]')
+    expect(starting.locator(".planned")).not_to_have_text("0")
+    expect(starting.locator(".actual")).not_to_have_text("0")
+    page.locator("#batches-section").screenshot(path=str(SHOTS / "dashboard_batches.png"))
+    page.close()
+
+
 def test_a_viewer_sees_every_page_without_an_action_button(browser, system: System):
     from playwright.sync_api import expect
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import nats
 import orjson
@@ -10,6 +11,7 @@ from nats.js.api import DeliverPolicy
 from sqlalchemy import func, select, update
 
 from services.common.envelope import Event
+from services.common.runtime import get_today
 from services.projects.models import outbox
 from tests.integration import projects_kit as kit
 from tests.integration.projects_kit import (
@@ -281,3 +283,19 @@ def outbox_unpublished(client: Client) -> int:
         return conn.execute(
             select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
         ).scalar_one()
+
+
+async def test_after_the_plan_the_pipeline_and_the_batch_filter_default_to_its_last_year(
+    client: Client,
+) -> None:
+    """In 2026 (after the 2023–2025 plan) a year left out is 2025, whose batches hold projects,
+    not 2026, whose batches would all be empty."""
+    p = await create(client, name="甲", created_on="2024-01-01", planned_start="2025-03-01")
+    client.app.dependency_overrides[get_today] = lambda: date(2026, 3, 1)
+    r = await client.get("/api/v1/pipeline")
+    assert r.status_code == 200, r.text
+    assert r.json()["year"] == 2025
+    starting = next(b for b in r.json()["batches"] if b["batch"] == "starting")
+    assert starting["planned"] == 1 and [x["id"] for x in starting["projects"]] == [p["id"]]
+    listed = await client.get("/api/v1/projects", params={"batch": "starting"})
+    assert [x["id"] for x in listed.json()["items"]] == [p["id"]]

@@ -12,6 +12,7 @@ import orjson
 
 from gateway.overview import Overview
 from gateway.proxy import Upstreams
+from services.common.contracts.calendar import plan_year
 from tests.conftest import auth
 from tests.unit.gateway_kit import TARGET, gateway_over_stand
 
@@ -48,7 +49,7 @@ async def test_the_overview_has_every_section_in_the_page_s_shape(settings_facto
         expected = {k: v for k, v in TARGET.items() if k != "internal_note"}
         assert targets["items"] == [expected]
         assert body["pipeline"] == {
-            "year": date.today().year,
+            "year": plan_year(date.today()),
             "stages": ["reserve", "starting", "building", "built"],
             "by_stage_category": [
                 {"stage": "building", "category": "school", "category_label": "学校", "count": 2}
@@ -207,3 +208,25 @@ async def test_events_nobody_reads_cost_the_services_nothing(settings_factory, t
         assert stand.upstreams["events"].calls["GET /api/v1/targets/summary"] == 1
         await client.get(OVERVIEW, headers=auth(tokens["viewer"]))
         assert stand.upstreams["events"].calls["GET /api/v1/targets/summary"] == 2
+
+
+async def test_after_the_plan_the_four_batches_are_the_plans_last_year(settings_factory):
+    """In 2026 the batches asked for and shown are 2025's, not an empty year after the plan."""
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/pipeline":
+            asked.append(request.url.params["year"])
+            batch = {"batch": "built", "label": "建成一批", "planned": 3, "actual": 2}
+            return httpx.Response(200, json={"year": 2025, "batches": [batch]})
+        return httpx.Response(500, json={"detail": "not in this test"})
+
+    upstreams = Upstreams(settings_factory(), transport=httpx.MockTransport(answer))
+    overview = Overview(
+        upstreams, token=lambda: "t", today=lambda: date(2026, 12, 2), ttl=60, min_interval=0
+    )
+    body = orjson.loads((await overview.body()).body)
+    await upstreams.aclose()
+    assert asked == ["2025"]
+    assert body["pipeline"]["year"] == 2025
+    assert body["pipeline"]["batches"][0]["actual"] == 2

@@ -6,7 +6,8 @@ import { breadcrumb, fill, h, percent, table, text } from "./ui.js";
 
 export async function render(root, ctx) {
   const thisYear = Number(ctx.vocab.today.slice(0, 4));
-  const year = Number(ctx.params.get("year")) || thisYear;
+  // Without a chosen year, the plan's latest year that has begun (2025 when it is 2026).
+  const year = Number(ctx.params.get("year")) || ctx.vocab.plan_year;
   const view = await getJson(`/api/v1/pipeline?year=${year}`);
   const years = [];
   for (let y = Math.min(2023, year); y <= Math.max(thisYear + 1, year); y += 1) years.push(y);
