@@ -93,7 +93,6 @@ async def live(settings: Settings, url: str, total: int) -> float:
         settings=settings,
         targets=targets,
         tracker=tracker,
-        notifier=notifier,
     )
     tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(tracker.run())]
     while consumer.applied == 0:

@@ -79,11 +79,12 @@ class Plan:
     updated: list[tuple[Enterprise, dict[str, Any], dict[str, list[Any]]]] = field(
         default_factory=list
     )
-    unchanged: int = 0
+    unchanged: list[str] = field(default_factory=list)  # USCCs
     enterprises: dict[str, dict[str, Any]] = field(default_factory=dict)  # final, by USCC
     granted: list[tuple[str, Known]] = field(default_factory=list)
     revoked: list[tuple[str, Known, date, str | None]] = field(default_factory=list)
-    designations_unchanged: int = 0
+    designations_unchanged: list[str] = field(default_factory=list)  # USCCs, one per designation
+    rows: dict[str, list[int]] = field(default_factory=dict)  # the sheet rows of each USCC
 
 
 def import_ledger(
@@ -117,6 +118,7 @@ def import_ledger(
             continue
         if record is not None and not _current(sheet, planned, record):
             continue
+        plan.rows[code] = planned.rows
         _plan_enterprise(plan, planned, record)
         known = [_known(d) for d in held.get(record.id, [])] if record else []
         _plan_designations(sheet, plan, code, planned, known)
@@ -138,18 +140,27 @@ def import_ledger(
 
 
 def _result(sheet: Sheet, plan: Plan, expired: int, *, dry_run: bool = False) -> ImportResult:
+    """The counts of what would be written: an enterprise with a rejected row is counted only
+    among the rejected rows, nor are its designations counted."""
+    rejected = {e["loc"][1] for e in sheet.errors if e["loc"][0] == "rows" and len(e["loc"]) > 1}
+
+    def kept(code: str) -> bool:
+        return rejected.isdisjoint(plan.rows.get(code, ()))
+
+    granted = [k for code, k in plan.granted if kept(code)]
     return ImportResult(
         dry_run=dry_run,
         errors=sorted_errors(sheet.errors),
         rows=len(sheet.rows),
-        enterprises_created=len(plan.created),
-        enterprises_updated=len(plan.updated),
-        enterprises_unchanged=plan.unchanged,
-        designations_granted=sum(1 for _, k in plan.granted if k.renews is None),
-        designations_renewed=sum(1 for _, k in plan.granted if k.renews is not None),
-        designations_revoked=len(plan.revoked),
-        designations_unchanged=plan.designations_unchanged,
+        enterprises_created=sum(1 for values in plan.created if kept(values["uscc"])),
+        enterprises_updated=sum(1 for record, _, _ in plan.updated if kept(record.uscc)),
+        enterprises_unchanged=sum(1 for code in plan.unchanged if kept(code)),
+        designations_granted=sum(1 for k in granted if k.renews is None),
+        designations_renewed=sum(1 for k in granted if k.renews is not None),
+        designations_revoked=sum(1 for code, *_ in plan.revoked if kept(code)),
+        designations_unchanged=sum(1 for code in plan.designations_unchanged if kept(code)),
         designations_expired=expired,
+        rows_rejected=len(rejected),
     )
 
 
@@ -236,7 +247,7 @@ def _plan_enterprise(plan: Plan, planned: PlannedEnterprise, record: Enterprise 
     if changes:
         plan.updated.append((record, final, changes))
     else:
-        plan.unchanged += 1
+        plan.unchanged.append(record.uscc)
 
 
 def _plan_designations(
@@ -352,7 +363,7 @@ def _plan_known(sheet: Sheet, plan: Plan, code: str, pd: PlannedDesignation, k: 
                 MESSAGES("import.differs", given=given, id=d.id, recorded=recorded),
             )
     if pd.revoked_on is None or pd.revoked_on == d.revoked_on:
-        plan.designations_unchanged += 1
+        plan.designations_unchanged.append(code)
     elif d.revoked_on is not None:
         sheet.error(
             pd.row,

@@ -195,6 +195,7 @@ class PlannedEnterprise:
     row: int
     values: dict[str, Any]
     designations: list[PlannedDesignation] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # every row naming it
     id: int | None = None  # as the export carried them
     version: int | None = None
 
@@ -220,6 +221,7 @@ def read_plan(
             planned = plan[code] = PlannedEnterprise(row=row, values=enterprise_values)
         else:
             _merge(sheet, row, planned, enterprise_values)
+        planned.rows.append(row)
         planned.id = planned.id if planned.id is not None else values.get("id")
         planned.version = planned.version if planned.version is not None else values.get("version")
         if designation is not None:

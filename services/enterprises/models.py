@@ -380,6 +380,9 @@ class ImportResult(SQLModel):
     designations_revoked: int = 0
     designations_unchanged: int = 0
     designations_expired: int = 0
+    rows_rejected: int = Field(
+        default=0, description="Rows with an error: none of their enterprises' counts above"
+    )
 
 
 outbox = outbox_table(metadata)

@@ -79,7 +79,8 @@ class Plan:
         default_factory=list
     )
     updates: list[Update] = field(default_factory=list)
-    unchanged: int = 0
+    unchanged: list[int] = field(default_factory=list)  # their row numbers
+    rows: int = 0  # of the ledger sheet
     children: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
@@ -87,17 +88,27 @@ class Plan:
     refused: set[int] = field(default_factory=set)  # rows the stage machine or a check refused
 
     def body(self, *, dry_run: bool) -> dict[str, Any]:
-        updated = [u for u in self.updates if (u.changes or u.moves) and u.row not in self.refused]
+        # A row with an error is counted once, as rejected: never also as one to write, so the
+        # four counts add up to the sheet's rows.
+        rejected = {e["loc"][1] for e in self.errors if e["loc"][0] == "rows" and len(e["loc"]) > 1}
+        created = [row for row, _ in self.created if row not in rejected]
+        updated = [
+            u
+            for u in self.updates
+            if (u.changes or u.moves) and u.row not in self.refused and u.row not in rejected
+        ]
+        unchanged = [row for row in self.unchanged if row not in rejected]
         out: dict[str, Any] = {
             "dry_run": dry_run,
-            "rows": len(self.created) + len(self.updates) + self.unchanged,
-            "created": len(self.created),
+            "rows": self.rows,
+            "created": len(created),
             "updated": len(updated),
-            "unchanged": self.unchanged,
-            "imported": len(self.created) + len(updated),
+            "unchanged": len(unchanged),
+            "rejected": len(rejected),
+            "imported": len(created) + len(updated),
             "ids": self.ids,
             "plan": {
-                "create": [row for row, _ in self.created],
+                "create": created,
                 "update": [
                     {
                         "row": u.row,
@@ -167,7 +178,7 @@ def plan_import(
 ) -> tuple[Plan, Sheet, Sheet | None, Sheet | None]:
     """Every row checked against the file and the ledger; nothing written yet."""
     sheet, milestones, blockers = workbook or read_workbook(content, filename)
-    plan = Plan(skipped=list(sheet.skipped))
+    plan = Plan(skipped=list(sheet.skipped), rows=len(sheet.rows))
     for extra in (milestones, blockers):
         if extra is not None:
             plan.skipped += extra.skipped
@@ -250,6 +261,7 @@ def _plan_edit(
         f: values[f]
         for f in EDITABLE
         if f in sheet.columns
+        and f in values  # a cell that could not be read is reported already
         and values[f] != current[f]
         and jsonable(values[f]) != jsonable(current[f])
     }
@@ -264,7 +276,7 @@ def _plan_edit(
     moves = _stage_moves(sheet, row_no, values, current, entries, today)
     if moves is None or not (changes or moves):
         if moves is not None:
-            plan.unchanged += 1
+            plan.unchanged.append(row_no)
         return
     if changes:  # rows as registered need no checks; changed ones do
         _check_fields(sheet, row_no, values, today)

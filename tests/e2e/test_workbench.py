@@ -303,6 +303,8 @@ def test_a_blocker_is_raised_listed_and_resolved_with_a_note(browser, system: Sy
     sure = page.get_by_role("dialog").filter(has_text="确认办结难点")
     form.get_by_role("button", name="办结", exact=True).click()
     expect(sure).to_contain_text("地块征收补偿尚未完成")
+    # each dialog is named by its own title, the 确认 over the form too
+    expect(page.get_by_role("dialog", name="办结", exact=True)).to_contain_text("确认办结难点")
     shot(page, "blocker_resolve_confirm", full_page=False)
     sure.get_by_role("button", name="取消").click()
     expect(sure).to_have_count(0)
@@ -310,7 +312,9 @@ def test_a_blocker_is_raised_listed_and_resolved_with_a_note(browser, system: Sy
     assert api(system, "GET", f"/api/v1/projects/{project['id']}")["blockers"][0]["open"]
     form.get_by_role("button", name="办结", exact=True).click()
     sure.get_by_role("button", name="确认").click()
-    expect(page.get_by_text("已保存")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    # (the toast of raising it may still show beside this one)
+    expect(page.get_by_text("已保存").last).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("芝罘区难点测试小学"))).to_have_count(0)
     [blocker] = api(system, "GET", f"/api/v1/projects/{project['id']}")["blockers"]
     assert blocker["resolution"] == "补偿协议已签订，地块交付" and blocker["open"] is False
@@ -542,6 +546,9 @@ def test_an_import_shows_every_bad_row_then_imports_the_fixed_file_and_a_reimpor
     expect(errors.nth(1)).to_contain_text(str(header_row + 3))
     expect(errors.nth(1)).to_contain_text(head["planned_start"])
     expect(page.get_by_role("button", name="确认导入")).to_be_hidden()
+    # Of the three rows only the good one is new; the two with errors are counted as such.
+    expect(page.locator('[data-count="新增"] dd')).to_have_text("1")
+    expect(page.locator('[data-count="有误"] dd')).to_have_text("2")
     no_raw_codes_or_json(page)
     shot(page, "import_two_bad_rows")
     assert api(system, "GET", "/api/v1/projects?q=导入测试")["total"] == 0

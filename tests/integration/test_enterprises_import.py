@@ -91,6 +91,7 @@ async def test_import_upserts_by_uscc_and_grants_designations(
         "designations_revoked": 0,
         "designations_unchanged": 0,
         "designations_expired": 0,
+        "rows_rejected": 0,
     }
     one = (await svc.client.get(f"/api/v1/enterprises/{existing['id']}", headers=writer)).json()
     assert one["name"] == "新名称有限公司" and one["version"] == 2
@@ -133,6 +134,33 @@ async def test_one_invalid_uscc_imports_nothing_and_names_the_row_and_reason(
     assert "Nothing was imported" in body["detail"]
     listed = (await svc.client.get("/api/v1/enterprises", headers=writer)).json()
     assert listed["total"] == 0 and outbox_types(svc) == Counter()
+
+
+async def test_a_dry_run_counts_only_the_enterprises_it_would_write(
+    svc: Service, writer: dict[str, str]
+) -> None:
+    """Of three new enterprises, two with a bad cell: one to create, two rows rejected (the
+    counts add up to the file's rows), and nothing of the rejected ones counted as granted."""
+    content = csv_file(
+        f"{make_uscc(1)},好企业,C,,,high_tech,国家级,2024-12-01,,",
+        f"{make_uscc(2)},坏行业企业,Ω,,,high_tech,国家级,2024-12-01,,",
+        f"{make_uscc(3)},坏级别企业,C,,,high_tech,天下级,2024-12-01,,",
+    )
+    r = await svc.client.post(
+        "/api/v1/enterprises/import",
+        params={"dry_run": "true"},
+        files={"file": ("a.csv", content, "text/csv")},
+        headers=writer,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert sorted({e["loc"][1] for e in body["errors"]}) == [3, 4]
+    counts = [body[f"enterprises_{k}"] for k in ("created", "updated", "unchanged")]
+    assert counts == [1, 0, 0] and body["rows_rejected"] == 2
+    assert body["rows"] == 3 == sum(counts) + body["rows_rejected"]
+    assert body["designations_granted"] == 1
+    listed = await svc.client.get("/api/v1/enterprises", headers=writer)
+    assert listed.json()["total"] == 0  # a dry run writes nothing
 
 
 async def test_every_bad_cell_is_reported_with_its_row(

@@ -183,6 +183,31 @@ async def test_a_new_row_matching_a_registered_project_is_a_probable_duplicate(
     assert r.status_code == 422 and r.json()["rejected_rows"] == [6, 7]
 
 
+async def test_a_dry_run_counts_as_new_or_updated_only_the_rows_it_would_write(
+    client: Client,
+) -> None:
+    """新增, 更新, 不变 and the rows with errors add up to the file's rows: a refused row is
+    counted once, as refused, never also as one to write."""
+    await fill(client)
+    content = await export(client)
+    content = edit(content, "重点项目台账", {(3, "总投资（万元）"): -1})  # registered, edited badly
+    content = edit(content, "重点项目台账", {(4, "计划竣工日期"): date(2025, 12, 31)})  # fine
+    content = add_row(content, "重点项目台账", {"项目名称": "新公园", "项目类别": "口袋公园"})
+    content = add_row(content, "重点项目台账", {"项目名称": "坏", "项目类别": "spaceport"})
+    content = add_row(
+        content, "重点项目台账", {"项目名称": "新学校", "项目类别": "学校", "总投资（万元）": -5}
+    )
+    r = await upload(client, content, dry_run="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {tuple(e["loc"][:2]) for e in body["errors"]} == {("rows", 3), ("rows", 7), ("rows", 8)}
+    counts = (body["created"], body["updated"], body["unchanged"], body["rejected"])
+    assert counts == (1, 1, 2, 3)
+    assert body["rows"] == 7 == sum(counts)
+    assert body["plan"]["create"] == [6]
+    assert [u["row"] for u in body["plan"]["update"]] == [4]
+
+
 async def test_a_new_row_sharing_a_registered_name_in_another_category_or_street_is_new(
     client: Client,
 ) -> None:

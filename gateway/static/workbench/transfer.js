@@ -43,7 +43,9 @@ function planView(ctx, plan, errors, done = "") {
       [t("plan_created"), count(plan.created)],
       [t("plan_updated"), count(plan.updated)],
       [t("plan_unchanged"), count(plan.unchanged)],
-      [t("plan_errors"), errors.length],
+      // Rows with an error (the four counts add up to the file's rows); an older answer
+      // without the count shows the number of errors.
+      [t("plan_rejected"), plan.rejected ?? errors.length],
     ].map(([k, v]) => h("div", { dataset: { count: k } }, h("dt", { text: k }), h("dd", { text: String(v) }))),
   );
   const verdict = errors.length

@@ -154,13 +154,16 @@ export function toast(message, kind = "ok") {
   setTimeout(() => el.remove(), 3500);
 }
 
+let dialogs = 0; // a 确认 opens over a form's dialog: each needs its own title id
+
 /**
  * A modal dialog with `content` and buttons; resolves with the name of the button pressed
  * (or null when closed with Esc). `onAction(name)` may return false to keep it open.
  */
 export function dialog(title, content, buttons, onAction) {
   return new Promise((resolve) => {
-    const box = h("dialog", { "aria-labelledby": "dialog-title" });
+    const titleId = `dialog-title-${(dialogs += 1)}`;
+    const box = h("dialog", { "aria-labelledby": titleId });
     const row = h("div", { class: "form-actions" });
     for (const b of buttons) {
       row.append(
@@ -181,7 +184,7 @@ export function dialog(title, content, buttons, onAction) {
         }),
       );
     }
-    box.append(h("h2", { id: "dialog-title", text: title }), content, row);
+    box.append(h("h2", { id: titleId, text: title }), content, row);
     box.addEventListener("close", () => {
       box.remove();
       resolve(box.returnValue || null);
