@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from services.common.contracts.stages import FINAL_STAGES
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
@@ -51,11 +52,18 @@ def _not_future(values: dict[str, Any], fields: tuple[str, ...], today: date) ->
 # ---- milestones --------------------------------------------------------------------------
 
 
-def milestone_public(m: Milestone, today: date) -> dict[str, Any]:
+def is_overdue(*, due_on: date | None, done_on: date | None, stage: str, today: date) -> bool:
+    """Past due and not done, in a project with work still ahead: a built or cancelled
+    project's open milestones are not late for anything."""
+    return done_on is None and due_on is not None and due_on < today and stage not in FINAL_STAGES
+
+
+def milestone_public(m: Milestone, today: date, stage: str) -> dict[str, Any]:
+    """A milestone as the API answers it; `stage` is its project's."""
     return {
         **m.model_dump(),
         "kind_label": MILESTONE_KIND_LABELS.get(m.kind, m.kind),
-        "overdue": m.done_on is None and m.due_on is not None and m.due_on < today,
+        "overdue": is_overdue(due_on=m.due_on, done_on=m.done_on, stage=stage, today=today),
     }
 
 

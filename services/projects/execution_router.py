@@ -60,7 +60,7 @@ class Rows:
 MILESTONES = Rows(
     execution.add_milestone,
     execution.update_milestone,
-    lambda m, today, _: execution.milestone_public(m, today),
+    lambda m, today, project: execution.milestone_public(m, today, project.stage),
 )
 BLOCKERS = Rows(
     execution.raise_blocker,
@@ -110,7 +110,8 @@ def change_row(
 def list_milestones(project: ProjectDep, session: SessionDep, today: Today) -> Any:
     assert project.id is not None
     return [
-        execution.milestone_public(m, today) for m in execution.milestones_of(session, project.id)
+        execution.milestone_public(m, today, project.stage)
+        for m in execution.milestones_of(session, project.id)
     ]
 
 

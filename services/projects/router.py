@@ -329,7 +329,9 @@ def read_project(project: ProjectDep, session: SessionDep, today: Today, respons
     blockers, _ = list_blockers(session, today=today, limit=500, offset=0, project_id=project.id)
     return {
         **public(session, project, response),
-        "milestones": [milestone_public(m, today) for m in milestones_of(session, project.id)],
+        "milestones": [
+            milestone_public(m, today, project.stage) for m in milestones_of(session, project.id)
+        ],
         "blockers": blockers,
         "investment": investment_summary(session, project)["months"],
     }

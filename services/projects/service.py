@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.common.contracts.categories import CATEGORY_LABELS, PROJECT_CATEGORIES
-from services.common.contracts.stages import STAGE_LABELS
+from services.common.contracts.stages import FINAL_STAGES, STAGE_LABELS
 from services.common.envelope import utcnow
 from services.common.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
 from services.common.history import diff, record_change
@@ -196,8 +196,11 @@ def conditions(
             )
         )
     if overdue is not None:
-        late = PROJECT.c.next_due_on < today
-        conds.append(late if overdue else or_(PROJECT.c.next_due_on.is_(None), ~late))
+        # A built or cancelled project has nothing left to be late for (see is_overdue).
+        ahead = PROJECT.c.stage.not_in(sorted(FINAL_STAGES))
+        late = and_(PROJECT.c.next_due_on < today, ahead)
+        on_time = or_(PROJECT.c.next_due_on.is_(None), PROJECT.c.next_due_on >= today, ~ahead)
+        conds.append(late if overdue else on_time)
     return conds
 
 

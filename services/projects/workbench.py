@@ -20,6 +20,7 @@ from services.common.contracts.categories import PROJECT_CATEGORIES
 from services.common.contracts.stages import BATCH_LABELS, STAGE_LABELS, STAGE_ORDER
 from services.projects import pipeline
 from services.projects.catalogue import LEVEL_LABELS, MILESTONE_KIND_LABELS, sub_districts
+from services.projects.execution import is_overdue
 from services.projects.labels import BLOCKER_KIND_LABELS, LEDGER_HEADERS
 from services.projects.models import Blocker, Milestone
 from services.projects.service import PROJECT
@@ -53,7 +54,7 @@ def ledger_columns(
     # The project keeps its earliest open due date (next_due_on): the next milestone is the
     # open one due then, found by a join instead of a grouped subquery.
     rows = session.execute(
-        select(m.project_id, m.id, m.title, m.kind, m.due_on)
+        select(m.project_id, m.id, m.title, m.kind, m.due_on, PROJECT.c.stage)
         .join(PROJECT, and_(PROJECT.c.id == m.project_id, PROJECT.c.next_due_on == m.due_on))
         .where(m.project_id.in_(list(ids)), m.done_on.is_(None))
         .order_by(m.project_id, m.id)
@@ -65,7 +66,7 @@ def ledger_columns(
                 "title": r.title,
                 "kind": r.kind,
                 "due_on": r.due_on,
-                "overdue": r.due_on < today,
+                "overdue": is_overdue(due_on=r.due_on, done_on=None, stage=r.stage, today=today),
             }
     b = BLOCKER.c
     counts = session.execute(

@@ -364,6 +364,32 @@ def test_the_four_batches_open_on_the_plans_year_in_the_workbench_and_on_the_das
     page.close()
 
 
+def test_a_built_projects_open_milestone_is_shown_plainly_not_as_overdue(browser, system: System):
+    """Once a project is built (or cancelled) nothing of it is late: its past-due open milestone
+    reads 未完成, with nothing red, on the project page and in the ledger."""
+    from playwright.sync_api import expect
+
+    name = "芝罘区已建成测试小学"
+    project = new_project(system, name=name, created_on="2023-01-10")
+    url = f"/api/v1/projects/{project['id']}"
+    milestone = {"kind": "acceptance", "title": "竣工验收备案", "due_on": "2024-05-01"}
+    api(system, "POST", f"{url}/milestones", json=milestone)
+    api(system, "POST", f"{url}/transitions", json={"to": "built", "on": "2024-03-01"})
+
+    page = open_as(browser, system, Role.project_office)
+    page.goto(f"{system.url}/app/projects/{project['id']}")
+    row = page.locator("#milestones tbody tr").filter(has_text="竣工验收备案")
+    expect(row).to_contain_text("未完成")
+    expect(row).not_to_contain_text("逾期")
+    expect(row.locator(".overdue")).to_have_count(0)
+    shot(page, "milestone_of_built_project")
+    page.goto(f"{system.url}/app/projects?q={name}")
+    ledger_row = page.locator("tbody tr").filter(has_text=name)
+    expect(ledger_row).to_contain_text("竣工验收备案")
+    expect(ledger_row.locator(".overdue")).to_have_count(0)
+    page.close()
+
+
 def test_a_viewer_sees_every_page_without_an_action_button(browser, system: System):
     from playwright.sync_api import expect
 

@@ -6,6 +6,7 @@ from tests.integration import projects_kit as kit
 from tests.integration.projects_kit import (
     Client,
     create,
+    move,
     outbox_events,
     problem_locs,
 )
@@ -57,6 +58,37 @@ async def test_milestones_overdue_filter_and_done(client: Client) -> None:
     history = (await client.get(f"/api/v1/projects/{late['id']}/history")).json()["items"]
     assert history[-1]["entity"] == "milestone"
     assert history[-1]["changes"] == {"done_on": [None, "2024-05-20"]}
+
+
+async def test_a_milestone_of_a_built_or_cancelled_project_is_not_overdue(
+    client: Client,
+) -> None:
+    """A project that is built or cancelled has nothing left to be late for: its open past-due
+    milestones are not overdue, in the milestone, the ledger's next milestone or ?overdue=."""
+    names = {"built": "建成的学校", "cancelled": "取消的学校", "building": "在建的学校"}
+    ids = {}
+    for stage, name in names.items():
+        p = await create(client, name=name, created_on="2023-01-01")
+        ids[stage] = p["id"]
+        r = await client.post(
+            f"/api/v1/projects/{p['id']}/milestones",
+            json={"kind": "acceptance", "title": "验收", "due_on": "2024-05-01"},
+        )
+        assert r.status_code == 201, r.text
+        assert (await move(client, p["id"], stage, "2024-03-01")).status_code == 200
+
+    for stage, pid in ids.items():
+        detail = (await client.get(f"/api/v1/projects/{pid}")).json()
+        assert [m["overdue"] for m in detail["milestones"]] == [stage == "building"], stage
+        listed = (await client.get(f"/api/v1/projects/{pid}/milestones")).json()
+        assert [m["overdue"] for m in listed] == [stage == "building"], stage
+    ledger = (await client.get("/api/v1/projects/ledger", params={"sort": "name"})).json()
+    late = {p["name"]: p["next_milestone"]["overdue"] for p in ledger["items"]}
+    assert late == {"建成的学校": False, "取消的学校": False, "在建的学校": True}
+    r = await client.get("/api/v1/projects", params={"overdue": "true"})
+    assert [p["name"] for p in r.json()["items"]] == ["在建的学校"]
+    r = await client.get("/api/v1/projects", params={"overdue": "false", "sort": "id"})
+    assert [p["name"] for p in r.json()["items"]] == ["建成的学校", "取消的学校"]
 
 
 async def test_milestone_rules_are_422(client: Client) -> None:
