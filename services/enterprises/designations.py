@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from services.common.contracts.designations import (
     DESIGNATION_LABELS,
+    DESIGNATION_LABELS_EN,
     DESIGNATION_TYPES,
     ITEM_TYPES,
     LEVELS,
@@ -31,7 +32,7 @@ from services.enterprises.events import (
     designation_event,
 )
 from services.enterprises.expiry import expire_due
-from services.enterprises.labels import MESSAGES
+from services.enterprises.labels import ITEM_COLUMN, MESSAGES
 from services.enterprises.models import (
     ACTIVE,
     REVOKED,
@@ -123,13 +124,17 @@ def overlap_message(type_key: str, other_id: int, start: date, end: date | None)
 
 def check_item(type_key: str, item_name: str | None, *, loc: Loc = ()) -> None:
     """Types counted as items name the item; the others are held once and take no name."""
-    label = DESIGNATION_LABELS.get(type_key, type_key)
     if type_key in ITEM_TYPES and item_name is None:
-        raise Invalid(
-            MESSAGES("item.required", label=label, type=type_key), loc=[*loc, "item_name"]
-        )
-    if type_key not in ITEM_TYPES and item_name is not None:
-        raise Invalid(MESSAGES("item.refused", label=label, type=type_key), loc=[*loc, "item_name"])
+        key = "item.required"
+    elif type_key not in ITEM_TYPES and item_name is not None:
+        key = "item.refused"
+    else:
+        return
+    label = Text(
+        DESIGNATION_LABELS.get(type_key, type_key), DESIGNATION_LABELS_EN.get(type_key, type_key)
+    )
+    message = MESSAGES(key, label=label, column=ITEM_COLUMN)
+    raise Invalid(message, loc=[*loc, "item_name"])
 
 
 def rank(level: str) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from services.common.i18n import catalogue
+from services.common.i18n import Text, catalogue
+
+ITEM_COLUMN = Text("名称", "Name")
+"""A designation's item name as the forms and the ledger's column call it."""
 
 MESSAGES = catalogue(
     {
@@ -50,14 +53,13 @@ MESSAGES = catalogue(
             "unless it renews that one (renews_id={other})",
         ),
         "item.required": (
-            "{label}（{type}）按项计数：请填写项目名称（item_name），即该认定所属的实验室、平台、"
-            "产品、门店、专业或工作室",
-            "{label} ({type}) is counted as items: give item_name, the lab, platform, product, "
-            "store, specialty or studio this designation is for",
+            "{label}按项计数：请填写{column}，即该认定所属的实验室、平台、产品、门店、专业或工作室",
+            "{label} is counted as items: fill in {column}, the lab, platform, product, store, "
+            "specialty or studio this designation is for",
         ),
         "item.refused": (
-            "{label}（{type}）由企业本身持有，不填项目名称（item_name）",
-            "{label} ({type}) is held by the enterprise itself and takes no item_name",
+            "{label}由企业本身持有，{column}应留空",
+            "{label} is held by the enterprise itself: leave {column} blank",
         ),
         "designation.not_found": (
             "企业 {enterprise} 没有编号为 {id} 的认定",

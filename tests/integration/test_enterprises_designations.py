@@ -140,6 +140,32 @@ async def test_item_types_are_held_once_per_named_item(
     ]  # fmt: skip
 
 
+async def test_the_item_name_message_names_the_column_and_type_in_words_not_codes(
+    svc: Service, writer: dict[str, str]
+) -> None:
+    """The clerk reads 名称 and 重点实验室 (Name and Key laboratory in English); the field's
+    code stays where a program reads it, in `loc`."""
+    eid = await register(svc, writer)
+    lab = {"type": "key_laboratory", "level": "provincial", "granted_on": "2024-03-01"}
+    firm = {"type": "high_tech", "granted_on": "2024-01-01", "item_name": "实验室"}
+    for body, zh_words, en_words in (
+        (lab, ("重点实验室", "名称"), ("Key laboratory", "Name")),
+        (firm, ("高新技术企业", "名称"), ("High-tech enterprise", "Name")),
+    ):
+        for language, words in (("zh", zh_words), ("en", en_words)):
+            r = await svc.client.post(
+                f"/api/v1/enterprises/{eid}/designations",
+                json=body,
+                headers={**writer, "Accept-Language": language},
+            )
+            assert r.status_code == 422, r.text
+            [error] = r.json()["errors"]
+            assert error["loc"][-1] == "item_name"
+            for shown in (error["msg"], r.json()["detail"]):
+                assert all(word in shown for word in words), shown
+                assert "item_name" not in shown and body["type"] not in shown, shown
+
+
 async def test_a_grant_at_a_higher_level_is_an_upgrade_not_an_overlap(
     svc: Service, writer: dict[str, str]
 ) -> None:

@@ -11,7 +11,12 @@ from pydantic import ValidationError
 from sqlalchemy import Column, Date, Integer, MetaData, Table, create_engine, insert, select
 
 from services.common.contracts.calendar import BusinessCalendar, business_date, plan_year
-from services.common.contracts.designations import in_force_on, is_in_force
+from services.common.contracts.designations import (
+    DESIGNATION_LABELS_EN,
+    DESIGNATION_TYPES,
+    in_force_on,
+    is_in_force,
+)
 from services.common.contracts.stages import (
     CANCELLED,
     FINAL_STAGES,
@@ -117,3 +122,13 @@ def test_the_in_force_rule_reads_the_same_in_sql_as_in_python() -> None:
             held[on] = len(in_python)
     assert held[date(2024, 12, 31)] == 0
     assert 0 < held[DAYS[2]] < len(rows)
+
+
+def test_every_designation_type_has_an_english_name_for_english_messages() -> None:
+    assert set(DESIGNATION_LABELS_EN) == set(DESIGNATION_TYPES)
+    han = [
+        name
+        for name in DESIGNATION_LABELS_EN.values()
+        if any("\u4e00" <= c <= "\u9fff" for c in name)
+    ]
+    assert han == []
