@@ -125,14 +125,17 @@ async def test_a_client_that_goes_away_leaves_no_consumer_behind(settings_factor
         await asyncio.wait_for(runtime.nats_ready.wait(), 10)
         stream_name = app.state.settings.live_stream
         async with await _open(client, tokens["viewer"]) as r:
-            await asyncio.wait_for(r.aiter_raw().__anext__(), 5)
+            first = await asyncio.wait_for(r.aiter_raw().__anext__(), 5)
+            assert r.status_code == 200, first
             # the first bytes may leave before the consumer is made: wait for it to exist
             # (up to 20 s: a machine busy with other work is slow to make it)
+            seen = 0
             for _ in range(400):
-                if (await runtime.js.stream_info(stream_name)).state.consumer_count == 1:
+                seen = (await runtime.js.stream_info(stream_name)).state.consumer_count
+                if seen == 1:
                     break
                 await asyncio.sleep(0.05)
-            assert (await runtime.js.stream_info(stream_name)).state.consumer_count == 1
+            assert seen == 1
         for _ in range(400):
             if (await runtime.js.stream_info(stream_name)).state.consumer_count == 0:
                 break
