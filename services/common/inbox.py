@@ -103,8 +103,8 @@ def apply_once(
 
 LIVELY_SECONDS = 30.0
 """How long after a change someone made the backlog is applied in smaller batches."""
-LIVELY_PART = 4
-"""Meanwhile a batch is this fraction of the usual: a change waits for a quarter of one."""
+LIVELY_BATCH = 64
+"""Meanwhile a batch is at most this many events: a change waits for no more than these."""
 
 
 class WriteTurns:
@@ -118,7 +118,7 @@ class WriteTurns:
     urgent work is under way (`priority()`), the backlog's batches do not begin; an urgent
     transaction waits only for the batch being written, and on a one-writer database for no
     batch at all once it has begun. For a while after urgent work (`lively()`), the consumer
-    takes smaller batches, so the one being written is done sooner."""
+    takes smaller batches (LIVELY_BATCH), so the one being written is done sooner."""
 
     def __init__(self, *, single_writer: bool = True) -> None:
         self.single_writer = single_writer
@@ -285,7 +285,7 @@ class Consumer:
         """The next batch. A batch that commits meanwhile is acked and announced at once,
         so neither waits for new messages to arrive."""
         # While people are at work, smaller batches: a change of theirs waits for less.
-        limit = max(1, self.batch // LIVELY_PART) if self.turns.lively() else None
+        limit = min(self.batch, LIVELY_BATCH) if self.turns.lively() else None
         fetching = asyncio.ensure_future(puller.fetch(timeout=1.0, limit=limit))
         try:
             while applying and not fetching.done():

@@ -88,7 +88,10 @@ class Settings(BaseSettings):
     live_stream: str = "PLANTRACK_LIVE"
     stream_replicas: int = 1
     duplicate_window_seconds: float = 120.0
-    consumer_batch: int = 256
+    # The roll-up's batch: larger batches share a transaction's cost among more events (on
+    # SQLite 19,600 events/s at 256, 24,500 at 1,024); while people make changes the consumer
+    # takes LIVELY_BATCH at a time (services/common/inbox.py).
+    consumer_batch: int = 1024
     consumer_ack_wait_seconds: float = 30.0  # how long a crashed consumer's batch waits to return
     relay_batch: int = 500
     relay_interval_seconds: float = 0.05

