@@ -52,11 +52,11 @@ export function fmtNumber(value) {
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(value);
 }
 
+/** A share as a percentage with one decimal (0.0%, 100.0%); `—` when unknown. The dashboard
+ * and the workbench both show shares through this one. */
 export function fmtPercent(ratio) {
   if (!isNumber(ratio)) return "—";
-  return new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 0 }).format(
-    ratio,
-  );
+  return `${(ratio * 100).toFixed(1)}%`;
 }
 
 /** An ISO timestamp as the district's wall-clock time. */

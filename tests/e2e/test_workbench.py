@@ -364,6 +364,47 @@ def test_the_four_batches_open_on_the_plans_year_in_the_workbench_and_on_the_das
     page.close()
 
 
+def test_the_dashboard_and_the_workbench_show_a_batchs_rate_alike_with_one_decimal(
+    browser, system: System
+):
+    """四个一批's 完成率 is a share: one decimal (100.0%, not 100%), the same text on the
+    dashboard's panel as in the workbench."""
+    from playwright.sync_api import expect
+
+    today = api(system, "GET", "/api/v1/projects/vocabulary")["today"]
+    opening = min(max(int(today[:4]), 2023), 2025)
+    project = new_project(
+        system,
+        name="芝罘区完成率测试小学",
+        created_on=f"{opening - 1}-01-10",
+        planned_start=f"{opening}-03-01",
+        planned_completion=f"{opening + 1}-06-30",
+    )
+    started = today if today[:4] == str(opening) else f"{opening}-03-05"
+    move = {"to": "starting", "on": started}
+    api(system, "POST", f"/api/v1/projects/{project['id']}/transitions", json=move)
+    pipeline = api(system, "GET", f"/api/v1/pipeline?year={opening}&projects=false")
+    rates = {
+        b["batch"]: f"{b['actual'] / b['planned'] * 100:.1f}%" if b["planned"] else "—"
+        for b in pipeline["batches"]
+    }
+    assert rates["starting"] != "—"
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page.goto(f"{system.url}/#token={system.token(Role.viewer, 'dashboard')}")
+    expect(page.locator("#batches-title")).to_have_text(f"{opening} 年度“四个一批”")
+    for batch, rate in rates.items():
+        expect(page.locator(f'#batches tr[data-batch="{batch}"] .rate')).to_have_text(rate)
+    page.close()
+
+    page = open_as(browser, system, Role.project_office)
+    page.goto(f"{system.url}/app/pipeline?year={opening}")
+    for b in pipeline["batches"]:
+        row = page.get_by_role("row").filter(has_text=b["label"]).first
+        expect(row.locator("td").last).to_have_text(rates[b["batch"]])
+    page.close()
+
+
 def test_a_built_projects_open_milestone_is_shown_plainly_not_as_overdue(browser, system: System):
     """Once a project is built (or cancelled) nothing of it is late: its past-due open milestone
     reads 未完成, with nothing red, on the project page and in the ledger."""

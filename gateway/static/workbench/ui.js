@@ -1,7 +1,7 @@
 // Building blocks every page uses: elements, fields with labels and API errors, dialogs,
 // toasts, paging and number/date formats. Data enters the page as text, never as markup.
 
-import { fill, h } from "../dom.js";
+import { fill, fmtPercent, h } from "../dom.js";
 import { locale, t } from "./i18n.js";
 
 export { fill, h };
@@ -14,11 +14,8 @@ export function money(value) {
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(value);
 }
 
-/** A share as a percentage with one decimal. */
-export function percent(ratio) {
-  if (typeof ratio !== "number" || !Number.isFinite(ratio)) return "—";
-  return `${(ratio * 100).toFixed(1)}%`;
-}
+/** A share as a percentage with one decimal: the dashboard's formatter. */
+export const percent = fmtPercent;
 
 /** An ISO timestamp as the district's date and time (2025-06-30 14:05). */
 export function dateTime(iso) {
