@@ -298,15 +298,21 @@ def report_investment(
 # ---- blockers (难点堵点) -------------------------------------------------------------------
 
 
-def blocker_public(b: Blocker | Any, today: date, project_name: str | None = None) -> dict:
+def blocker_public(
+    b: Blocker | Any, today: date, project_name: str | None = None, stage: str | None = None
+) -> dict:
+    """A blocker as the API answers it; `stage` is its project's (a list row carries it)."""
     data = b.model_dump() if isinstance(b, Blocker) else dict(b._mapping)
-    is_open = data["resolved_on"] is None
+    stage = data.pop("project_stage", None) or stage or ""
+    overdue = is_overdue(
+        due_on=data["due_on"], done_on=data["resolved_on"], stage=stage, today=today
+    )
     return {
         **data,
         "project_name": project_name or data.get("project_name"),
         "kind_label": BLOCKER_KIND_LABELS.get(data["kind"], data["kind"]),
-        "open": is_open,
-        "overdue": is_open and data["due_on"] is not None and data["due_on"] < today,
+        "open": data["resolved_on"] is None,
+        "overdue": overdue,
     }
 
 
@@ -422,14 +428,21 @@ def list_blockers(
             BLOCKER.c.resolved_on.is_(None) if is_open else BLOCKER.c.resolved_on.is_not(None)
         )
     if overdue is not None:
-        late = BLOCKER.c.resolved_on.is_(None) & (BLOCKER.c.due_on < today)
+        # A built or cancelled project has nothing left to be late for (see is_overdue).
+        ahead = PROJECT.c.stage.not_in(sorted(FINAL_STAGES))
+        late = BLOCKER.c.resolved_on.is_(None) & (BLOCKER.c.due_on < today) & ahead
         conds.append(late if overdue else ~late | BLOCKER.c.due_on.is_(None))
     if responsible_department:
         conds.append(BLOCKER.c.responsible_department == responsible_department)
-    total = session.execute(select(func.count()).select_from(BLOCKER).where(*conds)).scalar_one()
+    with_project = BLOCKER.join(PROJECT, PROJECT.c.id == BLOCKER.c.project_id)
+    total = session.execute(
+        select(func.count()).select_from(with_project).where(*conds)
+    ).scalar_one()
     rows = session.execute(
-        select(BLOCKER, PROJECT.c.name.label("project_name"))
-        .join(PROJECT, PROJECT.c.id == BLOCKER.c.project_id)
+        select(
+            BLOCKER, PROJECT.c.name.label("project_name"), PROJECT.c.stage.label("project_stage")
+        )
+        .select_from(with_project)
         .where(*conds)
         .order_by(BLOCKER.c.due_on.is_(None), BLOCKER.c.due_on, BLOCKER.c.id)
         .limit(limit)

@@ -65,7 +65,7 @@ MILESTONES = Rows(
 BLOCKERS = Rows(
     execution.raise_blocker,
     execution.update_blocker,
-    lambda b, today, project: execution.blocker_public(b, today, project.name),
+    lambda b, today, project: execution.blocker_public(b, today, project.name, project.stage),
 )
 
 

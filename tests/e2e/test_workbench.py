@@ -390,6 +390,42 @@ def test_a_built_projects_open_milestone_is_shown_plainly_not_as_overdue(browser
     page.close()
 
 
+def test_a_built_projects_open_blocker_is_shown_plainly_not_as_overdue(browser, system: System):
+    """A past-due open blocker of a built project says no 逾期 N 天 and nothing of it is red,
+    on 难点堵点 and on the project page; one of a project still building still does."""
+    from playwright.sync_api import expect
+
+    department = "区已建成难点测试局"
+    names = {"built": "芝罘区已建成难点测试小学", "building": "芝罘区在建难点测试小学"}
+    ids = {}
+    for stage, name in names.items():
+        project = new_project(system, name=name, created_on="2023-01-10")
+        ids[stage] = project["id"]
+        url = f"/api/v1/projects/{project['id']}"
+        blocker = {
+            "kind": "land", "description": "用地未落实", "responsible_department": department,
+            "raised_on": "2024-02-01", "due_on": "2024-05-01",
+        }  # fmt: skip
+        api(system, "POST", f"{url}/blockers", json=blocker)
+        api(system, "POST", f"{url}/transitions", json={"to": stage, "on": "2024-03-01"})
+
+    page = open_as(browser, system, Role.project_office)
+    page.goto(f"{system.url}/app/blockers")
+    section = page.get_by_role("region", name=department)
+    built = section.get_by_role("row", name=re.compile(names["built"]))
+    building = section.get_by_role("row", name=re.compile(names["building"]))
+    expect(building.locator(".overdue")).to_contain_text("逾期")
+    expect(built).to_contain_text("2024-05-01")
+    expect(built).not_to_contain_text("逾期")
+    expect(built.locator(".overdue")).to_have_count(0)
+    shot(page, "blocker_of_built_project")
+    page.goto(f"{system.url}/app/projects/{ids['built']}")
+    row = page.locator("#blockers tbody tr").filter(has_text="用地未落实")
+    expect(row).to_contain_text("2024-05-01")
+    expect(row.locator(".overdue")).to_have_count(0)
+    page.close()
+
+
 def test_a_viewer_sees_every_page_without_an_action_button(browser, system: System):
     from playwright.sync_api import expect
 

@@ -91,6 +91,47 @@ async def test_a_milestone_of_a_built_or_cancelled_project_is_not_overdue(
     assert [p["name"] for p in r.json()["items"]] == ["建成的学校", "取消的学校"]
 
 
+async def test_a_blocker_of_a_built_or_cancelled_project_is_not_overdue(
+    client: Client,
+) -> None:
+    """The milestones' rule holds for blockers too: an open past-due blocker of a built or
+    cancelled project is not overdue, in the blocker itself, its lists and ?overdue=."""
+    names = {"built": "建成的医院", "cancelled": "取消的医院", "building": "在建的医院"}
+    ids = {}
+    for stage, name in names.items():
+        p = await create(client, name=name, created_on="2023-01-01")
+        ids[stage] = p["id"]
+        r = await client.post(
+            f"/api/v1/projects/{p['id']}/blockers",
+            json={
+                "kind": "land",
+                "description": name,
+                "raised_on": "2024-02-01",
+                "due_on": "2024-05-15",
+            },
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["overdue"] is True
+        assert (await move(client, p["id"], stage, "2024-03-01")).status_code == 200
+
+    for stage, pid in ids.items():
+        detail = (await client.get(f"/api/v1/projects/{pid}")).json()
+        assert [b["overdue"] for b in detail["blockers"]] == [stage == "building"], stage
+        listed = (await client.get(f"/api/v1/projects/{pid}/blockers")).json()["items"]
+        assert [b["overdue"] for b in listed] == [stage == "building"], stage
+        assert [b["open"] for b in listed] == [True], stage
+    every = (await client.get("/api/v1/blockers", params={"open": "true"})).json()
+    late = {b["description"]: b["overdue"] for b in every["items"]}
+    assert late == {"建成的医院": False, "取消的医院": False, "在建的医院": True}
+    assert all("project_stage" not in b for b in every["items"])
+    r = await client.get("/api/v1/blockers", params={"overdue": "true"})
+    assert [b["description"] for b in r.json()["items"]] == ["在建的医院"]
+    assert r.json()["total"] == 1
+    r = await client.get("/api/v1/blockers", params={"overdue": "false"})
+    assert sorted(b["description"] for b in r.json()["items"]) == ["取消的医院", "建成的医院"]
+    assert r.json()["total"] == 2
+
+
 async def test_milestone_rules_are_422(client: Client) -> None:
     p = await create(client)
     url = f"/api/v1/projects/{p['id']}/milestones"
