@@ -17,7 +17,7 @@ from services.common.contracts.designations import (
     Validity,
 )
 from services.common.errors import Invalid
-from services.enterprises.labels import MESSAGES
+from services.enterprises.labels import MESSAGES, level_label, listed, type_label
 
 # GB/T 4754-2017 门类 (sections).
 INDUSTRY_SECTIONS: dict[str, str] = {
@@ -101,10 +101,9 @@ def resolve_level(type_key: str, level: str | None = None) -> str:
         raise InvalidLevel(
             MESSAGES(
                 "level.not_granted",
-                label=entry.label,
-                type=type_key,
-                level=level,
-                allowed=", ".join(entry.levels),
+                label=type_label(type_key),
+                level=level_label(level),
+                allowed=listed(level_label(k) for k in entry.levels),
             ),
             loc=["level"],
         )

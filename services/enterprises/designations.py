@@ -12,8 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from services.common.contracts.designations import (
-    DESIGNATION_LABELS,
-    DESIGNATION_LABELS_EN,
     DESIGNATION_TYPES,
     ITEM_TYPES,
     LEVELS,
@@ -32,7 +30,7 @@ from services.enterprises.events import (
     designation_event,
 )
 from services.enterprises.expiry import expire_due
-from services.enterprises.labels import ITEM_COLUMN, MESSAGES
+from services.enterprises.labels import ITEM_COLUMN, MESSAGES, type_label
 from services.enterprises.models import (
     ACTIVE,
     REVOKED,
@@ -109,16 +107,19 @@ def expiry_for(
     )
 
 
-def overlap_message(type_key: str, other_id: int, start: date, end: date | None) -> Text:
-    label = DESIGNATION_LABELS.get(type_key, type_key)
+def overlap_message(
+    type_key: str, start: date, end: date | None, certificate_no: str | None = None
+) -> Text:
+    """The designation a new one would overlap, as a clerk finds it: by its type, the day it was
+    granted and its certificate number (when one was recorded)."""
     return MESSAGES(
         "overlap",
-        label=label,
-        type=type_key,
-        other=other_id,
+        label=type_label(type_key),
         start=start,
         end=end or "without expiry",
         end_zh=end or "长期",
+        certificate=f", certificate {certificate_no}" if certificate_no else "",
+        certificate_zh=f"，证书编号 {certificate_no}" if certificate_no else "",
     )
 
 
@@ -130,10 +131,7 @@ def check_item(type_key: str, item_name: str | None, *, loc: Loc = ()) -> None:
         key = "item.refused"
     else:
         return
-    label = Text(
-        DESIGNATION_LABELS.get(type_key, type_key), DESIGNATION_LABELS_EN.get(type_key, type_key)
-    )
-    message = MESSAGES(key, label=label, column=ITEM_COLUMN)
+    message = MESSAGES(key, label=type_label(type_key), column=ITEM_COLUMN)
     raise Invalid(message, loc=[*loc, "item_name"])
 
 
@@ -272,7 +270,7 @@ def renew(
     old = get_designation(session, enterprise_id=enterprise.id, designation_id=designation_id)
     if type_key is not None and type_key != old.type:
         raise Invalid(
-            MESSAGES("renew.type", old=old.type, given=type_key),
+            MESSAGES("renew.type", old=type_label(old.type), given=type_label(type_key)),
             loc=["type"],
         )
     if old.status == REVOKED:
@@ -340,7 +338,7 @@ def _refuse_overlap(
             continue
         if overlaps(start, end, d.granted_on, last_day(d)):
             raise OverlappingDesignation(
-                overlap_message(new.type, d.id, d.granted_on, last_day(d)),
+                overlap_message(new.type, d.granted_on, last_day(d), d.certificate_no),
                 loc=["granted_on"],
                 extra={"conflicting_id": d.id},
             )

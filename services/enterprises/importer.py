@@ -70,6 +70,11 @@ class Known:
     renewed: bool = False
     id: int | None = None
 
+    @property
+    def certificate_no(self) -> str | None:
+        found = self.record or self.planned
+        return found.certificate_no if found is not None else None
+
 
 @dataclass
 class Plan:
@@ -290,7 +295,7 @@ def _plan_designations(
                     if other.row
                     else (f"designation {other.id}", f"认定 {other.id}")
                 )
-                msg = overlap_message(pd.type, other.id or 0, other.granted_on, other.last)
+                msg = overlap_message(pd.type, other.granted_on, other.last, other.certificate_no)
                 sheet.error(
                     pd.row,
                     "granted_on",

@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
-from services.common.i18n import Text, catalogue
+from collections.abc import Iterable
+
+from services.common.contracts.designations import (
+    DESIGNATION_LABELS,
+    DESIGNATION_LABELS_EN,
+    LEVEL_LABELS,
+    LEVEL_LABELS_EN,
+)
+from services.common.i18n import Text, catalogue, join
 
 ITEM_COLUMN = Text("名称", "Name")
 """A designation's item name as the forms and the ledger's column call it."""
+
+
+def type_label(key: str) -> Text:
+    """A designation type as a clerk reads it (高新技术企业 / High-tech enterprise); an unknown
+    key as it was given."""
+    return Text(DESIGNATION_LABELS.get(key, key), DESIGNATION_LABELS_EN.get(key, key))
+
+
+def level_label(key: str) -> Text:
+    """A level as a clerk reads it (国家级 / National); an unknown key as it was given."""
+    return Text(LEVEL_LABELS.get(key, key), LEVEL_LABELS_EN.get(key, key))
+
+
+def listed(labels: Iterable[Text]) -> Text:
+    """Labels one after the other (国家级、省级 / National, Provincial)."""
+    return join(list(labels), "、", ", ")
+
 
 MESSAGES = catalogue(
     {
@@ -42,15 +67,15 @@ MESSAGES = catalogue(
             "unknown level {level!r}; use one of {allowed}",
         ),
         "level.not_granted": (
-            "{label}（{type}）不在“{level}”级别认定；可选：{allowed}",
-            "{label} ({type}) is not granted at level {level!r}; allowed: {allowed}",
+            "{label}没有{level}认定；认定级别可选：{allowed}",
+            "{label} is not granted at {level} level; it is granted at: {allowed}",
         ),
         "overlap": (
-            "企业已持有{label}（{type}，认定编号 {other}），有效期 {start} 至 {end_zh}；"
-            "同一期间同级或更低级别的第二项认定不予登记，除非是对该项的续期（renews_id={other}）",
-            "the enterprise already holds {label} ({type}) as designation {other}, {start} – "
-            "{end}; a second one at the same or a lower level for the same period is refused "
-            "unless it renews that one (renews_id={other})",
+            "企业已持有{label}（{start} 认定{certificate_zh}），有效期 {start} 至 {end_zh}；"
+            "同一期间同级或更低级别的第二项认定不予登记，如为该项认定的续期（复审），请以续期办理",
+            "the enterprise already holds {label} (granted {start}{certificate}), valid "
+            "{start} – {end}; a second one at the same or a lower level for the same period is "
+            "refused: if this is that one's renewal (re-examination), record it as a renewal",
         ),
         "item.required": (
             "{label}按项计数：请填写{column}，即该认定所属的实验室、平台、产品、门店、专业或工作室",
@@ -66,8 +91,8 @@ MESSAGES = catalogue(
             "Enterprise {enterprise} has no designation {id}.",
         ),
         "renew.type": (
-            "续期须与原认定类型一致（{old}），不能是“{given}”",
-            "a renewal keeps the type of the designation it renews ({old}), not {given!r}",
+            "续期须与原认定类型一致（{old}），不能是{given}",
+            "a renewal keeps the type of the designation it renews ({old}), not {given}",
         ),
         "renew.revoked": (
             "认定 {id} 已于 {on} 撤销，请重新认定",

@@ -99,7 +99,9 @@ async def test_an_overlapping_designation_of_the_same_type_is_refused(
     first = (await grant(svc, writer, eid, type="high_tech", granted_on="2023-11-30")).json()
     r = await grant(svc, writer, eid, type="high_tech", granted_on="2024-06-01")
     assert r.status_code == 409
-    assert r.json()["conflicting_id"] == first["id"] and "renews_id" in r.json()["detail"]
+    assert r.json()["conflicting_id"] == first["id"]
+    assert "High-tech enterprise (granted 2023-11-30)" in r.json()["detail"]
+    assert "renews_id" not in r.json()["detail"] and "high_tech" not in r.json()["detail"]
     # …also at another level, and a span that starts earlier and runs into it.
     r = await grant(
         svc, writer, eid, type="high_tech", granted_on="2021-01-01", expires_on="2023-12-01"
@@ -164,6 +166,44 @@ async def test_the_item_name_message_names_the_column_and_type_in_words_not_code
             for shown in (error["msg"], r.json()["detail"]):
                 assert all(word in shown for word in words), shown
                 assert "item_name" not in shown and body["type"] not in shown, shown
+
+
+async def test_level_and_renewal_messages_name_types_and_levels_in_words_not_codes(
+    svc: Service, writer: dict[str, str]
+) -> None:
+    """A level the type is not granted at, and a renewal of another type, read as the pages
+    do (瞪羚企业, 区级; Gazelle enterprise, District); `loc` keeps the field's code."""
+    eid = await register(svc, writer)
+    held = (await grant(svc, writer, eid, type="gazelle", granted_on="2023-01-01")).json()
+    cases = [
+        (
+            {"type": "gazelle", "level": "district", "granted_on": "2024-01-01"},
+            "level",
+            "瞪羚企业没有区级认定；认定级别可选：国家级、省级、市级",
+            "Gazelle enterprise is not granted at District level; it is granted at: National, "
+            "Provincial, Municipal",
+        ),
+        (
+            {"type": "high_tech", "granted_on": "2024-01-01", "renews_id": held["id"]},
+            "type",
+            "续期须与原认定类型一致（瞪羚企业），不能是高新技术企业",
+            "a renewal keeps the type of the designation it renews (Gazelle enterprise), not "
+            "High-tech enterprise",
+        ),
+    ]
+    for body, field, zh, en in cases:
+        for language, words in (("zh", zh), ("en", en)):
+            r = await svc.client.post(
+                f"/api/v1/enterprises/{eid}/designations",
+                json=body,
+                headers={**writer, "Accept-Language": language},
+            )
+            assert r.status_code == 422, r.text
+            [error] = r.json()["errors"]
+            assert error["loc"][-1] == field
+            assert error["msg"] == words
+            for code in ("gazelle", "high_tech", "'district'", "renews_id"):
+                assert code not in error["msg"] and code not in r.json()["detail"], r.text
 
 
 async def test_a_grant_at_a_higher_level_is_an_upgrade_not_an_overlap(

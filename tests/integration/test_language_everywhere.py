@@ -130,7 +130,9 @@ async def test_an_overlapping_designation_is_refused_in_both_languages(
     eid = r.json()["id"]
     url = f"/api/v1/enterprises/{eid}/designations"
     first = await svc.client.post(
-        url, json={"type": "high_tech", "granted_on": "2023-11-30"}, headers=writer
+        url,
+        json={"type": "high_tech", "granted_on": "2023-11-30", "certificate_no": "GR202337000123"},
+        headers=writer,
     )
     assert first.status_code == 201, first.text
     did = first.json()["id"]
@@ -140,13 +142,19 @@ async def test_an_overlapping_designation_is_refused_in_both_languages(
         )
     )
     assert zh["status"] == 409 and (zh["title"], en["title"]) == ("冲突", "Conflict")
+    # The clerk finds the designation held by its type, grant date and certificate number.
     assert zh["detail"].startswith(
-        f"企业已持有高新技术企业（high_tech，认定编号 {did}），有效期 2023-11-30 至 "
+        "企业已持有高新技术企业（2023-11-30 认定，证书编号 GR202337000123），有效期 2023-11-30 至 "
     )
-    assert f"续期（renews_id={did}）" in zh["detail"]
+    assert zh["detail"].endswith("如为该项认定的续期（复审），请以续期办理")
     assert en["detail"].startswith(
-        f"the enterprise already holds 高新技术企业 (high_tech) as designation {did}"
+        "the enterprise already holds High-tech enterprise (granted 2023-11-30, certificate "
+        "GR202337000123), valid 2023-11-30 – "
     )
+    assert en["detail"].endswith("record it as a renewal")
+    for shown in (zh["detail"], en["detail"], zh["errors"][0]["msg"], en["errors"][0]["msg"]):
+        assert "high_tech" not in shown and "renews_id" not in shown, shown
+    assert zh["conflicting_id"] == did
 
     # The import says the same of a row that overlaps what is registered.
     code = enterprise(1)["uscc"]
@@ -165,10 +173,13 @@ async def test_an_overlapping_designation_is_refused_in_both_languages(
     assert zh["errors"][0]["loc"] == en["errors"][0]["loc"] == ["rows", 2, "granted_on"]
     assert zh["errors"][0]["msg"].startswith(
         f"工作表「ledger」第 2 行“认定日期”列（2022-01-01）：认定 {did}：企业已持有高新技术企业"
+        "（2023-11-30 认定，证书编号 GR202337000123）"
     )
     assert en["errors"][0]["msg"].startswith(
         f"sheet 'ledger' row 2 column '认定日期' (2022-01-01): designation {did}: the enterprise "
-        "already holds"
+        "already holds High-tech enterprise (granted 2023-11-30, certificate GR202337000123)"
     )
+    for shown in (zh["errors"][0]["msg"], en["errors"][0]["msg"]):
+        assert "high_tech" not in shown and "renews_id" not in shown, shown
     assert chinese(zh["detail"]) and en["detail"].startswith("Nothing was imported")
     assert make_uscc(1) == code

@@ -155,7 +155,9 @@ def test_level_defaults_to_the_types_default() -> None:
 
 
 def test_level_outside_the_types_levels_is_refused() -> None:
-    with pytest.raises(ent.InvalidLevel, match="allowed: national"):
+    with pytest.raises(
+        ent.InvalidLevel, match="not granted at District level; it is granted at: National"
+    ):
         ent.resolve_level("little_giant", "district")
     with pytest.raises(ent.InvalidLevel, match="unknown level"):
         ent.resolve_level("gazelle", "county")

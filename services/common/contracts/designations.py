@@ -21,6 +21,13 @@ LEVEL_LABELS: dict[str, str] = {
     "district": "区级",
 }
 LEVELS: tuple[str, ...] = tuple(LEVEL_LABELS)
+LEVEL_LABELS_EN: dict[str, str] = {
+    "national": "National",
+    "provincial": "Provincial",
+    "municipal": "Municipal",
+    "district": "District",
+}
+"""The levels' English names, for English messages (the Chinese ones are LEVEL_LABELS)."""
 
 CALENDAR_YEAR: Final = "calendar_year"
 """Validity rule: the designation holds until 31 December of the year it was granted."""
