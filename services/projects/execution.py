@@ -26,7 +26,7 @@ from services.projects.models import (
     history,
     outbox,
 )
-from services.projects.service import PROJECT, guarded_update
+from services.projects.service import PROJECT, guarded_update, work_ahead
 
 MILESTONE = Milestone.__table__
 BLOCKER = Blocker.__table__
@@ -428,8 +428,7 @@ def list_blockers(
             BLOCKER.c.resolved_on.is_(None) if is_open else BLOCKER.c.resolved_on.is_not(None)
         )
     if overdue is not None:
-        # A built or cancelled project has nothing left to be late for (see is_overdue).
-        ahead = PROJECT.c.stage.not_in(sorted(FINAL_STAGES))
+        ahead = work_ahead(PROJECT.c.stage)
         late = BLOCKER.c.resolved_on.is_(None) & (BLOCKER.c.due_on < today) & ahead
         conds.append(late if overdue else ~late | BLOCKER.c.due_on.is_(None))
     if responsible_department:

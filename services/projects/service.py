@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -164,6 +164,12 @@ def snapshot(session: Session, project: Project) -> dict[str, Any]:
     )
 
 
+def work_ahead(stage: Any) -> ColumnElement[bool]:
+    """SQL: the project has work still ahead, so something of it can be late; a built or
+    cancelled project has nothing left to be late for (execution.is_overdue, in Python)."""
+    return stage.not_in(sorted(FINAL_STAGES))
+
+
 def conditions(
     *,
     today: date,
@@ -196,8 +202,7 @@ def conditions(
             )
         )
     if overdue is not None:
-        # A built or cancelled project has nothing left to be late for (see is_overdue).
-        ahead = PROJECT.c.stage.not_in(sorted(FINAL_STAGES))
+        ahead = work_ahead(PROJECT.c.stage)
         late = and_(PROJECT.c.next_due_on < today, ahead)
         on_time = or_(PROJECT.c.next_due_on.is_(None), PROJECT.c.next_due_on >= today, ~ahead)
         conds.append(late if overdue else on_time)
